@@ -1,0 +1,14 @@
+"""`ventfusion demo`."""
+
+from __future__ import annotations
+
+import typer
+
+from cds_app.cli.common import not_built
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo() -> None:
+        """(not built yet)"""
+        not_built("'demo'")

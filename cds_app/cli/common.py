@@ -1,0 +1,25 @@
+"""Helpers shared by the CLI subcommands."""
+
+from __future__ import annotations
+
+import typer
+
+from cds_app.logging_setup import configure_logging
+from cds_app.settings import Settings
+
+
+def load_settings() -> Settings:
+    """Build the process's one settings object and configure logging from it."""
+    try:
+        settings = Settings()
+    except ValueError as exc:
+        typer.secho(f"invalid configuration: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from exc
+    configure_logging(settings.log_level, json_format=settings.log_json)
+    return settings
+
+
+def not_built(component: str) -> None:
+    """Say clearly that a component is not available yet and exit non-zero."""
+    typer.secho(f"{component} is not built yet in this version of VentFusion.", err=True)
+    raise typer.Exit(3)

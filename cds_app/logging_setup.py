@@ -1,0 +1,52 @@
+"""Logging configured once per entry point.
+
+Rule for every module: log UIDs, resource ids and hashed keys, never patient names, MRNs or birth
+dates. ``patient_ref`` gives a stable, non-reversible token for a patient key in logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+_CONFIGURED = False
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        return json.dumps(payload)
+
+
+def configure_logging(level: str = "INFO", *, json_format: bool = False) -> None:
+    """Install one stderr handler on the root logger (idempotent)."""
+    global _CONFIGURED
+    root = logging.getLogger()
+    root.setLevel(level)
+    if _CONFIGURED:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        _JsonFormatter()
+        if json_format
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root.addHandler(handler)
+    for noisy in ("pynetdicom", "httpx", "httpcore", "multipart"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    _CONFIGURED = True
+
+
+def patient_ref(patient_key: object) -> str:
+    """A short pseudonymous token for a patient key, safe to log."""
+    return "pt-" + hashlib.sha256(str(patient_key).encode()).hexdigest()[:12]

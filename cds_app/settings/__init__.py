@@ -1,0 +1,67 @@
+"""One settings object per process, built at the entry point and passed down.
+
+Environment variables use the prefix ``VENTFUSION_`` and ``__`` between a section and its field
+(``VENTFUSION_DICOM__PORT=11112``). ``DATABASE_URL`` is shared with other tools and read unprefixed.
+Every field is documented in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cds_app.settings.dicom import DicomSettings
+from cds_app.settings.fhir import FhirSettings
+from cds_app.settings.hooks import HooksSettings
+from cds_app.settings.model import ModelSettings
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class Settings(BaseSettings):
+    """Settings of a VentFusion process (API, listener, worker, demo)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VENTFUSION_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    database_url: str = Field(
+        default="sqlite:///var/ventfusion.sqlite3",
+        validation_alias=AliasChoices("DATABASE_URL", "VENTFUSION_DATABASE_URL"),
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_base_url: str = ""  # how the EHR reaches us; default derived from host/port
+    data_dir: Path = Path("var")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = False
+    timezone: str = "UTC"  # interpretation of local DICOM dates/times
+    patient_id_system: str = "urn:oid:2.16.840.1.113883.4.1.999.1"  # the MRN system / DICOM issuer
+    redis_url: str = ""  # optional: shared replay cache and debounce across replicas
+
+    model: ModelSettings = ModelSettings()
+    dicom: DicomSettings = DicomSettings()
+    fhir: FhirSettings = FhirSettings()
+    hooks: HooksSettings = HooksSettings()
+
+    @model_validator(mode="after")
+    def _insecure_only_on_loopback(self) -> Settings:
+        if self.hooks.insecure and self.host not in LOOPBACK_HOSTS:
+            raise ValueError(
+                "VENTFUSION_HOOKS__INSECURE=true is refused on a non-loopback bind "
+                f"(host={self.host}); configure trusted issuers instead"
+            )
+        return self
+
+    @property
+    def base_url(self) -> str:
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"

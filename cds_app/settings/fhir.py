@@ -1,0 +1,25 @@
+"""FHIR adapter settings section (``VENTFUSION_FHIR__*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class FhirSettings(BaseModel):
+    base_url: str = ""  # the EHR's FHIR R4 endpoint; empty: no FHIR server configured
+    auth: Literal["none", "bearer", "smart"] = "none"
+    bearer_token: str = ""
+    smart_client_id: str = ""
+    smart_token_url: str = ""
+    smart_private_key: Path | None = None
+    smart_key_id: str = ""
+    smart_algorithm: Literal["RS384", "ES384"] = "RS384"
+    smart_scope: str = "system/Observation.rs system/Patient.rs system/RiskAssessment.cu"
+    notification_secret: str = ""  # shared secret expected in the notification header
+    mrn_system: str = ""  # default: the top-level patient_id_system
+    poll_interval_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0)
+    write_back: bool = True  # queue RiskAssessments for the EHR

@@ -1,0 +1,14 @@
+"""Model settings section (``VENTFUSION_MODEL__*``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+
+class ModelSettings(BaseModel):
+    checkpoint: Path | None = None  # default: the model bundled with the package
+    lookback_h: int = 48
+    film_max_age_h: float = 72.0
+    debounce_s: float = 2.0  # coalesce rescoring after bursts of new data
