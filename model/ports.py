@@ -1,0 +1,58 @@
+"""Interfaces between the adapters, the app and the model (typed boundaries, no globals).
+
+The adapters (DICOM listener, FHIR adapter) hand domain objects to sinks; the app implements the
+sinks on top of its store and rescores patients. The app talks to any model through ``RiskModel``.
+Sink methods are synchronous and thread-safe; async callers run them in a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from model.schemas import ChestFilm, Measurement, PatientKey, PatientWindow, RiskPrediction
+
+
+@runtime_checkable
+class MeasurementSink(Protocol):
+    def add_measurements(self, measurements: Sequence[Measurement]) -> int:
+        """Store new measurements (idempotent on ``source_id``); return how many were new."""
+        ...
+
+    def retract(self, source_ids: Sequence[str]) -> int:
+        """Withdraw measurements whose source was entered in error; return how many."""
+        ...
+
+
+@runtime_checkable
+class FilmSink(Protocol):
+    def add_film(self, film: ChestFilm) -> bool:
+        """Store a processed chest film (idempotent on SOP Instance UID); True if new."""
+        ...
+
+    def record_rejected_film(
+        self, sop_instance_uid: str, reason: str, patient_key: PatientKey | None
+    ) -> None:
+        """Record an instance that is not scored (not a chest film, unreadable, ...)."""
+        ...
+
+
+@runtime_checkable
+class RiskModel(Protocol):
+    """What the app needs from a loaded checkpoint (``model.predictor.Predictor``)."""
+
+    model_id: str
+    model_version: str
+    film_size: int  # side of the square film tensor ``model.transforms`` produces for this model
+    lookback_h: int
+    film_max_age_h: float
+
+    def predict(self, window: PatientWindow) -> RiskPrediction:
+        """Risk at ``window.as_of``; never uses data after it."""
+        ...
+
+    def embed_film(self, pixels: np.ndarray) -> tuple[float, ...]:
+        """CXR-encoder embedding of a preprocessed film tensor ``(1, S, S)``."""
+        ...
