@@ -1,0 +1,1 @@
+"""Storage: SQLModel tables, engine/session helpers, Alembic migrations and repositories."""

@@ -1,0 +1,1 @@
+"""Alembic migrations of the VentFusion database (run at start-up by ``migrate``)."""
