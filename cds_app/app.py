@@ -2,32 +2,139 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
-from cds_app.api import health
+from cds_app.api import cds_hooks, health
+from cds_app.api.fhir_notifications import build_fhir_notification_router
+from cds_app.context import AppContext
+from cds_app.db.outbox import DbOutbox
+from cds_app.db.predictions import PredictionRepository
+from cds_app.db.security import CardLog
+from cds_app.db.session import make_engine, migrate
+from cds_app.db.store import Store
+from cds_app.engine.rescoring import Rescorer
+from cds_app.engine.scorer import RiskEngine
+from cds_app.engine.sinks import ScoringFilmSink, ScoringMeasurementSink
+from cds_app.hooks.factory import build_cds_service
+from cds_app.metrics import Metrics
+from cds_app.pages import routes as pages
+from cds_app.runtime import load_model, model_card_markdown, start_components
 from cds_app.settings import Settings
+from model.ports import RiskModel
+
+log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the app for one process; ``settings`` is the process's one settings object."""
+def build_context(
+    settings: Settings,
+    model: RiskModel,
+    loop: asyncio.AbstractEventLoop,
+    fhir_transport: httpx.BaseTransport | None = None,
+) -> AppContext:
+    """Open the database (migrated), and wire store, engine, sinks and the CDS service."""
+    db = make_engine(settings.database_url)
+    migrate(db)
+    store = Store(db)
+    predictions = PredictionRepository(db)
+    outbox = DbOutbox(db)
+    card_log = CardLog(db)
+    engine = RiskEngine(
+        store=store,
+        predictions=predictions,
+        outbox=outbox,
+        model=model,
+        lookback_h=settings.model.lookback_h,
+        film_max_age_h=settings.model.film_max_age_h,
+        write_back=settings.fhir.write_back,
+    )
+    rescorer = Rescorer(engine, loop, settings.model.debounce_s)
+    return AppContext(
+        settings=settings,
+        db=db,
+        store=store,
+        predictions=predictions,
+        outbox=outbox,
+        card_log=card_log,
+        model=model,
+        engine=engine,
+        rescorer=rescorer,
+        measurement_sink=ScoringMeasurementSink(store, rescorer),
+        film_sink=ScoringFilmSink(store, model, rescorer),
+        cds=build_cds_service(
+            settings,
+            engine=engine,
+            store=store,
+            card_log=card_log,
+            db=db,
+            fhir_transport=fhir_transport,
+        ),
+        metrics=Metrics(),
+        model_card_markdown=model_card_markdown(model),
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    model: RiskModel | None = None,
+    hook_fhir_transport: httpx.BaseTransport | None = None,
+    smart_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """Build the app for one process; ``settings`` is the process's one settings object.
+
+    ``model`` replaces the checkpoint of ``settings.model`` (tests inject small fakes);
+    ``hook_fhir_transport`` carries the patient-view fallback reads to the ``fhirServer``.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        risk_model = model if model is not None else await asyncio.to_thread(load_model, settings)
+        ctx = await asyncio.to_thread(
+            build_context, settings, risk_model, loop, hook_fhir_transport
+        )
+        ctx.extras["smart_transport"] = smart_transport
+        app.state.ctx = ctx
         app.state.settings = settings
-        # Heavy imports (torch, FastAPI) leave many objects: freeze them out of the collector so
-        # full collections do not show up as request tail latency (performance-notes.md).
-        gc.collect()
-        gc.freeze()
-        yield
+        async with AsyncExitStack() as stack:
+            await start_components(ctx, stack)
+            # Heavy imports (torch, FastAPI) leave many objects: freeze them out of the collector
+            # so full collections do not show up as request tail latency (performance-notes.md).
+            gc.collect()
+            gc.freeze()
+            app.state.ready = True
+            try:
+                yield
+            finally:
+                app.state.ready = False
+                await ctx.rescorer.drain()
+        ctx.db.dispose()
 
-    app = FastAPI(
-        title="VentFusion",
-        version="0.1.0",
-        lifespan=lifespan,
-    )
+    app = FastAPI(title="VentFusion", version="0.1.0", lifespan=lifespan)
+    app.state.ready = False
+    if settings.hooks.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.hooks.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=False,
+        )
     app.include_router(health.router)
+    app.include_router(cds_hooks.router)
+    app.include_router(pages.router)
+    app.include_router(
+        build_fhir_notification_router(
+            lambda request: request.app.state.ctx.fhir_processor,
+            secret=settings.fhir.notification_secret,
+        )
+    )
     return app

@@ -9,10 +9,12 @@ Layout::
       cohort.json        # {"format": "ventfusion-cohort", "version": 1, "synthetic": bool, ...}
       patients.csv       # patient_key,age,sex,stay_start,stay_end
       measurements.csv   # patient_key,time,variable,value          (canonical units)
-      films.csv          # patient_key,time,path,sop_instance_uid,view   (path relative to cohort/)
+      films.csv          # patient_key,time,path,sop_instance_uid,view[,photometric,bits_stored,
+                         #   study_instance_uid]   (path relative to cohort/; PNG = stored values)
       events.csv         # patient_key,ventilation_start
       oracle.csv         # patient_key,time,probability   (simulator only: true P(vent within 24 h))
       extras.csv         # patient_key,<simulator-only columns, e.g. phenotype>  (optional)
+      film_truth.csv     # patient_key,sop_instance_uid,<latent findings>  (simulator, optional)
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ class CohortFilm:
     path: str
     sop_instance_uid: str
     view: str = "AP"
+    photometric: str = "MONOCHROME2"  # of the stored PNG values (MONOCHROME1: higher = darker)
+    bits_stored: int = 16
+    study_instance_uid: str = ""
 
 
 @dataclass(slots=True)
@@ -67,6 +72,7 @@ class Cohort:
     ventilation_start: dict[str, datetime] = field(default_factory=dict)
     oracle: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
     extras: dict[str, dict[str, str]] = field(default_factory=dict)
+    film_truth: dict[str, dict[str, str]] = field(default_factory=dict)  # by SOP Instance UID
 
     @property
     def synthetic(self) -> bool:
@@ -89,6 +95,47 @@ def _rows(path: Path, required: bool = True) -> Iterable[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _read_measurements(path: Path, cohort: Cohort) -> None:
+    """Column-wise fast path for the largest file (millions of rows)."""
+    if not path.exists():
+        raise CohortFormatError(f"cohort file missing: {path.name}")
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise CohortFormatError(f"{path.name} is empty")
+        try:
+            ik, it, iv, ix = (header.index(c) for c in MEASUREMENT_COLUMNS)
+        except ValueError as exc:
+            raise CohortFormatError(f"{path.name}: missing column ({exc})") from exc
+        keys: dict[str, str] = {}
+        names: dict[str, str] = {}
+        fromiso = datetime.fromisoformat
+        m_key, m_time, m_var, m_val = cohort.m_key, cohort.m_time, cohort.m_variable, cohort.m_value
+        for row in reader:
+            key = row[ik]
+            m_key.append(keys.setdefault(key, key))
+            m_time.append(fromiso(row[it]))
+            var = row[iv]
+            m_var.append(names.setdefault(var, var))
+            m_val.append(float(row[ix]))
+    if any(t.tzinfo is None for t in m_time[:1000]):
+        raise CohortFormatError(f"{path.name}: times without zone")
+
+
+def _film(r: dict[str, str]) -> CohortFilm:
+    return CohortFilm(
+        r["patient_key"],
+        parse_time(r["time"]),
+        r["path"],
+        r["sop_instance_uid"],
+        r.get("view") or "AP",
+        r.get("photometric") or "MONOCHROME2",
+        int(r.get("bits_stored") or 16),
+        r.get("study_instance_uid") or "",
+    )
+
+
 def read_cohort(root: Path) -> Cohort:
     """Load a cohort directory; raises CohortFormatError with the offending file on bad input."""
     meta_path = root / "cohort.json"
@@ -109,21 +156,8 @@ def read_cohort(root: Path) -> Cohort:
             for r in _rows(root / "patients.csv")
         ]
         cohort = Cohort(root=root, meta=meta, patients=patients)
-        for r in _rows(root / "measurements.csv"):
-            cohort.m_key.append(r["patient_key"])
-            cohort.m_time.append(parse_time(r["time"]))
-            cohort.m_variable.append(r["variable"])
-            cohort.m_value.append(float(r["value"]))
-        cohort.films = [
-            CohortFilm(
-                r["patient_key"],
-                parse_time(r["time"]),
-                r["path"],
-                r["sop_instance_uid"],
-                r.get("view") or "AP",
-            )
-            for r in _rows(root / "films.csv", required=False)
-        ]
+        _read_measurements(root / "measurements.csv", cohort)
+        cohort.films = [_film(r) for r in _rows(root / "films.csv", required=False)]
         cohort.ventilation_start = {
             r["patient_key"]: parse_time(r["ventilation_start"])
             for r in _rows(root / "events.csv", required=False)
@@ -136,7 +170,10 @@ def read_cohort(root: Path) -> Cohort:
         for r in _rows(root / "extras.csv", required=False):
             key = r.pop("patient_key")
             cohort.extras[key] = dict(r)
-    except (KeyError, ValueError) as exc:
+        for r in _rows(root / "film_truth.csv", required=False):
+            r.pop("patient_key", None)
+            cohort.film_truth[r.pop("sop_instance_uid")] = dict(r)
+    except (KeyError, ValueError, IndexError) as exc:
         raise CohortFormatError(f"{root}: malformed cohort row ({exc})") from exc
     return cohort
 
@@ -150,6 +187,9 @@ def write_meta(root: Path, *, synthetic: bool, **extra: object) -> None:
 
 PATIENT_COLUMNS = ("patient_key", "age", "sex", "stay_start", "stay_end")
 MEASUREMENT_COLUMNS = ("patient_key", "time", "variable", "value")
-FILM_COLUMNS = ("patient_key", "time", "path", "sop_instance_uid", "view")
+FILM_COLUMNS = (
+    "patient_key", "time", "path", "sop_instance_uid", "view",
+    "photometric", "bits_stored", "study_instance_uid",
+)  # fmt: skip
 EVENT_COLUMNS = ("patient_key", "ventilation_start")
 ORACLE_COLUMNS = ("patient_key", "time", "probability")

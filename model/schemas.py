@@ -89,6 +89,7 @@ class ChestFilm(_Frozen):
     embedding: tuple[float, ...] | None = None
     embedding_model: str = ""
     source: str = ""
+    thumbnail_png: bytes | None = None  # small display PNG for the risk page (DICOM listener)
 
 
 class StaticInfo(_Frozen):

@@ -10,9 +10,12 @@ from typing import Annotated, Any
 from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+#: pg_advisory lock key held while migrating ("VF" + 1).
+MIGRATION_LOCK = 0x5646_0001
 
 
 def make_engine(url: str) -> Engine:
@@ -49,6 +52,9 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema of ``engine`` to ``revision`` (idempotent; run at start-up)."""
     config = alembic_config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together: one migrates, the others wait, then find it done.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

@@ -148,3 +148,21 @@ class AuditRow(SQLModel, table=True):
     action: str = Field(max_length=64)  # card-viewed | page-viewed | feedback
     patient_key: str | None = Field(default=None, max_length=300, index=True)
     detail: str = Field(default="", max_length=500)
+
+
+class FhirSeenRow(SQLModel, table=True):
+    """Last version of each EHR resource already ingested (fhir_adapter ``SeenStore``)."""
+
+    __tablename__ = "fhir_seen"
+
+    ref: str = Field(primary_key=True, max_length=300)
+    version_id: str = Field(max_length=64)
+
+
+class FhirCursorRow(SQLModel, table=True):
+    """Named high-water marks of the FHIR poller (fhir_adapter ``CursorStore``)."""
+
+    __tablename__ = "fhir_cursors"
+
+    name: str = Field(primary_key=True, max_length=128)
+    value: datetime = Field(sa_type=UtcDateTime)

@@ -10,13 +10,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cds_app.settings.dicom import DicomSettings
 from cds_app.settings.fhir import FhirSettings
 from cds_app.settings.hooks import HooksSettings
 from cds_app.settings.model import ModelSettings
+
+
+class WorkerSettings(BaseModel):
+    """Outbox worker section (``VENTFUSION_WORKER__*``)."""
+
+    enabled: bool = True  # run the outbox worker inside `ventfusion serve`
+    poll_s: float = Field(default=1.0, gt=0)
+    batch: int = Field(default=50, ge=1)
+
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
@@ -49,6 +58,7 @@ class Settings(BaseSettings):
     dicom: DicomSettings = DicomSettings()
     fhir: FhirSettings = FhirSettings()
     hooks: HooksSettings = HooksSettings()
+    worker: WorkerSettings = WorkerSettings()
 
     @model_validator(mode="after")
     def _insecure_only_on_loopback(self) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -13,9 +14,52 @@ class DicomSettings(BaseModel):
     bind: str = "127.0.0.1"
     port: int = Field(default=11112, ge=1, le=65535)
     allowed_calling_aets: list[str] = []  # empty: any calling AE title
+    require_called_aet: bool = True  # refuse associations addressed to another AE title
     max_associations: int = Field(default=10, ge=1)
     max_pdu: int = Field(default=131072, ge=0)
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_ca: Path | None = None  # require client certificates signed by this CA
     spool_dir: Path | None = None  # default: <data_dir>/spool
+    max_spool_bytes: int = Field(default=0, ge=0)  # unprocessed films; 0: limited by the disk
+    min_free_bytes: int = Field(default=64 * 1024 * 1024, ge=0)  # refuse (0xA700) below this
+    keep_done_files: bool = False  # keep processed DICOM files in <spool>/done
+    issuer_systems: dict[str, str] = {}  # IssuerOfPatientID -> patient identifier system
+    workers: int = Field(default=1, ge=1)  # processing threads (decode + embed)
+    # selection of the films to score (upper-case values; an empty list means any)
+    modalities: list[str] = ["CR", "DX"]
+    body_parts: list[str] = ["CHEST", "THORAX"]
+    views: list[str] = ["AP", "PA"]
+    required_image_type_values: list[str] = ["PRIMARY"]
+    required_keywords: list[str] = []  # e.g. ["PORTABLE", "MOBILE"] in descriptions/station
+
+    def listener_fields(self) -> dict[str, Any]:
+        """The ``dicom_listener.config.ListenerConfig`` fields this section sets.
+
+        The caller adds ``spool_dir`` (default ``<data_dir>/spool``), ``timezone`` and
+        ``default_patient_system`` from the root settings.
+        """
+        return {
+            "ae_title": self.ae_title,
+            "bind": self.bind,
+            "port": self.port,
+            "allowed_calling_aets": tuple(self.allowed_calling_aets),
+            "require_called_aet": self.require_called_aet,
+            "max_associations": self.max_associations,
+            "max_pdu": self.max_pdu,
+            "tls_cert": self.tls_cert,
+            "tls_key": self.tls_key,
+            "tls_ca": self.tls_ca,
+            "max_spool_bytes": self.max_spool_bytes,
+            "min_free_bytes": self.min_free_bytes,
+            "keep_done_files": self.keep_done_files,
+            "issuer_systems": dict(self.issuer_systems),
+            "workers": self.workers,
+            "selection": {
+                "modalities": self.modalities,
+                "body_parts": self.body_parts,
+                "views": self.views,
+                "required_image_type_values": self.required_image_type_values,
+                "required_keywords": self.required_keywords,
+            },
+        }

@@ -23,3 +23,11 @@ class FhirSettings(BaseModel):
     poll_interval_s: float = Field(default=60.0, gt=0)
     timeout_s: float = Field(default=10.0, gt=0)
     write_back: bool = True  # queue RiskAssessments for the EHR
+    notification_header: str = "X-VentFusion-Secret"  # header carrying notification_secret
+    local_codes_file: Path | None = None  # JSON list of {"system","code","variable"}
+    subscription_style: Literal["r4", "backport"] = "r4"
+    subscription_payload: Literal["empty", "id-only", "full-resource"] = "id-only"
+    subscription_criteria: str = "Observation?category=vital-signs,laboratory"
+    subscription_topic: str = "http://ventfusion.example/SubscriptionTopic/observation-changed"
+    ventilation_local_code: str = ""  # "system|code" also meaning "ventilation started"
+    write_provenance: bool = False  # also write a Provenance per RiskAssessment

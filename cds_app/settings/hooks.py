@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class HooksSettings(BaseModel):
     insecure: bool = False  # accept unsigned calls; refused on non-loopback binds
-    trusted_issuers: dict[str, str] = {}  # iss -> JWKS URL or path to a JWKS file
-    jwks_file: Path | None = None
-    audience: str = ""  # exact aud expected; default: <base_url>/cds-services/<id>
+    trusted_issuers: dict[str, str] = {}  # iss -> JWKS URL or path to a JWKS file ("" = jwks_file)
+    jwks_file: Path | None = None  # JWKS for issuers listed without their own location
+    # Public base the EHR calls us at; aud must equal <audience>/cds-services[/<id>] exactly.
+    # Default: the top-level base_url.
+    audience: str = ""
     low_risk_card: bool = False  # show an info card at low risk
     cors_origins: list[str] = []
-    fhir_timeout_s: float = 2.0  # budget for the fhirServer fallback before answering 412
+    fhir_timeout_s: float = Field(default=2.0, gt=0)  # fhirServer fallback budget, then 412
+    clock_skew_s: float = Field(default=30.0, ge=0)  # leeway on exp/iat
+    max_token_lifetime_s: float = Field(default=3600.0, gt=0)  # exp - iat beyond this: 401
+    jwks_refresh_s: float = Field(default=60.0, ge=0)  # min interval between JWKS re-fetches
+    # SMART on FHIR EHR launch of the risk page (public client, PKCE S256).
+    smart_client_id: str = "ventfusion-risk-page"
+    smart_scope: str = "launch openid fhirUser patient/Patient.rs patient/Observation.rs"
+    session_secret: str = ""  # signs page cookies; empty: random per process (one replica only)
+    session_ttl_s: int = Field(default=8 * 3600, gt=0)
+    demo: bool = False  # risk page without SMART launch (set by `ventfusion demo` only)
+    service_id: str = "ventfusion-patient-view"

@@ -1,8 +1,8 @@
-"""Initial schema: patients, measurements, films, predictions, outbox, security and audit.
+"""Initial schema: patients, measurements, films, predictions, outbox, FHIR cursors, security.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 00:06:41.001394
+Create Date: 2026-11-24 00:08:24.190975
 """
 
 from __future__ import annotations
@@ -50,6 +50,18 @@ def upgrade() -> None:
     with op.batch_alter_table("card_feedback", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_card_feedback_card_uuid"), ["card_uuid"], unique=False)
 
+    op.create_table(
+        "fhir_cursors",
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("value", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+    op.create_table(
+        "fhir_seen",
+        sa.Column("ref", sa.String(length=300), nullable=False),
+        sa.Column("version_id", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("ref"),
+    )
     op.create_table(
         "films",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -210,6 +222,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_films_patient_time")
 
     op.drop_table("films")
+    op.drop_table("fhir_seen")
+    op.drop_table("fhir_cursors")
     with op.batch_alter_table("card_feedback", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_card_feedback_card_uuid"))
 

@@ -1,0 +1,104 @@
+"""The FHIR subscription notification receiver (both R4 rest-hook and Backport styles).
+
+Answers with OperationOutcome JSON: 400 malformed body, 415 non-JSON content, 401 wrong or
+missing shared secret, 503 when the EHR cannot be re-read (so it retries the notification).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+
+from fhir_adapter.convert_notification import parse_notification
+from fhir_adapter.convert_outcome import operation_outcome
+from fhir_adapter.errors import (
+    FhirHttpError,
+    NotificationFormatError,
+    UnsupportedContentTypeError,
+)
+from fhir_adapter.processor import NotificationProcessor
+
+if TYPE_CHECKING:
+    from cds_app.context import AppContext
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_NOTIFICATION_HEADER = "X-VentFusion-Secret"
+ProcessorGetter = Callable[[Request], NotificationProcessor | None]
+
+
+def _outcome(status: int, code: str, text: str, severity: str = "error") -> Response:
+    body = orjson.dumps(operation_outcome(code, text, severity))
+    return Response(body, status_code=status, media_type="application/fhir+json")
+
+
+def _secret_ok(request: Request, secret: str, header_name: str) -> bool:
+    if not secret:
+        return True
+    given = request.headers.get(header_name, "")
+    if not given:
+        auth = request.headers.get("Authorization", "")
+        given = auth[7:] if auth.lower().startswith("bearer ") else ""
+    return hmac.compare_digest(given.encode(), secret.encode())
+
+
+def build_fhir_notification_router(
+    get_processor: ProcessorGetter,
+    *,
+    secret: str = "",
+    header_name: str = DEFAULT_NOTIFICATION_HEADER,
+    prefix: str = "/fhir/notifications",
+) -> APIRouter:
+    """Routes POST/PUT ``prefix`` and ``prefix/{Type}/{id}`` (R4 rest-hook with payload)."""
+    router = APIRouter(tags=["fhir"])
+
+    async def receive(request: Request) -> Response:
+        if not _secret_ok(request, secret, header_name):
+            logger.warning("notification refused: wrong or missing shared secret")
+            return _outcome(401, "security", "wrong or missing notification secret")
+        body = await request.body()
+        path_hint = request.path_params.get("rest", "")
+        try:
+            hint = parse_notification(body, request.headers.get("content-type"), path_hint)
+        except UnsupportedContentTypeError as exc:
+            return _outcome(415, "not-supported", str(exc))
+        except NotificationFormatError as exc:
+            return _outcome(400, "structure", str(exc))
+        processor = get_processor(request)
+        if processor is None:
+            return _outcome(503, "transient", "no FHIR server configured for re-reads")
+        try:
+            report = await processor.process(hint)
+        except FhirHttpError as exc:
+            if not exc.transient:
+                raise
+            logger.warning("notification not processed, EHR unavailable: %s", exc)
+            return _outcome(503, "transient", "the FHIR server could not be re-read; retry")
+        text = (
+            f"{hint.kind}: {report.observations} observations, {report.measurements} new "
+            f"measurements, {report.duplicates} duplicates, {len(report.rejected)} rejected"
+        )
+        return _outcome(200, "informational", text, severity="information")
+
+    for path in (prefix, prefix + "/{rest:path}"):
+        router.add_api_route(path, receive, methods=["POST", "PUT"], include_in_schema=True)
+    return router
+
+
+def _processor_of(request: Request) -> NotificationProcessor | None:
+    ctx: Any = getattr(request.app.state, "ctx", None)
+    return getattr(ctx, "fhir_processor", None)
+
+
+def build_router(ctx: AppContext) -> APIRouter:
+    """The receiver mounted by the app: processor from ``app.state.ctx``, secret from settings."""
+    fhir = ctx.settings.fhir
+    header = getattr(fhir, "notification_header", DEFAULT_NOTIFICATION_HEADER)
+    return build_fhir_notification_router(
+        _processor_of, secret=fhir.notification_secret, header_name=header
+    )

@@ -1,0 +1,87 @@
+"""Every prediction the engine makes, and the history the cards and the page read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from cds_app.db.tables import PredictionRow
+from model.schemas import Driver, PatientKey, RiskLevel, RiskPrediction
+
+
+class PredictionRepository:
+    """Records predictions and reads them back as domain objects."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def record(self, prediction: RiskPrediction, *, trigger: str = "") -> int:
+        """Persist one prediction; return its row id."""
+        row = PredictionRow(
+            patient_key=str(prediction.patient_key),
+            as_of=prediction.as_of,
+            probability=prediction.probability,
+            level=prediction.level.value,
+            horizon_h=prediction.horizon_h,
+            model_id=prediction.model_id,
+            model_version=prediction.model_version,
+            image_weight=prediction.image_weight,
+            film_age_h=prediction.film_age_h,
+            film_sop_instance_uid=prediction.film_sop_instance_uid,
+            probability_without_film=prediction.probability_without_film,
+            drivers=[d.model_dump() for d in prediction.drivers],
+            basis_ids=list(prediction.basis_ids),
+            trigger=trigger,
+        )
+        with Session(self._engine) as session:
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            assert row.id is not None
+            return row.id
+
+    def latest(self, key: PatientKey, *, before: datetime | None = None) -> RiskPrediction | None:
+        """The most recent prediction for ``key`` (strictly before ``before`` when given)."""
+        with Session(self._engine) as session:
+            query = select(PredictionRow).where(PredictionRow.patient_key == str(key))
+            if before is not None:
+                query = query.where(PredictionRow.as_of < before)
+            row = session.exec(
+                query.order_by(col(PredictionRow.as_of).desc(), col(PredictionRow.id).desc())
+            ).first()
+        return to_prediction(row) if row else None
+
+    def history(self, key: PatientKey, since: datetime) -> list[RiskPrediction]:
+        """Predictions for ``key`` from ``since`` on, oldest first (one per as_of: the last)."""
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(PredictionRow)
+                .where(PredictionRow.patient_key == str(key))
+                .where(PredictionRow.as_of >= since)
+                .order_by(col(PredictionRow.as_of), col(PredictionRow.id))
+            ).all()
+        by_time: dict[datetime, RiskPrediction] = {}
+        for row in rows:
+            by_time[row.as_of] = to_prediction(row)
+        return list(by_time.values())
+
+
+def to_prediction(row: PredictionRow) -> RiskPrediction:
+    """The domain prediction of a stored row."""
+    return RiskPrediction(
+        patient_key=PatientKey.parse(row.patient_key),
+        as_of=row.as_of,
+        probability=row.probability,
+        horizon_h=row.horizon_h,
+        level=RiskLevel(row.level),
+        model_id=row.model_id,
+        model_version=row.model_version,
+        image_weight=row.image_weight,
+        film_age_h=row.film_age_h,
+        film_sop_instance_uid=row.film_sop_instance_uid,
+        probability_without_film=row.probability_without_film,
+        drivers=tuple(Driver.model_validate(d) for d in row.drivers),
+        basis_ids=tuple(row.basis_ids),
+    )

@@ -1,0 +1,1 @@
+"""Scoring engine: gather a patient's window, predict, record, queue the write-back."""

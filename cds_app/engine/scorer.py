@@ -1,0 +1,87 @@
+"""Score one patient: window from the store (or given), predict, record, queue a RiskAssessment."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from cds_app.db.outbox import DbOutbox
+from cds_app.db.predictions import PredictionRepository
+from cds_app.db.store import Store
+from cds_app.db.types import utcnow
+from cds_app.logging_setup import patient_ref
+from fhir_adapter.writer import RISK_KIND, prediction_dedup_key, prediction_payload
+from model.ports import RiskModel
+from model.schemas import PatientKey, PatientWindow, RiskPrediction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A recorded prediction, its row id and the one before it (for "change since")."""
+
+    prediction: RiskPrediction
+    prediction_id: int
+    previous: RiskPrediction | None
+
+
+class RiskEngine:
+    """Turns stored or supplied data into recorded predictions."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        predictions: PredictionRepository,
+        outbox: DbOutbox,
+        model: RiskModel,
+        lookback_h: float,
+        film_max_age_h: float,
+        write_back: bool,
+    ) -> None:
+        self.store = store
+        self.predictions = predictions
+        self.outbox = outbox
+        self.model = model
+        self.lookback_h = lookback_h
+        self.film_max_age_h = film_max_age_h
+        self.write_back = write_back
+
+    def window(self, key: PatientKey, as_of: datetime | None = None) -> PatientWindow:
+        """The patient's stored window at ``as_of`` (default: now)."""
+        return self.store.window(
+            key,
+            as_of or utcnow(),
+            lookback_h=self.lookback_h,
+            film_max_age_h=self.film_max_age_h,
+        )
+
+    def score(
+        self, key: PatientKey, as_of: datetime | None = None, *, trigger: str = "data"
+    ) -> Scored:
+        """Score ``key`` on stored data."""
+        return self.score_window(self.window(key, as_of), trigger=trigger)
+
+    def score_window(self, window: PatientWindow, *, trigger: str) -> Scored:
+        """Predict on ``window``, record the prediction and queue its RiskAssessment."""
+        previous = self.predictions.latest(window.patient_key, before=window.as_of)
+        prediction = self.model.predict(window)
+        prediction_id = self.predictions.record(prediction, trigger=trigger)
+        if self.write_back:
+            self.queue_risk_assessment(prediction, prediction_id)
+        log.info(
+            "scored %s: p=%.3f level=%s trigger=%s",
+            patient_ref(window.patient_key),
+            prediction.probability,
+            prediction.level.value,
+            trigger,
+        )
+        return Scored(prediction, prediction_id, previous)
+
+    def queue_risk_assessment(self, prediction: RiskPrediction, prediction_id: int) -> None:
+        """Queue the RiskAssessment write for one prediction (idempotent per prediction)."""
+        self.outbox.enqueue(
+            RISK_KIND, prediction_payload(prediction), prediction_dedup_key(prediction)
+        )

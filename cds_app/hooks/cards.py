@@ -1,0 +1,212 @@
+"""Cards a clinician can act on, built from a recorded prediction."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from cds_app.hooks.schemas import Action, Card, Coding, Link, Source, Suggestion
+from model.schemas import RiskLevel, RiskPrediction
+
+LEVEL_WORDS = {
+    RiskLevel.LOW: "Low",
+    RiskLevel.INFO: "Moderate",
+    RiskLevel.WARNING: "Elevated",
+    RiskLevel.CRITICAL: "High",
+}
+INDICATOR: dict[RiskLevel, Literal["info", "warning", "critical"]] = {
+    RiskLevel.LOW: "info",
+    RiskLevel.INFO: "info",
+    RiskLevel.WARNING: "warning",
+    RiskLevel.CRITICAL: "critical",
+}
+ELEVATED = (RiskLevel.WARNING, RiskLevel.CRITICAL)
+#: Suggest a film when none was taken in this many hours at elevated risk.
+FILM_SUGGESTION_AFTER_H = 24.0
+OVERRIDE_SYSTEM = "urn:ventfusion:cds:override-reason"
+TOPIC = Coding(system="http://snomed.info/sct", code="40617009", display="Artificial respiration")
+OVERRIDE_REASONS = [
+    Coding(system=OVERRIDE_SYSTEM, code="already-addressed", display="Already being addressed"),
+    Coding(
+        system=OVERRIDE_SYSTEM, code="not-clinically-relevant", display="Not clinically relevant"
+    ),
+    Coding(system=OVERRIDE_SYSTEM, code="goals-of-care", display="Not in line with goals of care"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CardContext:
+    """Everything besides the prediction that a card needs."""
+
+    base_url: str
+    fhir_patient_id: str
+    prediction_id: int
+    last_film_at: datetime | None  # most recent film of any age, for the suggestion
+    low_risk_card: bool
+    synthetic_model: bool = True
+
+
+def _pct(p: float) -> str:
+    return f"{round(p * 100)}%"
+
+
+def _hours(h: float) -> str:
+    if h < 1:
+        return "less than 1 h"
+    if h < 48:
+        return f"{round(h)} h"
+    return f"{round(h / 24)} days"
+
+
+def change_text(prediction: RiskPrediction, previous: RiskPrediction | None) -> str | None:
+    """'+15 points since 6 h ago' (None without a previous assessment)."""
+    if previous is None:
+        return None
+    delta = round((prediction.probability - previous.probability) * 100)
+    ago = (prediction.as_of - previous.as_of).total_seconds() / 3600
+    sign = "+" if delta > 0 else ("±" if delta == 0 else "−")
+    return f"{sign}{abs(delta)} points since {_hours(ago)} ago"
+
+
+def film_text(prediction: RiskPrediction) -> str:
+    """The chest film's contribution and age, or why there is none."""
+    if prediction.film_age_h is None or prediction.probability_without_film is None:
+        return "No chest film in the look-back window: this risk uses EHR data only."
+    points = round((prediction.probability - prediction.probability_without_film) * 100)
+    verb = "adds" if points >= 0 else "subtracts"
+    return (
+        f"Chest film from {_hours(prediction.film_age_h)} ago {verb} {abs(points):d} points "
+        f"(image weight {prediction.image_weight:.2f}; {_pct(prediction.probability_without_film)}"
+        " without it)."
+    )
+
+
+def _summary(prediction: RiskPrediction, change: str | None) -> str:
+    words = LEVEL_WORDS[prediction.level]
+    text = f"{words} risk of intubation within 24 h: {_pct(prediction.probability)}"
+    if change:
+        text += f" ({change})"
+    return text if len(text) < 140 else text[:136] + "…"
+
+
+def _detail(prediction: RiskPrediction, change: str | None, ctx: CardContext) -> str:
+    lines = [
+        f"**Probability of invasive ventilation within {prediction.horizon_h} h: "
+        f"{_pct(prediction.probability)}** ({LEVEL_WORDS[prediction.level].lower()} risk"
+        + (f"; {change}" if change else "; first assessment")
+        + ").",
+        "",
+    ]
+    drivers = sorted(prediction.drivers, key=lambda d: abs(d.contribution), reverse=True)[:4]
+    if drivers:
+        lines.append("Main drivers:")
+        lines.extend(
+            f"- {d.description} ({'+' if d.contribution >= 0 else '−'}"
+            f"{abs(round(d.contribution * 100))} points)"
+            for d in drivers
+        )
+        lines.append("")
+    lines.append(film_text(prediction))
+    lines.append("")
+    note = " trained on synthetic data" if ctx.synthetic_model else ""
+    lines.append(
+        f"_Model {prediction.model_id} {prediction.model_version}{note}; assessment at "
+        f"{prediction.as_of.strftime('%Y-%m-%d %H:%M UTC')}. Decision support, not a diagnosis._"
+    )
+    return "\n".join(lines)
+
+
+def _film_suggestion(prediction: RiskPrediction, ctx: CardContext) -> Suggestion | None:
+    if prediction.level not in ELEVATED:
+        return None
+    if ctx.last_film_at is not None:
+        age_h = (prediction.as_of - ctx.last_film_at).total_seconds() / 3600
+        if age_h <= FILM_SUGGESTION_AFTER_H:
+            return None
+    service_request = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "priority": "urgent",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://snomed.info/sct",
+                        "code": "363679005",
+                        "display": "Imaging",
+                    }
+                ]
+            }
+        ],
+        "code": {
+            "coding": [
+                {
+                    "system": "http://snomed.info/sct",
+                    "code": "399208008",
+                    "display": "Plain chest X-ray",
+                }
+            ],
+            "text": "Portable chest X-ray (AP)",
+        },
+        "subject": {"reference": f"Patient/{ctx.fhir_patient_id}"},
+        "reasonCode": [
+            {
+                "text": f"Risk of invasive ventilation within 24 h {_pct(prediction.probability)};"
+                " no chest film in the last 24 h"
+            }
+        ],
+    }
+    return Suggestion(
+        label="Order a portable chest X-ray",
+        uuid=str(uuid.uuid4()),
+        isRecommended=True,
+        actions=[
+            Action(
+                type="create",
+                description="Propose a portable AP chest X-ray (no film in the last 24 h)",
+                resource=service_request,
+            )
+        ],
+    )
+
+
+def build_cards(
+    prediction: RiskPrediction, previous: RiskPrediction | None, ctx: CardContext
+) -> list[Card]:
+    """The cards for one prediction (none at low risk unless configured)."""
+    if prediction.level is RiskLevel.LOW and not ctx.low_risk_card:
+        return []
+    change = change_text(prediction, previous)
+    app_context = json.dumps(
+        {"patient": ctx.fhir_patient_id, "prediction": ctx.prediction_id}, separators=(",", ":")
+    )
+    suggestion = _film_suggestion(prediction, ctx)
+    elevated = prediction.level in ELEVATED
+    return [
+        Card(
+            uuid=str(uuid.uuid4()),
+            summary=_summary(prediction, change),
+            detail=_detail(prediction, change, ctx),
+            indicator=INDICATOR[prediction.level],
+            source=Source(
+                label="VentFusion ventilation risk model",
+                url=f"{ctx.base_url}/model-card",
+                topic=TOPIC,
+            ),
+            suggestions=[suggestion] if suggestion else None,
+            selectionBehavior="at-most-one" if suggestion else None,
+            overrideReasons=OVERRIDE_REASONS if elevated else None,
+            links=[
+                Link(
+                    label="Open the ventilation risk trend",
+                    url=f"{ctx.base_url}/smart/launch",
+                    type="smart",
+                    appContext=app_context,
+                )
+            ],
+        )
+    ]

@@ -1,0 +1,74 @@
+"""Start-up pieces of the lifespan: the model, the DICOM listener, FHIR ingest, outbox worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+from cds_app.engine.outbox_worker import run_outbox_loop
+from cds_app.settings import Settings
+from model.ports import RiskModel
+
+if TYPE_CHECKING:
+    from cds_app.context import AppContext
+
+log = logging.getLogger(__name__)
+
+
+def load_model(settings: Settings) -> RiskModel:
+    """The checkpoint of ``settings.model.checkpoint`` (None: the bundled model)."""
+    from model.predictor import Predictor
+
+    return Predictor.load(settings.model.checkpoint)
+
+
+def model_card_markdown(model: RiskModel) -> str:
+    """The model card of a loaded model, when it carries one."""
+    card: Any = getattr(model, "card", None)
+    if card is None:
+        return ""
+    to_markdown = getattr(card, "to_markdown", None)
+    return str(to_markdown()) if callable(to_markdown) else str(card)
+
+
+async def start_components(ctx: AppContext, stack: AsyncExitStack) -> None:
+    """Start what ``ctx.settings`` enables; ``stack`` stops it again in reverse order."""
+    settings = ctx.settings
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+
+    async def _stop_tasks() -> None:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    stack.push_async_callback(_stop_tasks)
+    tasks.append(asyncio.create_task(_purge_replay_cache(ctx, stop)))
+    if settings.fhir.base_url:
+        from cds_app.fhir_wiring import start_fhir
+
+        await start_fhir(ctx, stack, stop, tasks, run_outbox_loop)
+    if settings.dicom.enabled:
+        from cds_app.dicom_wiring import start_dicom
+
+        listener = await asyncio.to_thread(start_dicom, ctx)
+        ctx.extras["dicom_listener"] = listener
+        stack.callback(listener.stop)
+
+
+async def _purge_replay_cache(ctx: AppContext, stop: asyncio.Event) -> None:
+    from cds_app.db.security import DbReplayCache
+
+    cache = DbReplayCache(ctx.db)
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(cache.purge)
+        except Exception:
+            log.exception("purging the jti replay cache failed")
+        try:
+            await asyncio.wait_for(stop.wait(), 600)
+        except TimeoutError:
+            continue

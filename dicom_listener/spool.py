@@ -1,0 +1,170 @@
+"""Durable spool of received instances, keyed by SOP Instance UID.
+
+Layout under the spool directory::
+
+    incoming/   temporary files being written (removed at start: never acknowledged)
+    pending/    <uid>.dcm  acknowledged, durable, waiting to be processed
+    done/       <uid>      processed marker (or <uid>.dcm with keep_done_files)
+    rejected/   <uid>.dcm  received but not scored (reason in <uid>.reason)
+
+An instance is acknowledged only after :meth:`FileSpool.store` returns: data written, fsynced,
+renamed into ``pending/`` and the directory fsynced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from dicom_listener import DicomListenerError
+
+log = logging.getLogger(__name__)
+
+
+class SpoolFullError(DicomListenerError):
+    """The spool has no room for an instance (quota or disk)."""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durable(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+class FileSpool:
+    """A spool directory; thread-safe within one process."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_bytes: int = 0,
+        min_free_bytes: int = 0,
+        keep_done_files: bool = False,
+    ) -> None:
+        self.root = root
+        self.incoming = root / "incoming"
+        self.pending = root / "pending"
+        self.done = root / "done"
+        self.rejected = root / "rejected"
+        self.max_bytes = max_bytes
+        self.min_free_bytes = min_free_bytes
+        self.keep_done_files = keep_done_files
+        self._lock = threading.Lock()
+        for folder in (self.incoming, self.pending, self.done, self.rejected):
+            folder.mkdir(parents=True, exist_ok=True)
+        for leftover in self.incoming.iterdir():  # never acknowledged: the sender will retry
+            leftover.unlink(missing_ok=True)
+        self._pending_bytes = sum(p.stat().st_size for p in self.pending.glob("*.dcm"))
+
+    def pending_path(self, uid: str) -> Path:
+        """Where an acknowledged, unprocessed instance lies."""
+        return self.pending / f"{uid}.dcm"
+
+    def is_known(self, uid: str) -> bool:
+        """True when the instance was already received (pending, done or rejected)."""
+        return (
+            self.pending_path(uid).exists()
+            or (self.done / uid).exists()
+            or (self.done / f"{uid}.dcm").exists()
+            or (self.rejected / f"{uid}.dcm").exists()
+        )
+
+    def is_finished(self, uid: str) -> bool:
+        """True when the instance was processed (handed to the sink) or rejected."""
+        return (
+            (self.done / uid).exists()
+            or (self.done / f"{uid}.dcm").exists()
+            or (self.rejected / f"{uid}.reason").exists()
+        )
+
+    def pending_uids(self) -> list[str]:
+        """Acknowledged instances still to process, oldest first."""
+        files = sorted(self.pending.glob("*.dcm"), key=lambda p: p.stat().st_mtime_ns)
+        return [p.stem for p in files]
+
+    def _check_room(self, size: int) -> None:
+        if self.max_bytes and self._pending_bytes + size > self.max_bytes:
+            raise SpoolFullError(f"spool quota of {self.max_bytes} bytes reached")
+        free = shutil.disk_usage(self.root).free
+        if free - size < self.min_free_bytes:
+            raise SpoolFullError(f"only {free} bytes free on the spool's disk")
+
+    def store(self, uid: str, data: bytes) -> bool:
+        """Durably spool ``data``; True if new, False for a duplicate (kept as first received).
+
+        Raises :class:`SpoolFullError` when there is no room and ``OSError`` on disk errors.
+        """
+        if self.is_known(uid):
+            return False
+        with self._lock:
+            self._check_room(len(data))
+        fd, tmp_name = tempfile.mkstemp(dir=self.incoming, prefix=f"{uid}.", suffix=".part")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            with self._lock:
+                if self.is_known(uid):
+                    tmp.unlink()
+                    return False
+                os.rename(tmp, self.pending_path(uid))
+                self._pending_bytes += len(data)
+            _fsync_dir(self.pending)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return True
+
+    def _remove_pending(self, uid: str) -> None:
+        path = self.pending_path(uid)
+        size = path.stat().st_size if path.exists() else 0
+        with self._lock:
+            self._pending_bytes = max(0, self._pending_bytes - size)
+
+    def mark_done(self, uid: str) -> None:
+        """Record that the sink has the film; the pending file goes (or moves to done/)."""
+        self._remove_pending(uid)
+        source = self.pending_path(uid)
+        if self.keep_done_files:
+            os.replace(source, self.done / f"{uid}.dcm")
+        else:
+            _write_durable(self.done / uid, b"")
+            _fsync_dir(self.done)
+            source.unlink(missing_ok=True)
+
+    def mark_rejected(self, uid: str, reason: str) -> None:
+        """Move the instance to rejected/ with its reason (kept for inspection)."""
+        self._remove_pending(uid)
+        _write_durable(self.rejected / f"{uid}.reason", reason.encode("utf-8") + b"\n")
+        source = self.pending_path(uid)
+        if source.exists():
+            os.replace(source, self.rejected / f"{uid}.dcm")
+        _fsync_dir(self.rejected)
+
+    def finish_interrupted(self, uid: str) -> bool:
+        """Complete a done/rejected transition cut short by a crash; True if it was finished."""
+        if (self.done / uid).exists() or (self.done / f"{uid}.dcm").exists():
+            self._remove_pending(uid)
+            self.pending_path(uid).unlink(missing_ok=True)
+            return True
+        reason_path = self.rejected / f"{uid}.reason"
+        if reason_path.exists():
+            self.mark_rejected(uid, reason_path.read_text(encoding="utf-8").strip())
+            return True
+        return False

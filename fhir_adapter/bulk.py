@@ -1,0 +1,222 @@
+"""Bulk FHIR NDJSON (``$export`` output) -> a cohort directory for training (DESIGN §6).
+
+Files are read in the order Patient, Encounter, Procedure, then the rest, streaming line by line;
+Observations whose Patient appears later are held back until the end. Patients are keyed as
+``system|value`` of their identifier in the MRN system (value = the DICOM PatientID).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from fhir_adapter.codes import CodeTable
+from fhir_adapter.convert_observation import as_object, local_ref, map_observation
+from fhir_adapter.convert_patient import birth_date, gender, patient_key
+from fhir_adapter.convert_procedure import (
+    VentilationCodes,
+    encounter_period,
+    ventilation_event,
+)
+from fhir_adapter.errors import MappingError
+from model.cohort import (
+    EVENT_COLUMNS,
+    FILM_COLUMNS,
+    MEASUREMENT_COLUMNS,
+    PATIENT_COLUMNS,
+    write_meta,
+)
+from model.schemas import PatientKey
+
+logger = logging.getLogger(__name__)
+JsonDict = dict[str, Any]
+_ORDER = ("Patient", "Encounter", "Procedure")
+
+
+@dataclass(slots=True)
+class BulkReport:
+    files: int = 0
+    resources: int = 0
+    malformed_lines: int = 0
+    patients: int = 0
+    observations: int = 0
+    measurements: int = 0
+    ventilation_events: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(slots=True)
+class _PatientInfo:
+    key: PatientKey
+    born: date | None
+    sex: str | None
+    start: datetime | None = None
+    end: datetime | None = None
+    first: datetime | None = None
+    last: datetime | None = None
+    vent: datetime | None = None
+
+
+def _file_rank(path: Path) -> tuple[int, str]:
+    for rank, name in enumerate(_ORDER):
+        if name in path.name:
+            return rank, path.name
+    return len(_ORDER), path.name
+
+
+def _age(born: date | None, at: datetime) -> str:
+    if born is None:
+        return ""
+    years = at.year - born.year - ((at.month, at.day) < (born.month, born.day))
+    return str(years)
+
+
+class _Importer:
+    def __init__(self, mrn_system: str, codes: CodeTable, vent: VentilationCodes, out: Any):
+        self.mrn_system = mrn_system
+        self.codes = codes
+        self.vent = vent
+        self.writer = csv.writer(out)
+        self.patients: dict[str, _PatientInfo] = {}
+        self.pending: list[JsonDict] = []
+        self.seen_sources: set[str] = set()
+        self.report = BulkReport()
+
+    def resource(self, res: JsonDict) -> None:
+        kind = res.get("resourceType")
+        if kind == "Patient":
+            key = patient_key(res, self.mrn_system)
+            if key is None:
+                self.report.rejected["patient without MRN"] += 1
+                return
+            self.patients[f"Patient/{res.get('id')}"] = _PatientInfo(
+                key, birth_date(res), gender(res)
+            )
+        elif kind == "Encounter":
+            self._encounter(res)
+        elif kind == "Procedure":
+            event = ventilation_event(res, self.vent)
+            info = self.patients.get(event.patient_ref) if event else None
+            if event is not None and info is not None:
+                info.vent = event.start if info.vent is None else min(info.vent, event.start)
+        elif kind == "Observation":
+            self.observation(res, final=False)
+
+    def _encounter(self, res: JsonDict) -> None:
+        found = encounter_period(res)
+        info = self.patients.get(found[0]) if found else None
+        if found is None or info is None:
+            return
+        _, start, end = found
+        info.start = start if info.start is None else min(info.start, start)
+        if end is not None:
+            info.end = end if info.end is None else max(info.end, end)
+
+    def observation(self, obs: JsonDict, *, final: bool) -> None:
+        subject = local_ref(as_object(obs.get("subject")).get("reference"))
+        info = self.patients.get(subject or "")
+        if info is None:
+            if final:
+                self.report.rejected["observation of an unknown patient"] += 1
+            else:
+                self.pending.append(obs)
+            return
+        self.report.observations += 1
+        try:
+            mapping = map_observation(obs, info.key, self.codes)
+        except MappingError as exc:
+            self.report.rejected[str(exc)] += 1
+            return
+        for reason in mapping.rejected:
+            self.report.rejected[reason.split(":")[-1].strip()[:60]] += 1
+        for m in mapping.measurements:
+            if m.source_id in self.seen_sources:
+                continue
+            self.seen_sources.add(m.source_id)
+            self.writer.writerow((str(info.key), m.time.isoformat(), m.variable, f"{m.value:.6g}"))
+            self.report.measurements += 1
+            info.first = m.time if info.first is None else min(info.first, m.time)
+            info.last = m.time if info.last is None else max(info.last, m.time)
+
+
+def _read_lines(path: Path, importer: _Importer) -> None:
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                res = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                importer.report.malformed_lines += 1
+                logger.warning("%s:%d is not JSON; skipped", path.name, number)
+                continue
+            if not isinstance(res, dict):
+                importer.report.malformed_lines += 1
+                continue
+            importer.report.resources += 1
+            importer.resource(res)
+
+
+def import_ndjson(
+    src: Path,
+    dest: Path,
+    *,
+    mrn_system: str,
+    codes: CodeTable | None = None,
+    ventilation_codes: VentilationCodes | None = None,
+    synthetic: bool = False,
+) -> BulkReport:
+    """Import every ``*.ndjson`` under ``src`` into the cohort directory ``dest``."""
+    files = sorted(src.glob("**/*.ndjson"), key=_file_rank)
+    if not files:
+        raise MappingError(f"no .ndjson files under {src}")
+    dest.mkdir(parents=True, exist_ok=True)
+    with (dest / "measurements.csv").open("w", newline="") as out:
+        importer = _Importer(
+            mrn_system, codes or CodeTable(), ventilation_codes or VentilationCodes(), out
+        )
+        importer.writer.writerow(MEASUREMENT_COLUMNS)
+        for path in files:
+            importer.report.files += 1
+            _read_lines(path, importer)
+        for obs in importer.pending:
+            importer.observation(obs, final=True)
+    report = importer.report
+    with (dest / "patients.csv").open("w", newline="") as out:
+        rows = csv.writer(out)
+        rows.writerow(PATIENT_COLUMNS)
+        for info in importer.patients.values():
+            start = info.start or info.first
+            end = info.end or info.last or start
+            if start is None or end is None:
+                report.rejected["patient without stay or data"] += 1
+                continue
+            rows.writerow(
+                (
+                    str(info.key),
+                    _age(info.born, start),
+                    info.sex or "",
+                    start.isoformat(),
+                    end.isoformat(),
+                )
+            )
+            report.patients += 1
+    with (dest / "events.csv").open("w", newline="") as out:
+        rows = csv.writer(out)
+        rows.writerow(EVENT_COLUMNS)
+        for info in importer.patients.values():
+            if info.vent is not None:
+                rows.writerow((str(info.key), info.vent.isoformat()))
+                report.ventilation_events += 1
+    if not (dest / "films.csv").exists():
+        with (dest / "films.csv").open("w", newline="") as out:
+            csv.writer(out).writerow(FILM_COLUMNS)
+    write_meta(dest, synthetic=synthetic, source="fhir-bulk-import", mrn_system=mrn_system)
+    return report

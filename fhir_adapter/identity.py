@@ -1,0 +1,68 @@
+"""Patient identity: FHIR ``Patient/<id>`` <-> ``PatientKey`` (configurable MRN system)."""
+
+from __future__ import annotations
+
+import logging
+
+from fhir_adapter.client import FhirClient
+from fhir_adapter.convert_patient import identifier_token, patient_key
+from fhir_adapter.errors import FhirHttpError, MappingError
+from model.schemas import PatientKey
+
+logger = logging.getLogger(__name__)
+
+
+class PatientResolver:
+    """Resolves and caches the patient key of FHIR Patient ids (per instance, no globals)."""
+
+    def __init__(self, client: FhirClient, mrn_system: str) -> None:
+        if not mrn_system:
+            raise MappingError("an MRN identifier system is required")
+        self.client = client
+        self.mrn_system = mrn_system
+        self._by_ref: dict[str, PatientKey] = {}
+        self._by_key: dict[PatientKey, str] = {}
+
+    def remember(self, ref: str, key: PatientKey) -> None:
+        """Cache a known pairing (e.g. from a bulk Patient file)."""
+        self._by_ref[ref] = key
+        self._by_key[key] = ref
+
+    def cached_key(self, patient_ref: str) -> PatientKey | None:
+        """The key of ``Patient/<id>`` if already resolved (no I/O)."""
+        return self._by_ref.get(patient_ref)
+
+    async def key_for(self, patient_ref: str) -> PatientKey | None:
+        """The key of ``Patient/<id>``; None (logged) when it has no MRN in our system."""
+        cached = self._by_ref.get(patient_ref)
+        if cached is not None:
+            return cached
+        kind, _, rid = patient_ref.partition("/")
+        if kind != "Patient" or not rid:
+            return None
+        try:
+            patient = await self.client.read("Patient", rid)
+        except FhirHttpError as exc:
+            if exc.transient:
+                raise
+            logger.warning("cannot read %s: %s", patient_ref, exc.status)
+            return None
+        key = patient_key(patient, self.mrn_system)
+        if key is None:
+            logger.warning("%s has no identifier in the configured MRN system", patient_ref)
+            return None
+        self.remember(patient_ref, key)
+        return key
+
+    async def ref_for(self, key: PatientKey) -> str | None:
+        """``Patient/<id>`` of the patient with identifier ``key`` (search), or None."""
+        cached = self._by_key.get(key)
+        if cached is not None:
+            return cached
+        async for patient in self.client.search(
+            "Patient", {"identifier": identifier_token(key), "_count": "2"}
+        ):
+            ref = f"Patient/{patient['id']}"
+            self.remember(ref, key)
+            return ref
+        return None

@@ -1,0 +1,28 @@
+"""Read ventilation outcomes back from the EHR so past predictions can be scored prospectively."""
+
+from __future__ import annotations
+
+from fhir_adapter.client import FhirClient
+from fhir_adapter.convert_procedure import VentilationCodes, VentilationEvent, ventilation_event
+
+
+async def ventilation_starts(
+    client: FhirClient, patient_ref: str, codes: VentilationCodes | None = None
+) -> list[VentilationEvent]:
+    """Ventilation Procedures of ``Patient/<id>``, earliest first."""
+    table = codes or VentilationCodes()
+    params = {"patient": patient_ref.partition("/")[2], "code": table.tokens(), "_count": "100"}
+    events = [
+        event
+        async for procedure in client.search("Procedure", params)
+        if (event := ventilation_event(procedure, table)) is not None
+    ]
+    return sorted(events, key=lambda e: e.start)
+
+
+async def first_ventilation(
+    client: FhirClient, patient_ref: str, codes: VentilationCodes | None = None
+) -> VentilationEvent | None:
+    """The earliest ventilation start of the patient, or None."""
+    events = await ventilation_starts(client, patient_ref, codes)
+    return events[0] if events else None

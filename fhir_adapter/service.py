@@ -1,0 +1,49 @@
+"""Wiring of the ingest pieces from plain arguments (the app calls this in its lifespan)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fhir_adapter.client import FhirClient
+from fhir_adapter.codes import CodeTable
+from fhir_adapter.identity import PatientResolver
+from fhir_adapter.ingest import ObservationIngestor
+from fhir_adapter.poller import Backfiller, ObservationPoller
+from fhir_adapter.processor import NotificationProcessor
+from fhir_adapter.stores import CursorStore, SeenStore
+from model.ports import MeasurementSink
+
+
+@dataclass(frozen=True, slots=True)
+class IngestServices:
+    """Everything that reads Observations from one FHIR server into one sink."""
+
+    client: FhirClient
+    resolver: PatientResolver
+    ingestor: ObservationIngestor
+    poller: ObservationPoller
+    backfiller: Backfiller
+    processor: NotificationProcessor
+
+
+def build_ingest(
+    client: FhirClient,
+    sink: MeasurementSink,
+    *,
+    mrn_system: str,
+    seen: SeenStore,
+    cursors: CursorStore,
+    codes: CodeTable | None = None,
+    lookback_h: float = 48.0,
+    backfill: bool = True,
+) -> IngestServices:
+    """Build resolver, ingestor, poller, backfiller and notification processor sharing state."""
+    resolver = PatientResolver(client, mrn_system)
+    backfiller = Backfiller(client, cursors, lookback_h=lookback_h)
+    ingestor = ObservationIngestor(
+        sink, resolver, seen, codes, on_new_patient=backfiller if backfill else None
+    )
+    backfiller.ingestor = ingestor
+    poller = ObservationPoller(client, ingestor, cursors, lookback_h=lookback_h)
+    processor = NotificationProcessor(client, ingestor, poller, seen)
+    return IngestServices(client, resolver, ingestor, poller, backfiller, processor)

@@ -1,0 +1,109 @@
+"""State the ingest needs between calls, as protocols; the app supplies DB-backed versions.
+
+``SeenStore`` remembers the last ingested ``versionId`` per resource (dedup, out-of-order
+notifications); ``CursorStore`` keeps named timestamps (the ``_lastUpdated`` poll cursor and
+"this patient's lookback was backfilled"). Simple in-memory and JSON-file versions are here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class SeenStore(Protocol):
+    def version_of(self, ref: str) -> str | None:
+        """The last ingested versionId of ``Type/id``, or None if never seen."""
+        ...
+
+    def remember(self, ref: str, version_id: str) -> None:
+        """Record that ``version_id`` of ``ref`` was ingested."""
+        ...
+
+
+@runtime_checkable
+class CursorStore(Protocol):
+    def get(self, name: str) -> datetime | None:
+        """The stored timestamp ``name`` or None."""
+        ...
+
+    def set(self, name: str, value: datetime) -> None:
+        """Store ``value`` under ``name`` (durably for the app's implementation)."""
+        ...
+
+
+def version_is_newer(candidate: str, known: str | None) -> bool:
+    """True when ``candidate`` is a later versionId than ``known`` (numeric when both are)."""
+    if known is None:
+        return True
+    if candidate.isdigit() and known.isdigit():
+        return int(candidate) > int(known)
+    return candidate != known
+
+
+class MemorySeenStore:
+    """Seen versions in a dict (tests, benchmarks, a single short-lived process)."""
+
+    def __init__(self) -> None:
+        self._versions: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def version_of(self, ref: str) -> str | None:
+        with self._lock:
+            return self._versions.get(ref)
+
+    def remember(self, ref: str, version_id: str) -> None:
+        with self._lock:
+            self._versions[ref] = version_id
+
+
+class MemoryCursorStore:
+    """Cursors in a dict."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> datetime | None:
+        with self._lock:
+            return self._values.get(name)
+
+    def set(self, name: str, value: datetime) -> None:
+        with self._lock:
+            self._values[name] = value
+
+
+class FileCursorStore:
+    """Cursors in a JSON file, replaced atomically (write, fsync, rename) on every change."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def _load(self) -> dict[str, str]:
+        if not self.path.exists():
+            return {}
+        data = json.loads(self.path.read_text())
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def get(self, name: str) -> datetime | None:
+        with self._lock:
+            text = self._load().get(name)
+        return datetime.fromisoformat(text) if text else None
+
+    def set(self, name: str, value: datetime) -> None:
+        with self._lock:
+            data = self._load()
+            data[name] = value.isoformat()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+            with tmp.open("w") as handle:
+                json.dump(data, handle, indent=1, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            tmp.replace(self.path)

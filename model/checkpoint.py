@@ -1,0 +1,150 @@
+"""The checkpoint: weights + everything needed to rebuild and serve the model exactly.
+
+A checkpoint is one ``torch.save`` file holding only tensors and plain Python values (loaded with
+``weights_only=True``)::
+
+    {"format": "ventfusion-checkpoint", "version": 1, "model_id", "model_version",
+     "net_config", "feature_spec", "normalisation", "calibration", "thresholds",
+     "card", "train_config", "history", "state_dict"}
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from model import ModelError
+from model.calibration import CardThresholds, PlattCalibration
+from model.features.spec import FeatureSpec, Normalisation
+from model.nets import FusionNet, NetConfig
+
+FORMAT = "ventfusion-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ModelError):
+    """The file is not a readable VentFusion checkpoint."""
+
+
+@dataclass(slots=True)
+class ModelCard:
+    """What the model is for, what it was trained on, how well it did, and its limits."""
+
+    model_id: str
+    model_version: str
+    architecture: str
+    intended_use: str
+    training_data: str
+    synthetic: bool
+    metrics: dict[str, float] = field(default_factory=dict)
+    limitations: list[str] = field(default_factory=list)
+    created: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        return cls(**data)
+
+    def to_markdown(self) -> str:
+        """The card as Markdown (shown on the model page and in the docs)."""
+        tag = " (synthetic)" if self.synthetic else ""
+        lines = [
+            f"# Model card: {self.model_id} {self.model_version}",
+            "",
+            f"- **Architecture:** {self.architecture}",
+            f"- **Intended use:** {self.intended_use}",
+            f"- **Training data:** {self.training_data}",
+            f"- **Created:** {self.created}",
+            "",
+            f"## Validation metrics{tag}",
+            "",
+            "| metric | value |",
+            "|---|---|",
+            *(f"| {k} | {v:.4f} |" for k, v in sorted(self.metrics.items())),
+            "",
+            "## Limitations",
+            "",
+            *(f"- {item}" for item in self.limitations),
+            "",
+        ]
+        return "\n".join(lines)
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    model_id: str
+    model_version: str
+    net_config: NetConfig
+    feature_spec: FeatureSpec
+    normalisation: Normalisation
+    calibration: PlattCalibration
+    thresholds: CardThresholds
+    card: ModelCard
+    state_dict: dict[str, torch.Tensor]
+    train_config: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def build_net(self) -> FusionNet:
+        """The network with its weights, in eval mode."""
+        net = FusionNet(self.net_config)
+        net.load_state_dict(self.state_dict)
+        net.eval()
+        return net
+
+
+def save_checkpoint(ckpt: Checkpoint, path: Path) -> None:
+    """Write the checkpoint atomically."""
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model_id": ckpt.model_id,
+        "model_version": ckpt.model_version,
+        "net_config": ckpt.net_config.to_dict(),
+        "feature_spec": ckpt.feature_spec.to_dict(),
+        "normalisation": ckpt.normalisation.to_dict(),
+        "calibration": ckpt.calibration.to_dict(),
+        "thresholds": ckpt.thresholds.to_dict(),
+        "card": ckpt.card.to_dict(),
+        "train_config": dict(ckpt.train_config),
+        "history": list(ckpt.history),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in ckpt.state_dict.items()},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a {FORMAT} file")
+    if int(data.get("version", 0)) > VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint version {data['version']} is newer than {VERSION}"
+        )
+    try:
+        return Checkpoint(
+            model_id=str(data["model_id"]),
+            model_version=str(data["model_version"]),
+            net_config=NetConfig.from_dict(data["net_config"]),
+            feature_spec=FeatureSpec.from_dict(data["feature_spec"]),
+            normalisation=Normalisation.from_dict(data["normalisation"]),
+            calibration=PlattCalibration.from_dict(data["calibration"]),
+            thresholds=CardThresholds.from_dict(data["thresholds"]),
+            card=ModelCard.from_dict(data["card"]),
+            state_dict=dict(data["state_dict"]),
+            train_config=dict(data.get("train_config", {})),
+            history=list(data.get("history", [])),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: malformed checkpoint ({exc})") from exc

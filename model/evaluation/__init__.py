@@ -1,0 +1,1 @@
+"""Evaluation: metrics, DeLong test, patient-level bootstrap, subgroups, report and plots."""

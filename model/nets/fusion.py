@@ -1,0 +1,152 @@
+"""The fusion network: EHR path, CXR path, context gate, heads, and the baselines.
+
+``gated`` (DESIGN §3)::
+
+    h_ehr = EHR(x)                 h_img = ReLU(P · CXR(film))
+    g     = has_film · σ(MLP([h_ehr, h_img, film_age / max_age, has_film]))      (scalar)
+    z     = h_ehr + g · (W · h_img)
+    logit = head(z)                logit_ehr = head(h_ehr)
+
+Without a film ``g`` is exactly 0, so ``z`` is ``h_ehr`` bit for bit and the fused logit equals the
+EHR path. Baselines in the same harness: ``ehr_only`` (head on h_ehr), ``concat``
+(head on [h_ehr, has·h_img, has·age, has], no gate) and ``image_only`` (head on h_img, a learned
+constant without a film).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from model import ModelError
+from model.nets.encoders import (
+    DenseNetEncoder,
+    EmbeddingEncoder,
+    GRUEncoder,
+    SmallCNN,
+    TransformerEncoder,
+)
+
+ARCHS = ("gated", "concat", "ehr_only", "image_only")
+CXR_ENCODERS = ("small_cnn", "densenet121", "embedding")
+
+
+@dataclass(frozen=True, slots=True)
+class NetConfig:
+    """Everything needed to rebuild the network (saved in the checkpoint)."""
+
+    n_inputs: int
+    lookback_h: int = 48
+    arch: str = "gated"
+    ehr_encoder: str = "gru"  # gru | transformer
+    hidden: int = 64
+    ehr_layers: int = 1
+    cxr_encoder: str = "small_cnn"  # small_cnn | densenet121 | embedding
+    cxr_dim: int = 64  # CNN output width
+    cnn_width: int = 16
+    embedding_dim: int = 0  # for cxr_encoder == "embedding"
+    gate_hidden: int = 32
+    dropout: float = 0.1
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NetConfig:
+        return cls(**data)
+
+
+@dataclass(slots=True)
+class NetOutput:
+    logit: torch.Tensor  # (B,)
+    logit_ehr: torch.Tensor  # (B,) the EHR path alone (equal to logit without a film)
+    gate: torch.Tensor  # (B,) 0 without a film or for non-gated archs
+
+
+def build_cxr_encoder(cfg: NetConfig) -> nn.Module:
+    if cfg.cxr_encoder == "small_cnn":
+        return SmallCNN(cfg.cxr_dim, cfg.cnn_width)
+    if cfg.cxr_encoder == "densenet121":
+        return DenseNetEncoder(cfg.cxr_dim)
+    if cfg.cxr_encoder == "embedding":
+        return EmbeddingEncoder(cfg.embedding_dim)
+    raise ModelError(f"unknown CXR encoder {cfg.cxr_encoder!r}; choose from {CXR_ENCODERS}")
+
+
+class FusionNet(nn.Module):
+    """One class for the gated model and its baselines (``cfg.arch``)."""
+
+    def __init__(self, cfg: NetConfig) -> None:
+        super().__init__()
+        if cfg.arch not in ARCHS:
+            raise ModelError(f"unknown architecture {cfg.arch!r}; choose from {ARCHS}")
+        self.cfg = cfg
+        d = cfg.hidden
+        if cfg.ehr_encoder == "gru":
+            self.ehr: nn.Module = GRUEncoder(cfg.n_inputs, d, cfg.ehr_layers)
+        elif cfg.ehr_encoder == "transformer":
+            self.ehr = TransformerEncoder(cfg.n_inputs, d, cfg.lookback_h, cfg.ehr_layers)
+        else:
+            raise ModelError(f"unknown EHR encoder {cfg.ehr_encoder!r}")
+        self.cxr = build_cxr_encoder(cfg)
+        cxr_out = int(self.cxr.out_dim)  # type: ignore[arg-type]
+        self.proj = nn.Linear(cxr_out, d)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.gate_mlp = nn.Sequential(
+            nn.Linear(2 * d + 2, cfg.gate_hidden), nn.ReLU(), nn.Linear(cfg.gate_hidden, 1)
+        )
+        self.mix = nn.Linear(d, d, bias=False)
+        head_in = 2 * d + 2 if cfg.arch == "concat" else d
+        self.head = nn.Sequential(nn.Linear(head_in, d), nn.ReLU(), nn.Linear(d, 1))
+        self.no_film_logit = nn.Parameter(torch.zeros(1))
+
+    @property
+    def uses_ehr(self) -> bool:
+        return self.cfg.arch != "image_only"
+
+    @property
+    def uses_film(self) -> bool:
+        return self.cfg.arch != "ehr_only"
+
+    def embed(self, films: torch.Tensor) -> torch.Tensor:
+        """CXR-encoder output for films ``(N, 1, S, S)`` (or embeddings ``(N, E)``)."""
+        return self.cxr(films)  # type: ignore[no-any-return]
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        film_emb: torch.Tensor,
+        film_age: torch.Tensor,
+        has_film: torch.Tensor,
+    ) -> NetOutput:
+        """``x`` (B, T, F); ``film_emb`` (B, E) (zeros where no film); ``film_age`` in units of
+        the max age (0 where no film); ``has_film`` (B,) 0/1."""
+        batch = x.shape[0]
+        zero = torch.zeros(batch, dtype=x.dtype, device=x.device)
+        has = has_film.to(x.dtype)
+        if self.cfg.arch == "image_only":
+            h_img = torch.relu(self.proj(film_emb))
+            logit = torch.where(
+                has > 0, self.head(self.drop(h_img)).squeeze(1), self.no_film_logit.expand(batch)
+            )
+            return NetOutput(logit, self.no_film_logit.expand(batch), zero)
+        h_ehr = self.ehr(x)
+        logit_ehr = self.head(self.drop(h_ehr)).squeeze(1) if self.cfg.arch != "concat" else None
+        if self.cfg.arch == "ehr_only":
+            assert logit_ehr is not None
+            return NetOutput(logit_ehr, logit_ehr, zero)
+        h_img = torch.relu(self.proj(film_emb)) * has[:, None]
+        side = torch.stack([film_age * has, has], dim=1)
+        if self.cfg.arch == "concat":
+            logit = self.head(self.drop(torch.cat([h_ehr, h_img, side], dim=1))).squeeze(1)
+            no_img = torch.cat([h_ehr, torch.zeros_like(h_img), torch.zeros_like(side)], dim=1)
+            return NetOutput(logit, self.head(self.drop(no_img)).squeeze(1), zero)
+        assert logit_ehr is not None
+        gate = torch.sigmoid(self.gate_mlp(torch.cat([h_ehr, h_img, side], dim=1))).squeeze(1)
+        gate = gate * has
+        z = h_ehr + gate[:, None] * self.mix(h_img)
+        logit = self.head(self.drop(z)).squeeze(1)
+        return NetOutput(logit, logit_ehr, gate)

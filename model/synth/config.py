@@ -1,0 +1,78 @@
+"""Configuration and result types of the synthetic ICU simulator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from model import ModelError
+
+DEFAULT_MRN_SYSTEM = "urn:oid:2.16.840.1.113883.4.1.999.1"
+
+
+class SynthError(ModelError):
+    """The simulator was given an impossible configuration or could not write its output."""
+
+
+class Phenotype(StrEnum):
+    """The patient's main story; recorded in extras.csv for subgroup analysis."""
+
+    STABLE = "stable"
+    LUNG_INJURY = "lung_injury"
+    COPD = "copd"
+    SEPSIS_CLEAR_LUNGS = "sepsis_clear_lungs"
+    FLUID_OVERLOAD = "fluid_overload"
+
+
+#: Prior probability of each phenotype at admission.
+PHENOTYPE_PRIOR: dict[Phenotype, float] = {
+    Phenotype.STABLE: 0.40,
+    Phenotype.LUNG_INJURY: 0.22,
+    Phenotype.COPD: 0.13,
+    Phenotype.SEPSIS_CLEAR_LUNGS: 0.14,
+    Phenotype.FLUID_OVERLOAD: 0.11,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SynthConfig:
+    """What to simulate. The same config always produces byte-identical output."""
+
+    patients: int = 200
+    seed: int = 0
+    film_size: int = 512
+    mrn_system: str = DEFAULT_MRN_SYSTEM
+    workers: int = 1
+    render_films: bool = True
+    start_year: int = 2026
+
+    def __post_init__(self) -> None:
+        if self.patients < 1:
+            raise SynthError("patients must be >= 1")
+        if not 32 <= self.film_size <= 4096:
+            raise SynthError("film_size must be within 32..4096 pixels")
+        if self.workers < 1:
+            raise SynthError("workers must be >= 1")
+        if not self.mrn_system:
+            raise SynthError("mrn_system must not be empty")
+
+
+@dataclass(frozen=True, slots=True)
+class SynthSummary:
+    """Counts describing a simulated cohort (all synthetic)."""
+
+    patients: int
+    ventilated: int
+    measurements: int
+    films: int
+    prediction_times: int
+    positive_windows: int
+    phenotypes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ventilated_fraction(self) -> float:
+        return self.ventilated / self.patients if self.patients else 0.0
+
+    @property
+    def positive_window_fraction(self) -> float:
+        return self.positive_windows / self.prediction_times if self.prediction_times else 0.0

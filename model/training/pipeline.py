@@ -1,0 +1,154 @@
+"""Cohort directory -> trained, calibrated checkpoint (what ``ventfusion train`` runs)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.calibration import choose_thresholds, fit_platt
+from model.checkpoint import Checkpoint, ModelCard, save_checkpoint
+from model.cohort import read_cohort
+from model.evaluation.metrics import auprc, auroc, brier, expected_calibration_error
+from model.features.dataset import WindowSet, build_windows, fit_on_split, split_of
+from model.features.spec import FeatureSpec, Normalisation
+from model.nets import NetConfig
+from model.training.batches import score_windows
+from model.training.loop import ProgressFn, TrainConfig, train_net
+
+log = logging.getLogger(__name__)
+
+PACKAGE_VERSION = "0.1.0"
+ARCH_TITLES = {
+    "gated": "gated EHR + chest-film fusion",
+    "concat": "concatenation fusion (no gate)",
+    "ehr_only": "EHR-only",
+    "image_only": "chest-film only",
+}
+LIMITATIONS = [
+    "Trained and validated on synthetic patients only; not validated on real patients.",
+    "Not a medical device; decision support for clinicians, never an autonomous decision.",
+    "Inputs outside the plausible range of a variable are dropped as artifacts.",
+    "Films older than the configured maximum age, or acquired after the prediction time, are "
+    "ignored; without a film the score is the EHR path alone.",
+]
+
+
+@dataclass(slots=True)
+class SplitRows:
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+def split_rows(windows: WindowSet, cfg: TrainConfig) -> SplitRows:
+    """Window rows of each patient-level split."""
+    names = np.asarray(
+        [split_of(k, cfg.seed, cfg.val_fraction, cfg.test_fraction) for k in windows.patient_keys]
+    )
+    per_window = names[windows.patient] if len(windows) else np.zeros(0, str)
+    return SplitRows(
+        *(np.flatnonzero(per_window == s).astype(np.int64) for s in ("train", "val", "test"))
+    )
+
+
+def _version(state: dict[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].detach().cpu().numpy().tobytes())
+    return f"{PACKAGE_VERSION}+{digest.hexdigest()[:8]}"
+
+
+def train_from_cohort(
+    cohort_dir: Path,
+    out: Path,
+    *,
+    spec: FeatureSpec,
+    net_overrides: dict[str, object] | None = None,
+    cfg: TrainConfig,
+    on_epoch: ProgressFn | None = None,
+) -> Checkpoint:
+    """Build windows, split by patient, fit normalisation on train, train, calibrate on
+    validation, choose card thresholds, write the checkpoint to ``out`` and return it."""
+    cohort = read_cohort(cohort_dir)
+    windows = build_windows(cohort, spec)
+    rows = split_rows(windows, cfg)
+    train_keys = {windows.patient_keys[p] for p in np.unique(windows.patient[rows.train])}
+    norm: Normalisation = fit_on_split(cohort, windows, train_keys)
+    log.info(
+        "windows: %d train, %d val, %d test (%d train patients)",
+        len(rows.train),
+        len(rows.val),
+        len(rows.test),
+        len(train_keys),
+    )
+    net_cfg = NetConfig(n_inputs=spec.n_inputs, lookback_h=spec.lookback_h)
+    if windows.films.is_embedding:
+        net_cfg = replace(
+            net_cfg, cxr_encoder="embedding", embedding_dim=int(windows.films.data.shape[1])
+        )
+    net_cfg = replace(net_cfg, **dict(net_overrides or {}))  # type: ignore[arg-type]
+    result = train_net(windows, norm, net_cfg, cfg, rows.train, rows.val, on_epoch)
+    val = score_windows(result.net, windows, rows.val, norm)
+    labels = windows.label[rows.val]
+    calibration = fit_platt(val.logit, labels)
+    probs = calibration.apply(val.logit)
+    thresholds = choose_thresholds(probs, labels)
+    state = {k: v.detach().clone() for k, v in result.net.state_dict().items()}
+    version = _version(state)
+    model_id = f"ventfusion-{net_cfg.arch.replace('_', '-')}"
+    synthetic = cohort.synthetic
+    card = ModelCard(
+        model_id=model_id,
+        model_version=version,
+        architecture=(
+            f"{ARCH_TITLES[net_cfg.arch]}; EHR encoder {net_cfg.ehr_encoder} (hidden "
+            f"{net_cfg.hidden}); CXR encoder {net_cfg.cxr_encoder} at {spec.film_size} px"
+        ),
+        intended_use=(
+            "Estimate, for an adult ICU patient, the probability of invasive mechanical "
+            "ventilation within the next 24 hours, to prompt a clinician's review."
+        ),
+        training_data=(
+            f"{'synthetic' if synthetic else 'site'} cohort "
+            f"{cohort.meta.get('name', cohort_dir.name)}"
+            f" ({len(train_keys)} training patients, {len(rows.train)} hourly windows; "
+            f"seed {cohort.meta.get('seed', 'n/a')})"
+        ),
+        synthetic=synthetic,
+        metrics={
+            "val_auroc": auroc(labels, probs),
+            "val_auprc": auprc(labels, probs),
+            "val_brier": brier(labels, probs),
+            "val_ece": expected_calibration_error(labels, probs),
+            "val_windows": float(len(labels)),
+            "val_prevalence": float(labels.mean()) if len(labels) else float("nan"),
+        },
+        limitations=list(LIMITATIONS),
+        created=datetime.now(UTC).replace(microsecond=0).isoformat(),
+    )
+    ckpt = Checkpoint(
+        model_id=model_id,
+        model_version=version,
+        net_config=net_cfg,
+        feature_spec=spec,
+        normalisation=norm,
+        calibration=calibration,
+        thresholds=thresholds,
+        card=card,
+        state_dict=state,
+        train_config={**cfg.to_dict(), "best_epoch": result.best_epoch},
+        history=[
+            {"epoch": r.epoch, "train_loss": r.train_loss, "val_auroc": r.val_auroc}
+            for r in result.history
+        ],
+    )
+    save_checkpoint(ckpt, out)
+    log.info("checkpoint written: %s (%s %s)", out, model_id, version)
+    return ckpt

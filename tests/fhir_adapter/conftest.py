@@ -1,0 +1,164 @@
+"""Fixtures of the FHIR adapter tests: the test FHIR server (or a real one), data, sinks.
+
+``VENTFUSION_TEST_FHIR_URL=http://host/fhir`` points the client suite at a real server (e.g. HAPI
+FHIR); tests that need the test server's switches (down, delivery, token endpoint) then skip.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import uvicorn
+
+from model.schemas import Measurement
+from tests.support.fhir_server import FhirTestServer
+
+REAL_SERVER_URL = os.environ.get("VENTFUSION_TEST_FHIR_URL", "")  # read before env isolation
+MRN = "urn:oid:2.16.840.1.113883.4.1.999.1"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+Json = dict[str, Any]
+
+
+class RecordingSink:
+    """A MeasurementSink like the app's: idempotent on source_id, retracts by resource id."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Measurement] = {}
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def add_measurements(self, measurements: Sequence[Measurement]) -> int:
+        with self._lock:
+            self.calls += 1
+            new = [m for m in measurements if m.source_id not in self.rows]
+            self.rows.update({m.source_id: m for m in new})
+            return len(new)
+
+    def retract(self, source_ids: Sequence[str]) -> int:
+        with self._lock:
+            gone = [
+                s for s in self.rows if any(s == r or s.startswith(r + "/") for r in source_ids)
+            ]
+            for s in gone:
+                del self.rows[s]
+            return len(gone)
+
+    def values(self, variable: str) -> list[float]:
+        return sorted(m.value for m in self.rows.values() if m.variable == variable)
+
+
+def observation(
+    code: str,
+    value: float | None,
+    unit: str,
+    *,
+    patient: str = "Patient/p1",
+    when: datetime | None = None,
+    status: str = "final",
+    category: str = "vital-signs",
+    display: str = "",
+    components: list[Json] | None = None,
+) -> Json:
+    """A realistic Observation (LOINC code, UCUM quantity)."""
+    when = when or datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    obs: Json = {
+        "resourceType": "Observation",
+        "status": status,
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": category,
+                    }
+                ]
+            }
+        ],
+        "code": {"coding": [{"system": LOINC, "code": code, "display": display or code}]},
+        "subject": {"reference": patient},
+        "effectiveDateTime": when.isoformat(),
+    }
+    if value is not None:
+        obs["valueQuantity"] = {"value": value, "unit": unit, "system": UCUM, "code": unit}
+    if components:
+        obs["component"] = components
+    return obs
+
+
+def component(code: str, value: float, unit: str) -> Json:
+    return {
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+        "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit},
+    }
+
+
+def patient(mrn: str, pid: str | None = None) -> Json:
+    res: Json = {
+        "resourceType": "Patient",
+        "identifier": [{"system": MRN, "value": mrn}],
+        "gender": "female",
+        "birthDate": "1956-04-02",
+    }
+    if pid:
+        res["id"] = pid
+    return res
+
+
+@pytest.fixture
+def fhir_server() -> Iterator[FhirTestServer]:
+    """The in-process test FHIR server (always; for tests needing its switches)."""
+    server = FhirTestServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fhir_url(request: pytest.FixtureRequest) -> str:
+    """The FHIR base of the client suite: the real server if configured, else the test server."""
+    if REAL_SERVER_URL:
+        return REAL_SERVER_URL.rstrip("/")
+    server: FhirTestServer = request.getfixturevalue("fhir_server")
+    return server.base_url
+
+
+@pytest.fixture
+def sink() -> RecordingSink:
+    return RecordingSink()
+
+
+def free_port() -> int:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a loopback port in a thread; yield its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+
+
+def recent(hours: float = 1.0) -> datetime:
+    return datetime.now(UTC) - timedelta(hours=hours)

@@ -1,0 +1,120 @@
+"""The async FHIR client against the test server (or VENTFUSION_TEST_FHIR_URL)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from fhir_adapter.client import FhirClient
+from fhir_adapter.errors import FhirHttpError, FhirUnavailableError
+from tests.fhir_adapter.conftest import free_port, observation, patient, recent
+from tests.support.fhir_server import FhirTestServer
+
+
+def test_create_read_search_with_paging(fhir_url: str) -> None:
+    tag = uuid.uuid4().hex[:8]
+
+    async def run() -> None:
+        async with FhirClient(fhir_url) as client:
+            pref = await client.create(patient(f"MRN-{tag}"))
+            assert pref.startswith("Patient/")
+            for i in range(7):
+                obs = observation("8867-4", 80 + i, "/min", patient=pref, when=recent(i + 1))
+                await client.create(obs)
+            params = {
+                "patient": pref.split("/")[1],
+                "code": "http://loinc.org|8867-4",
+                "_count": "3",
+            }
+            pages = [p async for p in client.search_pages("Observation", params)]
+            assert len(pages) == 3
+            found = [r async for r in client.search("Observation", params)]
+            assert sorted(r["valueQuantity"]["value"] for r in found) == list(range(80, 87))
+            first = await client.read("Observation", found[0]["id"])
+            assert first["meta"]["versionId"] == "1"
+            hits = [
+                p
+                async for p in client.search(
+                    "Patient", {"identifier": f"urn:oid:2.16.840.1.113883.4.1.999.1|MRN-{tag}"}
+                )
+            ]
+            assert [f"Patient/{p['id']}" for p in hits] == [pref]
+
+    asyncio.run(run())
+
+
+def test_conditional_create_is_idempotent(fhir_url: str) -> None:
+    ident = {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{uuid.uuid4()}"}
+    device = {"resourceType": "Device", "identifier": [ident], "status": "active"}
+
+    async def run() -> None:
+        async with FhirClient(fhir_url) as client:
+            token = f"identifier={ident['system']}|{ident['value']}"
+            first = await client.create(device, if_none_exist=token)
+            second = await client.create(device, if_none_exist=token)
+            assert first == second
+            hits = [d async for d in client.search("Device", {"identifier": token[11:]})]
+            assert len(hits) == 1
+
+    asyncio.run(run())
+
+
+def test_not_found_surfaces_operation_outcome(fhir_url: str) -> None:
+    async def run() -> None:
+        async with FhirClient(fhir_url) as client:
+            with pytest.raises(FhirHttpError) as info:
+                await client.read("Observation", f"missing-{uuid.uuid4().hex[:8]}")
+            assert info.value.status == 404
+            assert not info.value.transient
+            assert "error" in info.value.detail
+
+    asyncio.run(run())
+
+
+def test_transient_failures_are_retried(fhir_server: FhirTestServer) -> None:
+    fhir_server.fail_next.extend([503, 429])
+
+    async def run() -> None:
+        async with FhirClient(fhir_server.base_url, backoff_s=0.01) as client:
+            assert (await client.get_json("metadata"))["fhirVersion"] == "4.0.1"
+
+    asyncio.run(run())
+    assert fhir_server.requests.count(("GET", "/fhir/metadata")) == 3
+
+
+def test_down_server_raises_unavailable_after_retries(fhir_server: FhirTestServer) -> None:
+    fhir_server.down = True
+
+    async def run() -> None:
+        async with FhirClient(fhir_server.base_url, retries=2, backoff_s=0.01) as client:
+            with pytest.raises(FhirUnavailableError) as info:
+                await client.read("Patient", "p1")
+            assert info.value.status == 503
+            assert info.value.transient
+
+    asyncio.run(run())
+    assert len(fhir_server.requests) == 3
+
+
+def test_bad_request_is_not_retried(fhir_server: FhirTestServer) -> None:
+    async def run() -> None:
+        async with FhirClient(fhir_server.base_url, backoff_s=0.01) as client:
+            with pytest.raises(FhirHttpError) as info:
+                await client.get_json("Observation", {"flavour": "vanilla"})
+            assert info.value.status == 400
+            assert "unsupported search parameter" in info.value.detail
+
+    asyncio.run(run())
+    assert len(fhir_server.requests) == 1
+
+
+def test_connection_refused_is_transient() -> None:
+    async def run() -> None:
+        url = f"http://127.0.0.1:{free_port()}/fhir"
+        async with FhirClient(url, retries=1, backoff_s=0.01, timeout_s=1) as client:
+            with pytest.raises(FhirUnavailableError, match="ConnectError"):
+                await client.read("Patient", "p1")
+
+    asyncio.run(run())

@@ -1,0 +1,180 @@
+"""Write-back: builders validated with fhir.resources R4B; outbox delivery exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fhir.resources.R4B.riskassessment import RiskAssessment
+
+from fhir_adapter.client import FhirClient
+from fhir_adapter.convert_risk import (
+    build_device,
+    build_provenance,
+    build_risk_assessment,
+    validate,
+)
+from fhir_adapter.errors import FhirHttpError, FhirUnavailableError, MappingError
+from fhir_adapter.identity import PatientResolver
+from fhir_adapter.outbox import FileOutbox, MemoryOutbox
+from fhir_adapter.writer import (
+    RISK_KIND,
+    RiskAssessmentWriter,
+    backoff_delay,
+    drain_outbox,
+    is_transient,
+    prediction_dedup_key,
+    prediction_payload,
+)
+from model.schemas import Driver, PatientKey, RiskLevel, RiskPrediction
+from tests.fhir_adapter.conftest import MRN, patient
+from tests.support.fhir_server import FhirTestServer
+
+AS_OF = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _prediction(mrn: str = "MRN0001", hour: int = 0, p: float = 0.42) -> RiskPrediction:
+    return RiskPrediction(
+        patient_key=PatientKey(system=MRN, value=mrn),
+        as_of=AS_OF + timedelta(hours=hour),
+        probability=p,
+        level=RiskLevel.WARNING,
+        model_id="ventfusion-gated",
+        model_version="1.2.0",
+        image_weight=0.31,
+        film_age_h=5.5,
+        drivers=(Driver(variable="fio2", contribution=0.12, description="FiO2 up to 60%"),),
+        basis_ids=(
+            "Observation/o1/_history/2",
+            "Observation/o2/_history/1#sbp",
+            "1.2.826.0.1.3680043.8.498.1",
+        ),
+    )
+
+
+def test_risk_assessment_follows_design_section_7(reference_dir: Path) -> None:
+    ra = build_risk_assessment(
+        _prediction(),
+        device_ref="Device/d1",
+        patient_ref="Patient/p1",
+        encounter_ref="Encounter/e1",
+    )
+    model = RiskAssessment.model_validate(validate(ra))
+    assert model.status == "final"
+    assert model.method.coding[0].code == "ventfusion-gated"
+    assert "1.2.0" in model.method.text
+    assert model.subject.reference == "Patient/p1"
+    assert model.encounter.reference == "Encounter/e1"
+    assert model.performer.reference == "Device/d1"
+    assert [b.reference for b in model.basis] == [
+        "Observation/o1/_history/2",
+        "Observation/o2/_history/1",
+    ]
+    pred = model.prediction[0]
+    assert pred.outcome.coding[0].code == "40617009"
+    assert float(pred.probabilityDecimal) == 0.42
+    assert pred.qualitativeRisk.coding[0].code == "high"
+    assert ra["prediction"][0]["whenPeriod"] == {
+        "start": "2026-03-01T12:00:00+00:00",
+        "end": "2026-03-02T12:00:00+00:00",
+    }
+    assert "FiO2" in pred.rationale
+    assert "image weight 0.31" in pred.rationale
+    # same shape as the spec's own example
+    spec = json.loads(
+        (reference_dir / "fhir-r4-examples/RiskAssessment-prognosis.json").read_text()
+    )
+    assert set(spec["prediction"][0]) & set(ra["prediction"][0]) >= {"outcome"}
+    validate(build_device("ventfusion-gated", "1.2.0"))
+    validate(build_provenance("RiskAssessment/r1", "Device/d1", AS_OF))
+    with pytest.raises(MappingError):
+        validate({**ra, "occurrenceDateTime": "yesterday"})
+
+
+def test_identical_prediction_has_a_stable_identifier() -> None:
+    a = build_risk_assessment(_prediction(), device_ref="Device/d")
+    b = build_risk_assessment(_prediction(), device_ref="Device/d")
+    c = build_risk_assessment(_prediction(hour=1), device_ref="Device/d")
+    assert a["identifier"] == b["identifier"] != c["identifier"]
+    assert a["subject"] == {"identifier": {"system": MRN, "value": "MRN0001"}, "type": "Patient"}
+
+
+def test_error_classification() -> None:
+    assert is_transient(FhirUnavailableError("down", 503))
+    assert is_transient(FhirHttpError(401, "expired", transient=False))
+    assert not is_transient(FhirHttpError(422, "invalid", transient=False))
+    assert not is_transient(MappingError("bad payload"))
+    assert backoff_delay(0) == timedelta(seconds=5)
+    assert backoff_delay(20) == timedelta(seconds=900)
+
+
+def test_server_down_then_up_delivers_each_once(
+    fhir_server: FhirTestServer, tmp_path: Path
+) -> None:
+    fhir_server.put(patient("MRN0001", "p1"))
+    outbox_path = tmp_path / "outbox.json"
+    outbox = FileOutbox(outbox_path)
+    predictions = [_prediction(hour=h) for h in range(5)]
+    for pred in predictions + predictions[:2]:  # the engine enqueues two twice
+        outbox.enqueue(RISK_KIND, prediction_payload(pred), prediction_dedup_key(pred), AS_OF)
+    assert len(outbox.items) == 5
+    clock = [AS_OF]
+
+    async def drain(box: FileOutbox) -> tuple[int, int, int]:
+        async with FhirClient(fhir_server.base_url, retries=1, backoff_s=0.01) as client:
+            writer = RiskAssessmentWriter(
+                client, PatientResolver(client, MRN), write_provenance=True
+            )
+            report = await drain_outbox(box, writer, now=lambda: clock[0])
+            return report.delivered, report.retried, report.failed
+
+    fhir_server.down = True
+    assert asyncio.run(drain(outbox)) == (0, 5, 0)
+    assert asyncio.run(drain(outbox)) == (0, 0, 0)  # not due yet: backoff
+    fhir_server.down = False
+    clock[0] += timedelta(seconds=6)
+    reopened = FileOutbox(outbox_path)  # the worker restarted: state came from disk
+    assert asyncio.run(drain(reopened)) == (5, 0, 0)
+    assert asyncio.run(drain(reopened)) == (0, 0, 0)
+    stored = fhir_server.current("RiskAssessment")
+    assert len(stored) == 5
+    assert {r["subject"]["reference"] for r in stored} == {"Patient/p1"}
+    assert len(fhir_server.current("Device")) == 1
+    assert len(fhir_server.current("Provenance")) == 5
+
+
+def test_crash_after_delivery_does_not_duplicate(fhir_server: FhirTestServer) -> None:
+    outbox = MemoryOutbox()
+    pred = _prediction()
+    item = outbox.enqueue(RISK_KIND, prediction_payload(pred), prediction_dedup_key(pred), AS_OF)
+
+    async def run() -> None:
+        async with FhirClient(fhir_server.base_url) as client:
+            writer = RiskAssessmentWriter(client)
+            first = await writer.deliver(outbox.items[item].payload)  # then "crash": not marked
+            report = await drain_outbox(outbox, writer, now=lambda: AS_OF)
+            assert report.delivered == 1
+            assert outbox.items[item].location == first
+
+    asyncio.run(run())
+    assert len(fhir_server.current("RiskAssessment")) == 1
+
+
+def test_permanent_failures_are_parked(fhir_server: FhirTestServer) -> None:
+    outbox = MemoryOutbox()
+    outbox.enqueue(RISK_KIND, {"probability": 2.0}, "bad", AS_OF)
+    pred = _prediction()
+    outbox.enqueue(RISK_KIND, {**prediction_payload(pred), "fhir_patient_id": "p9"}, "ok", AS_OF)
+
+    async def run() -> tuple[int, int, int]:
+        async with FhirClient(fhir_server.base_url) as client:
+            report = await drain_outbox(outbox, RiskAssessmentWriter(client), now=lambda: AS_OF)
+            return report.delivered, report.retried, report.failed
+
+    assert asyncio.run(run()) == (1, 0, 1)
+    states = sorted(i.state for i in outbox.items.values())
+    assert states == ["delivered", "failed"]
+    assert fhir_server.current("RiskAssessment")[0]["subject"] == {"reference": "Patient/p9"}

@@ -1,0 +1,91 @@
+"""model.transforms: any size / bit depth in, float32 (1, S, S) in [0, 1] out."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pydicom
+import pytest
+import torch
+
+from model.transforms import (
+    FilmPreprocess,
+    FilmPreprocessd,
+    FilmTransformError,
+    film_transform,
+    preprocess_film,
+)
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "scale"),
+    [
+        ((512, 512), np.uint16, 4095),
+        ((300, 1000), np.uint16, 65535),
+        ((1000, 37), np.uint8, 255),
+        ((17, 23), np.float64, 1.0),
+        ((2048, 1536), np.int16, 3000),
+    ],
+)
+def test_any_size_and_depth_gives_unit_square(shape, dtype, scale) -> None:
+    rng = np.random.default_rng(0)
+    image = (rng.random(shape) * scale).astype(dtype)
+    out = preprocess_film(image, 64)
+    assert out.shape == (1, 64, 64)
+    assert out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert out.max() > 0.9  # percentile scaling spreads the range
+
+
+def test_aspect_is_preserved_with_black_padding() -> None:
+    image = np.ones((100, 400), np.float32)
+    image[:, :200] = 0.0  # left half dark, right half bright
+    out = preprocess_film(image, 64)[0]
+    # 100 x 400 -> 16 x 64, centred: rows 24..39 hold the image, the rest is zero padding.
+    assert np.all(out[:20] == 0.0) and np.all(out[44:] == 0.0)
+    assert out[32, 60] == pytest.approx(1.0) and out[32, 4] == pytest.approx(0.0)
+
+
+def test_brighter_stays_brighter_and_constant_image_is_black() -> None:
+    ramp = np.tile(np.linspace(0, 4095, 256), (128, 1))
+    out = preprocess_film(ramp, 32)[0]
+    row = out[16]
+    assert np.all(np.diff(row[row > 0]) >= 0)
+    assert np.all(preprocess_film(np.full((50, 50), 7.0), 16) == 0.0)
+
+
+def test_nan_pixels_and_channel_first_input() -> None:
+    image = np.random.default_rng(1).random((1, 40, 40))
+    image[0, :3, :3] = np.nan
+    out = preprocess_film(image, 16)
+    assert np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 4, 3)), np.zeros(10), np.zeros((1, 1))])
+def test_bad_input_raises_clear_error(bad: np.ndarray) -> None:
+    with pytest.raises(FilmTransformError):
+        preprocess_film(bad, 32)
+
+
+def test_array_and_dict_twins_agree() -> None:
+    image = np.random.default_rng(2).random((70, 90)) * 1000
+    direct = FilmPreprocess(24)(image)
+    composed = film_transform(24)(image)
+    dicted = FilmPreprocessd(keys=["film"], size=24)({"film": image, "uid": "1.2"})
+    assert isinstance(direct, torch.Tensor)
+    assert torch.equal(direct, composed)
+    assert torch.equal(direct, dicted["film"])
+    assert dicted["uid"] == "1.2"
+
+
+def test_real_chest_film_from_pydicom_data() -> None:
+    path = resources.files("data_store") / "data" / "RG1_UNCR.dcm"
+    ds = pydicom.dcmread(str(path))
+    stored = ds.pixel_array.astype(np.float32)
+    assert ds.PhotometricInterpretation == "MONOCHROME1"
+    display = stored.max() - stored  # what the listener hands over: higher = brighter
+    out = preprocess_film(display, 64)
+    assert out.shape == (1, 64, 64)
+    # the mediastinum/spine (centre) is brighter than the lungs beside it
+    assert out[0, 28:36, 30:34].mean() > out[0, 28:36, 14:18].mean()

@@ -1,0 +1,1 @@
+"""Test doubles that follow the real protocols (FHIR server, ...)."""
