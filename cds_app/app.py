@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from cds_app.api import cds_hooks, health
+from cds_app.api import cds_hooks, fhir_read, health
 from cds_app.api.fhir_notifications import build_fhir_notification_router
 from cds_app.context import AppContext
 from cds_app.db.outbox import DbOutbox
@@ -131,6 +131,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(cds_hooks.router)
     app.include_router(pages.router)
+    app.include_router(fhir_read.router)
     app.include_router(
         build_fhir_notification_router(
             lambda request: request.app.state.ctx.fhir_processor,

@@ -19,8 +19,12 @@ log = logging.getLogger(__name__)
 
 def load_model(settings: Settings) -> RiskModel:
     """The checkpoint of ``settings.model.checkpoint`` (None: the bundled model)."""
+    import torch
+
     from model.predictor import Predictor
 
+    if settings.model.torch_threads:
+        torch.set_num_threads(settings.model.torch_threads)
     return Predictor.load(settings.model.checkpoint)
 
 

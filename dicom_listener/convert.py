@@ -181,26 +181,60 @@ def acquisition_time(ds: Dataset, zone: tzinfo) -> datetime | None:
     return None
 
 
+def _first_number(value: object) -> float:
+    values = _values(value)
+    return float(cast(float, values[0]))
+
+
+def linear_window(values: np.ndarray, ds: Dataset) -> np.ndarray | None:
+    """The first Window Center/Width as a LINEAR (or LINEAR_EXACT) VOI to [0, 1] (PS3.3 C.11.2.1).
+
+    None when the instance has a VOI LUT Sequence, a SIGMOID function or no usable window: the
+    caller then uses pydicom's general implementation.
+    """
+    if "VOILUTSequence" in ds or "WindowCenter" not in ds or "WindowWidth" not in ds:
+        return None
+    function = str(ds.get("VOILUTFunction", "") or "LINEAR").upper()
+    try:
+        center, width = _first_number(ds.WindowCenter), _first_number(ds.WindowWidth)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if function == "LINEAR" and width >= 1:
+        scaled = (values - np.float32(center - 0.5)) / np.float32(max(width - 1, 1e-6)) + 0.5
+    elif function == "LINEAR_EXACT" and width > 0:
+        scaled = (values - np.float32(center)) / np.float32(width) + 0.5
+    else:
+        return None
+    clipped: np.ndarray = np.clip(scaled, 0.0, 1.0).astype(np.float32, copy=False)
+    return clipped
+
+
 def display_pixels(ds: Dataset) -> np.ndarray:
     """Decode to a 2-D float32 image in [0, 1], higher = brighter.
 
     Applies the modality LUT (rescale), the VOI LUT or first window, and inverts MONOCHROME1 (or
-    an INVERSE presentation LUT shape), as a radiologist's viewer would show the film.
+    an INVERSE presentation LUT shape), as a radiologist's viewer would show the film. Without
+    any VOI the full range of values is stretched to [0, 1].
     """
     photometric = str(ds.get("PhotometricInterpretation", "")).upper()
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
-        raise FilmRejectedError(
-            f"photometric interpretation {photometric or '(none)'} is not greyscale"
-        )
+        raise FilmRejectedError(f"photometric {photometric or '(none)'} is not greyscale")
     try:
         raw = ds.pixel_array
     except Exception as exc:  # decoders raise many types; all mean "cannot decode"
         raise FilmRejectedError(f"cannot decode pixel data: {type(exc).__name__}: {exc}") from exc
     frame = raw[0] if raw.ndim == 3 else raw
-    values = np.asarray(apply_modality_lut(frame, ds), dtype=np.float64)
+    modality = apply_modality_lut(frame, ds)
+    values = np.asarray(modality, dtype=np.float32)
+    invert = photometric == "MONOCHROME1" or str(ds.get("PresentationLUTShape", "")) == "INVERSE"
+    windowed = linear_window(values, ds)
+    if windowed is not None:
+        if float(windowed.max()) <= float(windowed.min()):
+            raise FilmRejectedError("blank image (no contrast in the window)")
+        return 1.0 - windowed if invert else windowed
     if "VOILUTSequence" in ds or "WindowCenter" in ds:
-        values = np.asarray(apply_voi_lut(values, ds, index=0), dtype=np.float64)
-    if photometric == "MONOCHROME1" or str(ds.get("PresentationLUTShape", "")) == "INVERSE":
+        values = np.asarray(apply_voi_lut(modality, ds, index=0), dtype=np.float32)
+    if invert:
         values = values.max() - values
     low, high = float(values.min()), float(values.max())
     if not np.isfinite(low) or not np.isfinite(high) or high <= low:
@@ -208,4 +242,11 @@ def display_pixels(ds: Dataset) -> np.ndarray:
     return ((values - low) / (high - low)).astype(np.float32)
 
 
-__all__ = ["DicomFilm", "acquisition_time", "display_pixels", "inspect_received", "read_film"]
+__all__ = [
+    "DicomFilm",
+    "acquisition_time",
+    "display_pixels",
+    "inspect_received",
+    "linear_window",
+    "read_film",
+]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Literal
 
 import httpx
@@ -31,12 +31,7 @@ class BearerAuth(httpx.Auth):
             raise AuthError("bearer auth needs a token")
         self._header = f"Bearer {token}"
 
-    def auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:  # type: ignore[override]
-        raise NotImplementedError  # pragma: no cover - only the async flow is used
-
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = self._header
         yield request
 
@@ -115,8 +110,10 @@ class SmartBackendAuth(httpx.Auth):
     def _valid_token(self) -> str | None:
         return self._token if self._token and self._clock() < self._expires_at else None
 
-    def auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:  # type: ignore[override]
-        raise NotImplementedError  # pragma: no cover - only the async flow is used
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        """Only the async client is supported (the token cache is guarded by an asyncio lock)."""
+        raise AuthError("SmartBackendAuth needs httpx.AsyncClient")
+        yield request  # pragma: no cover - makes this a generator, as httpx expects
 
     async def async_auth_flow(
         self, request: httpx.Request

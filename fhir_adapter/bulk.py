@@ -38,10 +38,13 @@ from model.schemas import PatientKey
 logger = logging.getLogger(__name__)
 JsonDict = dict[str, Any]
 _ORDER = ("Patient", "Encounter", "Procedure")
+SYNTHETIC_TAGS = frozenset({"synthetic", "HTEST"})  # ours; HL7 v3 ActReason "test health data"
 
 
 @dataclass(slots=True)
 class BulkReport:
+    """Counts of one bulk import; ``rejected`` counts reasons for unused resources."""
+
     files: int = 0
     resources: int = 0
     malformed_lines: int = 0
@@ -88,10 +91,15 @@ class _Importer:
         self.pending: list[JsonDict] = []
         self.seen_sources: set[str] = set()
         self.report = BulkReport()
+        self.synthetic_tag = False
 
     def resource(self, res: JsonDict) -> None:
         kind = res.get("resourceType")
         if kind == "Patient":
+            tags = as_object(res.get("meta")).get("tag") or ()
+            self.synthetic_tag |= any(
+                isinstance(t, dict) and t.get("code") in SYNTHETIC_TAGS for t in tags
+            )
             key = patient_key(res, self.mrn_system)
             if key is None:
                 self.report.rejected["patient without MRN"] += 1
@@ -173,7 +181,11 @@ def import_ndjson(
     ventilation_codes: VentilationCodes | None = None,
     synthetic: bool = False,
 ) -> BulkReport:
-    """Import every ``*.ndjson`` under ``src`` into the cohort directory ``dest``."""
+    """Import every ``*.ndjson`` under ``src`` into the cohort directory ``dest``.
+
+    The cohort is marked synthetic when ``synthetic`` is set or a Patient carries a synthetic
+    ``meta.tag`` (the simulator's export does). Films are not imported: they arrive as DICOM.
+    """
     files = sorted(src.glob("**/*.ndjson"), key=_file_rank)
     if not files:
         raise MappingError(f"no .ndjson files under {src}")
@@ -218,5 +230,10 @@ def import_ndjson(
     if not (dest / "films.csv").exists():
         with (dest / "films.csv").open("w", newline="") as out:
             csv.writer(out).writerow(FILM_COLUMNS)
-    write_meta(dest, synthetic=synthetic, source="fhir-bulk-import", mrn_system=mrn_system)
+    write_meta(
+        dest,
+        synthetic=synthetic or importer.synthetic_tag,
+        source="fhir-bulk-import",
+        mrn_system=mrn_system,
+    )
     return report

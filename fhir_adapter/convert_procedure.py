@@ -31,6 +31,8 @@ class VentilationCodes:
 
 @dataclass(frozen=True, slots=True)
 class VentilationEvent:
+    """A ventilation start recorded by a Procedure."""
+
     procedure_ref: str
     patient_ref: str
     start: datetime

@@ -43,9 +43,9 @@ class PatientResolver:
         try:
             patient = await self.client.read("Patient", rid)
         except FhirHttpError as exc:
-            if exc.transient:
+            if exc.status not in (404, 410):
                 raise
-            logger.warning("cannot read %s: %s", patient_ref, exc.status)
+            logger.warning("%s is not on the FHIR server (%d)", patient_ref, exc.status)
             return None
         key = patient_key(patient, self.mrn_system)
         if key is None:

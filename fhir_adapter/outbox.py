@@ -37,6 +37,8 @@ class OutboxItem:
 
 @runtime_checkable
 class Outbox(Protocol):
+    """Durable queue of pending writes (the app implements it on a DB table)."""
+
     def enqueue(self, kind: str, payload: JsonDict, dedup_key: str, now: datetime) -> str:
         """Add an item unless one with ``dedup_key`` exists; return the item id."""
         ...

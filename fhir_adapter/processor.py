@@ -36,14 +36,17 @@ class NotificationProcessor:
         seen: SeenStore,
         *,
         concurrency: int = 8,
+        batch_reads: bool = True,
+        batch_size: int = 50,
     ) -> None:
         self.client = client
         self.ingestor = ingestor
         self.poller = poller
         self.seen = seen
         self._limit = asyncio.Semaphore(concurrency)
+        self.batch_reads = batch_reads
+        self.batch_size = batch_size
         self._last_event: dict[str, int] = {}
-        self._gone: list[str] = []
 
     def _gap(self, hint: NotificationHint) -> bool:
         numbers = [e.number for e in hint.events if e.number is not None]
@@ -54,20 +57,39 @@ class NotificationProcessor:
         self._last_event[key] = max(max(numbers), last or 0)
         return last is not None and min(numbers) > last + 1
 
-    async def _reread(self, ref: str) -> JsonDict | None:
+    async def _reread(self, ref: str, gone: list[str]) -> JsonDict | None:
         kind, _, rid = ref.partition("/")
         async with self._limit:
             try:
                 return await self.client.read(kind, rid)
             except FhirHttpError as exc:
+                if exc.status not in (404, 410):
+                    raise  # transient: the EHR retries; refused (401/403): visible, not dropped
+                logger.info("%s is gone (%d); retracting it", ref, exc.status)
+                gone.append(ref)
+                return None
+
+    async def _reread_many(self, refs: list[str], gone: list[str]) -> list[JsonDict | None]:
+        """Re-read Observations: ``_id`` searches in batches, single reads for the rest."""
+        if not self.batch_reads or len(refs) < 2:
+            return list(await asyncio.gather(*(self._reread(r, gone) for r in refs)))
+        found: dict[str, JsonDict] = {}
+        for start in range(0, len(refs), self.batch_size):
+            ids = [r.partition("/")[2] for r in refs[start : start + self.batch_size]]
+            params = {"_id": ",".join(ids), "_count": str(len(ids))}
+            try:
+                async with self._limit:
+                    async for obs in self.client.search("Observation", params):
+                        found[f"Observation/{obs.get('id')}"] = obs
+            except FhirHttpError as exc:
                 if exc.transient:
                     raise
-                if exc.status in (404, 410):
-                    logger.info("%s is gone (%d); retracting it", ref, exc.status)
-                    self._gone.append(ref)
-                else:
-                    logger.warning("cannot re-read %s: %s", ref, exc)
-                return None
+                logger.warning("_id search refused (%s); reading one by one", exc.status)
+                self.batch_reads = False
+                break
+        missing = [r for r in refs if r not in found]  # deleted, or not visible: read to tell
+        extra = await asyncio.gather(*(self._reread(r, gone) for r in missing))
+        return [*found.values(), *extra]
 
     def _already_have(self, ref: str, body: JsonDict | None) -> bool:
         if body is None:
@@ -90,9 +112,9 @@ class NotificationProcessor:
             report.merge(await self.poller.poll_once())
         todo = [r for r in refs if not self._already_have(r, hint.resources.get(r))]
         report.duplicates += len(refs) - len(todo)
-        fresh = await asyncio.gather(*(self._reread(r) for r in todo))
+        gone: list[str] = []
+        fresh = await self._reread_many(todo, gone)
         report.merge(await self.ingestor.ingest([obs for obs in fresh if obs is not None]))
-        gone, self._gone = self._gone, []
         if gone:
             report.retracted += await self.ingestor.retract(gone)
         return report

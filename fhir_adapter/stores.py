@@ -17,6 +17,8 @@ from typing import Protocol, runtime_checkable
 
 @runtime_checkable
 class SeenStore(Protocol):
+    """Last ingested versionId per resource (dedup, out-of-order notifications)."""
+
     def version_of(self, ref: str) -> str | None:
         """The last ingested versionId of ``Type/id``, or None if never seen."""
         ...
@@ -28,6 +30,8 @@ class SeenStore(Protocol):
 
 @runtime_checkable
 class CursorStore(Protocol):
+    """Named timestamps: the poll cursor, per-patient backfill marks."""
+
     def get(self, name: str) -> datetime | None:
         """The stored timestamp ``name`` or None."""
         ...

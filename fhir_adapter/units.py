@@ -66,7 +66,6 @@ _ALIASES: dict[str, str] = {
     "mg/dl": "mg/dL",
     "umol/L": "umol/L",
     "µmol/L": "umol/L",
-    "mg/dL{lactate}": "mg/dL",
     "{score}": "{score}",
     "{Score}": "{score}",
     "10*3/uL": "10*3/uL",

@@ -112,6 +112,8 @@ class RiskAssessmentWriter:
 
 @dataclass(slots=True)
 class DrainReport:
+    """Outcome of one ``drain_outbox`` pass."""
+
     delivered: int = 0
     retried: int = 0
     failed: int = 0

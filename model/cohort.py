@@ -10,7 +10,8 @@ Layout::
       patients.csv       # patient_key,age,sex,stay_start,stay_end
       measurements.csv   # patient_key,time,variable,value          (canonical units)
       films.csv          # patient_key,time,path,sop_instance_uid,view[,photometric,bits_stored,
-                         #   study_instance_uid]   (path relative to cohort/; PNG = stored values)
+                         #   study_instance_uid,series_instance_uid]  (path relative to cohort/;
+                         #   PNG = stored pixel values, see docs/cohort-format.md)
       events.csv         # patient_key,ventilation_start
       oracle.csv         # patient_key,time,probability   (simulator only: true P(vent within 24 h))
       extras.csv         # patient_key,<simulator-only columns, e.g. phenotype>  (optional)
@@ -55,6 +56,7 @@ class CohortFilm:
     photometric: str = "MONOCHROME2"  # of the stored PNG values (MONOCHROME1: higher = darker)
     bits_stored: int = 16
     study_instance_uid: str = ""
+    series_instance_uid: str = ""
 
 
 @dataclass(slots=True)
@@ -133,6 +135,7 @@ def _film(r: dict[str, str]) -> CohortFilm:
         r.get("photometric") or "MONOCHROME2",
         int(r.get("bits_stored") or 16),
         r.get("study_instance_uid") or "",
+        r.get("series_instance_uid") or "",
     )
 
 
@@ -189,7 +192,7 @@ PATIENT_COLUMNS = ("patient_key", "age", "sex", "stay_start", "stay_end")
 MEASUREMENT_COLUMNS = ("patient_key", "time", "variable", "value")
 FILM_COLUMNS = (
     "patient_key", "time", "path", "sop_instance_uid", "view",
-    "photometric", "bits_stored", "study_instance_uid",
+    "photometric", "bits_stored", "study_instance_uid", "series_instance_uid",
 )  # fmt: skip
 EVENT_COLUMNS = ("patient_key", "ventilation_start")
 ORACLE_COLUMNS = ("patient_key", "time", "probability")

@@ -1,7 +1,8 @@
 """The FHIR subscription notification receiver (both R4 rest-hook and Backport styles).
 
 Answers with OperationOutcome JSON: 400 malformed body, 415 non-JSON content, 401 wrong or
-missing shared secret, 503 when the EHR cannot be re-read (so it retries the notification).
+missing shared secret, 413 oversized body, 503 when the EHR cannot be re-read (so it retries the
+notification), 502 when the EHR refuses the re-read.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi import APIRouter, Request, Response
 from fhir_adapter.convert_notification import parse_notification
 from fhir_adapter.convert_outcome import operation_outcome
 from fhir_adapter.errors import (
+    AuthError,
     FhirHttpError,
     NotificationFormatError,
     UnsupportedContentTypeError,
@@ -53,6 +55,7 @@ def build_fhir_notification_router(
     secret: str = "",
     header_name: str = DEFAULT_NOTIFICATION_HEADER,
     prefix: str = "/fhir/notifications",
+    max_body_bytes: int = 32 * 1024 * 1024,
 ) -> APIRouter:
     """Routes POST/PUT ``prefix`` and ``prefix/{Type}/{id}`` (R4 rest-hook with payload)."""
     router = APIRouter(tags=["fhir"])
@@ -61,7 +64,12 @@ def build_fhir_notification_router(
         if not _secret_ok(request, secret, header_name):
             logger.warning("notification refused: wrong or missing shared secret")
             return _outcome(401, "security", "wrong or missing notification secret")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body_bytes:
+            return _outcome(413, "too-costly", f"notification larger than {max_body_bytes} bytes")
         body = await request.body()
+        if len(body) > max_body_bytes:
+            return _outcome(413, "too-costly", f"notification larger than {max_body_bytes} bytes")
         path_hint = request.path_params.get("rest", "")
         try:
             hint = parse_notification(body, request.headers.get("content-type"), path_hint)
@@ -74,9 +82,10 @@ def build_fhir_notification_router(
             return _outcome(503, "transient", "no FHIR server configured for re-reads")
         try:
             report = await processor.process(hint)
-        except FhirHttpError as exc:
-            if not exc.transient:
-                raise
+        except (FhirHttpError, AuthError) as exc:
+            if isinstance(exc, FhirHttpError) and not exc.transient:
+                logger.error("notification not processed: %s", exc)
+                return _outcome(502, "exception", "the FHIR server refused the re-read")
             logger.warning("notification not processed, EHR unavailable: %s", exc)
             return _outcome(503, "transient", "the FHIR server could not be re-read; retry")
         text = (

@@ -16,6 +16,13 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="Bind address (default from settings).")
         ] = None,
         port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
+        dicom: Annotated[
+            bool, typer.Option("--dicom/--no-dicom", help="Run the DICOM listener in-process.")
+        ] = True,
+        worker: Annotated[
+            bool, typer.Option("--worker/--no-worker", help="Run the outbox worker in-process.")
+        ] = True,
+        workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
     ) -> None:
         """Serve the CDS Hooks API, FHIR notification receiver and pages."""
         import uvicorn
@@ -23,7 +30,24 @@ def register(app: typer.Typer) -> None:
         from cds_app.app import create_app
 
         settings = load_settings()
-        updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-        if updates:
-            settings = settings.model_validate(settings.model_dump() | updates)
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+        updates: dict[str, object] = {
+            k: v for k, v in (("host", host), ("port", port)) if v is not None
+        }
+        data = settings.model_dump() | updates
+        data["dicom"] = {**data["dicom"], "enabled": settings.dicom.enabled and dicom}
+        data["worker"] = {**data["worker"], "enabled": settings.worker.enabled and worker}
+        try:
+            settings = settings.model_validate(data)
+        except ValueError as exc:
+            typer.secho(f"invalid configuration: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(2) from exc
+        if workers > 1 and settings.dicom.enabled:
+            typer.secho("--workers > 1 needs --no-dicom (one listener per port)", err=True)
+            raise typer.Exit(2)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            proxy_headers=True,
+        )

@@ -32,7 +32,10 @@ def register(app: typer.Typer) -> None:
         lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 2e-3,
         windows_per_epoch: Annotated[
             int, typer.Option(help="Sample this many training windows per epoch (0 = all).")
-        ] = 0,
+        ] = 24000,
+        film_epochs: Annotated[
+            int, typer.Option(help="CXR encoder pretraining epochs (0 = end to end).")
+        ] = 6,
         val_fraction: Annotated[float, typer.Option(help="Patients for validation.")] = 0.2,
         test_fraction: Annotated[float, typer.Option(help="Patients held out for test.")] = 0.0,
         lookback_h: Annotated[int | None, typer.Option(help="EHR lookback (h).")] = None,
@@ -61,6 +64,7 @@ def register(app: typer.Typer) -> None:
             batch_size=batch_size,
             lr=lr,
             windows_per_epoch=windows_per_epoch,
+            film_epochs=film_epochs,
             val_fraction=val_fraction,
             test_fraction=test_fraction,
             threads=threads,

@@ -19,6 +19,7 @@ from cds_app.cli import (
     cmd_serve,
     cmd_synth,
     cmd_train,
+    cmd_worker,
 )
 
 app = typer.Typer(
@@ -29,7 +30,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (cmd_serve, cmd_dicom, cmd_fhir, cmd_synth, cmd_train, cmd_evaluate, cmd_demo):
+for module in (
+    cmd_serve,
+    cmd_worker,
+    cmd_dicom,
+    cmd_fhir,
+    cmd_synth,
+    cmd_train,
+    cmd_evaluate,
+    cmd_demo,
+):
     module.register(app)
 
 

@@ -33,6 +33,11 @@ class DbOutbox:
         self._lease_s = lease_s
         self._skip_locked = engine.dialect.name == "postgresql"
 
+    @staticmethod
+    def row(kind: str, payload: dict[str, Any], dedup_key: str) -> OutboxRow:
+        """An outbox row to add inside a caller's transaction (dedup key must be new)."""
+        return OutboxRow(kind=kind, dedup_key=dedup_key, payload=payload)
+
     def enqueue(
         self, kind: str, payload: dict[str, Any], dedup_key: str, now: datetime | None = None
     ) -> str:

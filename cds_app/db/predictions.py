@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from cds_app.db.tables import PredictionRow
 from model.schemas import Driver, PatientKey, RiskLevel, RiskPrediction
@@ -17,8 +18,14 @@ class PredictionRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def record(self, prediction: RiskPrediction, *, trigger: str = "") -> int:
-        """Persist one prediction; return its row id."""
+    def record(
+        self,
+        prediction: RiskPrediction,
+        *,
+        trigger: str = "",
+        also: Callable[[int], Sequence[SQLModel]] | None = None,
+    ) -> int:
+        """Persist one prediction, plus the rows ``also(prediction_id)`` returns, atomically."""
         row = PredictionRow(
             patient_key=str(prediction.patient_key),
             as_of=prediction.as_of,
@@ -35,11 +42,13 @@ class PredictionRepository:
             basis_ids=list(prediction.basis_ids),
             trigger=trigger,
         )
-        with Session(self._engine) as session:
+        with Session(self._engine, expire_on_commit=False) as session:
             session.add(row)
-            session.commit()
-            session.refresh(row)
+            session.flush()
             assert row.id is not None
+            if also is not None:
+                session.add_all(also(row.id))
+            session.commit()
             return row.id
 
     def latest(self, key: PatientKey, *, before: datetime | None = None) -> RiskPrediction | None:
@@ -52,6 +61,23 @@ class PredictionRepository:
                 query.order_by(col(PredictionRow.as_of).desc(), col(PredictionRow.id).desc())
             ).first()
         return to_prediction(row) if row else None
+
+    def get(self, prediction_id: int) -> RiskPrediction | None:
+        """One prediction by row id."""
+        with Session(self._engine) as session:
+            row = session.get(PredictionRow, prediction_id)
+        return to_prediction(row) if row else None
+
+    def ids_for(self, key: PatientKey, limit: int = 100) -> list[int]:
+        """Row ids of the most recent predictions of ``key``, newest first."""
+        with Session(self._engine) as session:
+            ids = session.exec(
+                select(PredictionRow.id)
+                .where(PredictionRow.patient_key == str(key))
+                .order_by(col(PredictionRow.as_of).desc(), col(PredictionRow.id).desc())
+                .limit(limit)
+            ).all()
+        return [i for i in ids if i is not None]
 
     def history(self, key: PatientKey, since: datetime) -> list[RiskPrediction]:
         """Predictions for ``key`` from ``since`` on, oldest first (one per as_of: the last)."""

@@ -44,14 +44,6 @@ class CardLog:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def issued(self, rows: list[IssuedCardRow], audit: AuditRow | None) -> None:
-        """Record issued cards (and the matching audit event) in one transaction."""
-        with Session(self._engine) as session:
-            session.add_all(rows)
-            if audit is not None:
-                session.add(audit)
-            session.commit()
-
     def card(self, uuid: str) -> IssuedCardRow | None:
         """An issued card by uuid."""
         with Session(self._engine) as session:

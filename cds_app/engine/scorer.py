@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+from sqlmodel import SQLModel
 
 from cds_app.db.outbox import DbOutbox
 from cds_app.db.predictions import PredictionRepository
@@ -64,13 +67,34 @@ class RiskEngine:
         """Score ``key`` on stored data."""
         return self.score_window(self.window(key, as_of), trigger=trigger)
 
-    def score_window(self, window: PatientWindow, *, trigger: str) -> Scored:
-        """Predict on ``window``, record the prediction and queue its RiskAssessment."""
+    def score_window(
+        self,
+        window: PatientWindow,
+        *,
+        trigger: str,
+        also: Callable[[RiskPrediction, RiskPrediction | None, int], Sequence[SQLModel]]
+        | None = None,
+    ) -> Scored:
+        """Predict on ``window``; record the prediction, its RiskAssessment write and the rows
+        ``also(prediction, previous, prediction_id)`` returns in one transaction."""
         previous = self.predictions.latest(window.patient_key, before=window.as_of)
         prediction = self.model.predict(window)
-        prediction_id = self.predictions.record(prediction, trigger=trigger)
-        if self.write_back:
-            self.queue_risk_assessment(prediction, prediction_id)
+
+        def extra(prediction_id: int) -> list[SQLModel]:
+            rows: list[SQLModel] = []
+            if self.write_back:
+                rows.append(
+                    DbOutbox.row(
+                        RISK_KIND,
+                        prediction_payload(prediction),
+                        prediction_dedup_key(prediction),
+                    )
+                )
+            if also is not None:
+                rows.extend(also(prediction, previous, prediction_id))
+            return rows
+
+        prediction_id = self.predictions.record(prediction, trigger=trigger, also=extra)
         log.info(
             "scored %s: p=%.3f level=%s trigger=%s",
             patient_ref(window.patient_key),
@@ -79,9 +103,3 @@ class RiskEngine:
             trigger,
         )
         return Scored(prediction, prediction_id, previous)
-
-    def queue_risk_assessment(self, prediction: RiskPrediction, prediction_id: int) -> None:
-        """Queue the RiskAssessment write for one prediction (idempotent per prediction)."""
-        self.outbox.enqueue(
-            RISK_KIND, prediction_payload(prediction), prediction_dedup_key(prediction)
-        )

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import orjson
+from sqlmodel import SQLModel
 
 from cds_app.db.security import CardLog
 from cds_app.db.store import Store
@@ -20,6 +21,7 @@ from cds_app.hooks.cards import CardContext, build_cards
 from cds_app.hooks.jwt_auth import Caller, JwtVerifier
 from cds_app.hooks.patient_data import PREFETCH_TEMPLATES, gather_patient_data
 from cds_app.hooks.schemas import (
+    Card,
     CdsResponse,
     Discovery,
     FeedbackRequest,
@@ -27,7 +29,7 @@ from cds_app.hooks.schemas import (
 )
 from cds_app.logging_setup import patient_ref
 from fhir_adapter.codes import CodeTable
-from model.schemas import PatientKey, PatientWindow, StaticInfo
+from model.schemas import PatientKey, PatientWindow, RiskPrediction, StaticInfo
 
 log = logging.getLogger(__name__)
 
@@ -128,46 +130,55 @@ class CdsService:
         except ValueError as exc:
             raise BadRequestError(str(exc)) from exc
         self._remember_patient(data.key, data.fhir_id, data.static.age_years, data.static.sex)
+        films = self._store.films(data.key, as_of, self._engine.film_max_age_h)
         window = PatientWindow(
             patient_key=data.key,
             as_of=as_of,
             measurements=data.measurements,
-            films=self._store.films(data.key, as_of, self._engine.film_max_age_h),
+            films=films,
             static=data.static,
         )
-        scored = self._engine.score_window(window, trigger="patient-view")
-        last_film = self._store.latest_film_row(data.key, as_of)
-        cards = build_cards(
-            scored.prediction,
-            scored.previous,
-            CardContext(
+        if films:
+            last_film_at: datetime | None = films[-1].acquired_at
+        else:
+            last_row = self._store.latest_film_row(data.key, as_of)
+            last_film_at = last_row.acquired_at if last_row else None
+        cards: list[Card] = []
+        actor = f"{caller.iss} {_user(request)}".strip()
+
+        def card_rows(
+            prediction: RiskPrediction, previous: RiskPrediction | None, prediction_id: int
+        ) -> list[SQLModel]:
+            context = CardContext(
                 base_url=self.config.base_url,
                 fhir_patient_id=data.fhir_id,
-                prediction_id=scored.prediction_id,
-                last_film_at=last_film.acquired_at if last_film else None,
+                prediction_id=prediction_id,
+                last_film_at=last_film_at,
                 low_risk_card=self.config.low_risk_card,
-            ),
-        )
-        user = _user(request)
-        self._cards.issued(
-            [
+            )
+            cards.extend(build_cards(prediction, previous, context))
+            rows: list[SQLModel] = [
                 IssuedCardRow(
                     uuid=card.uuid or "",
                     service_id=self.config.service_id,
                     hook_instance=hook_instance,
                     patient_key=str(data.key),
-                    prediction_id=scored.prediction_id,
+                    prediction_id=prediction_id,
                     suggestion_uuids=[s.uuid for s in card.suggestions or () if s.uuid],
                 )
                 for card in cards
-            ],
-            AuditRow(
-                actor=f"{caller.iss} {user}".strip(),
-                action="card-viewed" if cards else "hook-no-card",
-                patient_key=str(data.key),
-                detail=f"hookInstance={hook_instance} cards={len(cards)}",
-            ),
-        )
+            ]
+            rows.append(
+                AuditRow(
+                    actor=actor,
+                    action="card-viewed" if cards else "hook-no-card",
+                    patient_key=str(data.key),
+                    detail=f"hookInstance={hook_instance} cards={len(cards)}",
+                )
+            )
+            return rows
+
+        self._engine.score_window(window, trigger="patient-view", also=card_rows)
         log.info(
             "patient-view %s: %d cards, %.1f ms, fhirServer=%s",
             patient_ref(data.key),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ModelSettings(BaseModel):
@@ -12,3 +12,5 @@ class ModelSettings(BaseModel):
     lookback_h: int = 48
     film_max_age_h: float = 72.0
     debounce_s: float = 2.0  # coalesce rescoring after bursts of new data
+    # intra-op threads per inference; 1 keeps concurrent requests from oversubscribing the cores
+    torch_threads: int = Field(default=1, ge=0)  # 0: torch's default

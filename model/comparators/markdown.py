@@ -91,7 +91,7 @@ def table_markdown(table: ComparisonTable) -> str:
         "correct alert to ventilation over ventilated patients caught. A rule that cannot be "
         "evaluated (missing value) does not alert.",
         "",
-        f"Held-out windows: {table.n_windows} ({table.n_positive_windows} positive) from "
+        f"Windows evaluated: {table.n_windows} ({table.n_positive_windows} positive) from "
         f"{table.n_patients} patients.",
         "",
         "| " + " | ".join(_HEADER) + " |",

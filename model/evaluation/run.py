@@ -18,6 +18,7 @@ from model.evaluation.report import write_report
 from model.features.dataset import WindowSet, build_windows, split_of
 from model.features.grid import latest_raw
 from model.training.batches import score_windows
+from model.training.film_pretrain import embed_store, with_films
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ def build_context(
         if name == primary or base is None:
             base = windows
         net = ckpt.build_net()
+        if net.uses_film and not windows.films.is_embedding:
+            windows = with_films(windows, embed_store(net, windows.films))  # each film once
         s = score_windows(net, windows, rows, ckpt.normalisation)
         scores[name] = ckpt.calibration.apply(s.logit)
         without[name] = ckpt.calibration.apply(s.logit_ehr)

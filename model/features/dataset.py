@@ -1,7 +1,7 @@
 """Windowed dataset from a cohort directory: hourly prediction times, labels, films, splits.
 
 Prediction times are ``stay_start + k h`` (k >= 1) while the time is before the ventilation start
-(if any) and before the stay end; the label is "ventilation starts in (t, t + 24 h]". Each
+(if any) and not after the stay end; the label is "ventilation starts in (t, t + 24 h]". Each
 window sees the lookback of EHR bins and the latest film acquired in ``[t - max_age, t]``.
 Splits are by patient (a hash of seed and key), so no patient is in two splits.
 """
@@ -152,9 +152,9 @@ def build_windows(cohort: Cohort, spec: FeatureSpec, *, use_cache: bool = True) 
         origin = pat.stay_start
         vent = cohort.ventilation_start.get(pat.key)
         last_h = (pat.stay_end - origin).total_seconds() / 3600.0
-        if vent is not None:
-            last_h = min(last_h, (vent - origin).total_seconds() / 3600.0)
-        n_pred = max(int(np.ceil(last_h)) - 1, 0)  # times strictly before stay end / ventilation
+        if vent is not None:  # strictly before ventilation; up to and including the stay end
+            last_h = min(last_h, (vent - origin).total_seconds() / 3600.0 - 1e-6)
+        n_pred = max(int(np.floor(last_h)), 0)
         rows = by_patient.get(pat.key, np.zeros(0, np.int64))
         times_h = np.asarray([(cohort.m_time[r] - origin).total_seconds() / 3600.0 for r in rows])
         grid = build_grid(times_h + lookback, m_var[rows], m_val[rows], n_pred + lookback, n_vars)

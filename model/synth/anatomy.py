@@ -74,8 +74,8 @@ def build_anatomy(rows: int, cols: int, habitus: str, n_patterns: int) -> Anatom
         base_height = np.where(
             np.abs(gx - cx) < rx * 1.1, np.minimum(base_height, height), base_height
         )
-    hx, hy = (0.38, 0.25) if habitus == "cardiomegaly" else (0.28, 0.2)
-    heart = _sig((1.0 - ((gx - 0.08) / hx) ** 2 - ((gy - 0.28) / hy) ** 2) / 0.08)
+    hx, hy = (0.4, 0.27) if habitus == "cardiomegaly" else (0.28, 0.21)
+    heart = _sig((1.0 - ((gx - 0.1) / hx) ** 2 - ((gy - 0.24) / hy) ** 2) / 0.08)
     lungs *= 1.0 - 0.85 * heart
     mediastinum = _sig((0.12 - np.abs(gx)) / soft) * _sig((0.5 - gy) / soft)
     spine = _sig((0.07 - np.abs(gx)) / soft)
@@ -95,7 +95,7 @@ def build_anatomy(rows: int, cols: int, habitus: str, n_patterns: int) -> Anatom
             * np.exp(-(((gy - curve) / 0.025) ** 2))
             * ((sign * gx > 0.08) & (sign * gx < 0.62))
         )
-    base = body * (1.0 - 0.65 * lungs) + 0.35 * heart + 0.3 * mediastinum + 0.25 * spine
+    base = body * (1.0 - 0.65 * lungs) + 0.22 * heart + 0.3 * mediastinum + 0.22 * spine
     base += 0.35 * abdomen + bones * (body > 0.02)
 
     tube_x = 0.01 * np.sin(gy * 3.0)

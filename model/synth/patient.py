@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from model.synth.charting import chart
 from model.synth.config import Phenotype, SynthConfig
 from model.synth.course import Course, oracle_probabilities, prediction_hours, simulate_course
 from model.synth.films import FilmSpec, schedule_films
 from model.synth.physiology import simulate_physiology
+from model.synth.png import write_png16
 from model.synth.render import FilmRenderer
 from model.variables import VARIABLE_NAMES
 
@@ -67,11 +67,6 @@ def _outcome(course: Course) -> str:
     return "died" if course.death_hour is not None else "discharged"
 
 
-def _write_png(path: Path, pixels: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(path, format="PNG", compress_level=1)
-
-
 def simulate_patient(
     config: SynthConfig, index: int, renderer: FilmRenderer | None, out: Path
 ) -> PatientRows:
@@ -108,12 +103,13 @@ def simulate_patient(
     for k, spec in enumerate(films):
         sop = uid_for(config.seed, index, "sop", k)
         study = uid_for(config.seed, index, "study", k)
+        series = uid_for(config.seed, index, "series", k)
         rel = f"films/{index + 1:06d}/{k:02d}.png"
         if renderer is not None:
-            _write_png(out / rel, renderer.render(spec))
+            write_png16(out / rel, renderer.render(spec))
         when = _fmt_time(start + timedelta(seconds=round(spec.hour * 3600.0)))
         film_lines.append(
-            f"{key},{when},{rel},{sop},AP,{spec.photometric},{spec.bits_stored},{study}\n"
+            f"{key},{when},{rel},{sop},AP,{spec.photometric},{spec.bits_stored},{study},{series}\n"
         )
         truth_lines.append(_truth_line(key, sop, spec))
 

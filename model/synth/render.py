@@ -50,7 +50,7 @@ class FilmRenderer:
             image += anat.tube
         dy, dx = spec.shift
         if dy or dx:
-            image = np.roll(image, (dy * image.shape[0] // 100, dx * image.shape[1] // 100), (0, 1))
+            image = _shifted(image, dy * image.shape[0] // 100, dx * image.shape[1] // 100)
         return image
 
     def render(self, spec: FilmSpec) -> np.ndarray:
@@ -66,6 +66,14 @@ class FilmRenderer:
         if spec.photometric == "MONOCHROME1":
             stored = top - stored
         return np.rint(stored).astype(np.uint16)
+
+
+def _shifted(image: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Translate by whole pixels, repeating the edge (patient positioning on the detector)."""
+    pad = max(abs(dy), abs(dx))
+    padded = np.pad(image, pad, mode="edge")
+    rows, cols = image.shape
+    return padded[pad - dy : pad - dy + rows, pad - dx : pad - dx + cols]
 
 
 def to_display(stored: np.ndarray, photometric: str, bits_stored: int) -> np.ndarray:

@@ -41,12 +41,14 @@ def make_batch(windows: WindowSet, rows: np.ndarray, norm: Normalisation) -> Bat
 
 
 def film_embeddings(net: FusionNet, batch: Batch) -> torch.Tensor:
-    """Per-window CXR embedding (zeros where there is no film)."""
+    """Per-window CXR embedding (zeros where there is no film). A batch built from a store of
+    cached embeddings (2-D) skips the CNN."""
     n = batch.x.shape[0]
     if not net.uses_film or batch.films.shape[0] == 0:
         width = int(net.cxr.out_dim)  # type: ignore[arg-type]
         return torch.zeros(n, width)
-    emb = net.embed(batch.films)
+    precomputed = batch.films.ndim == 2 and net.cfg.cxr_encoder != "embedding"
+    emb = batch.films if precomputed else net.embed(batch.films)
     gathered = emb[batch.film_pos.clamp(min=0)]
     return gathered * batch.has_film[:, None]
 

@@ -33,7 +33,10 @@ class TrainConfig:
     batch_size: int = 256
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    windows_per_epoch: int = 0  # 0 = all training windows every epoch
+    windows_per_epoch: int = 24000  # sample per epoch (hourly windows are redundant); 0 = all
+    val_max_windows: int = 12000  # fixed validation subsample for early stopping; 0 = all
+    film_epochs: int = 6  # stage-1 CXR encoder pretraining epochs; 0 = train it end to end
+    film_batch_size: int = 64
     ehr_aux_weight: float = 0.5  # gated: BCE of the EHR path alone, so it stands on its own
     gate_l1: float = 0.02  # gated: pushes the gate shut unless the film helps
     val_fraction: float = 0.2
@@ -75,26 +78,35 @@ def _auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(labels, scores))
 
 
+def new_net(net_cfg: NetConfig, cfg: TrainConfig) -> FusionNet:
+    """A freshly initialised network, seeded (set ``cfg.threads`` first)."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    return FusionNet(net_cfg)
+
+
 def train_net(
     windows: WindowSet,
     norm: Normalisation,
-    net_cfg: NetConfig,
+    net: FusionNet,
     cfg: TrainConfig,
     train_rows: np.ndarray,
     val_rows: np.ndarray,
     on_epoch: ProgressFn | None = None,
 ) -> TrainResult:
-    """Train one network; returns the weights of the epoch with the best validation AUROC."""
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    seed_everything(cfg.seed)
+    """Train the trainable parameters of ``net``; returns it with the weights of the epoch with
+    the best validation AUROC."""
+    torch.manual_seed(cfg.seed + 2)
     rng = np.random.default_rng(cfg.seed)
-    net = FusionNet(net_cfg)
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.val_max_windows and len(val_rows) > cfg.val_max_windows:
+        val_rows = np.sort(rng.choice(val_rows, cfg.val_max_windows, replace=False))
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     best_state = copy.deepcopy(net.state_dict())
     best_auc, best_epoch, stale = -1.0, 0, 0
     history: list[EpochRecord] = []
-    gated = net_cfg.arch == "gated"
+    gated = net.cfg.arch == "gated"
     for epoch in range(1, cfg.epochs + 1):
         started = time.perf_counter()
         net.train()
@@ -114,7 +126,7 @@ def train_net(
                 loss = loss + cfg.gate_l1 * out.gate.sum() / has
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            torch.nn.utils.clip_grad_norm_(trainable, 5.0)
             opt.step()
             total += float(loss.detach()) * len(batch.label)
             count += len(batch.label)

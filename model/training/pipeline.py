@@ -13,13 +13,19 @@ import torch
 
 from model.calibration import choose_thresholds, fit_platt
 from model.checkpoint import Checkpoint, ModelCard, save_checkpoint
-from model.cohort import read_cohort
+from model.cohort import Cohort, read_cohort
 from model.evaluation.metrics import auprc, auroc, brier, expected_calibration_error
 from model.features.dataset import WindowSet, build_windows, fit_on_split, split_of
 from model.features.spec import FeatureSpec, Normalisation
-from model.nets import NetConfig
+from model.nets import FusionNet, NetConfig
 from model.training.batches import score_windows
-from model.training.loop import ProgressFn, TrainConfig, train_net
+from model.training.film_pretrain import (
+    embed_store,
+    film_targets,
+    pretrain_film_encoder,
+    with_films,
+)
+from model.training.loop import ProgressFn, TrainConfig, new_net, train_net
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,34 @@ def split_rows(windows: WindowSet, cfg: TrainConfig) -> SplitRows:
     return SplitRows(
         *(np.flatnonzero(per_window == s).astype(np.int64) for s in ("train", "val", "test"))
     )
+
+
+def _pretrain_films(
+    cohort: Cohort, windows: WindowSet, rows: SplitRows, net: FusionNet, cfg: TrainConfig
+) -> tuple[dict[str, float], WindowSet]:
+    """Stage 1 on the films of training (fit) and validation (selection) patients; returns
+    its metrics and the windows reading cached embeddings."""
+    films = windows.films
+    targets, usable = film_targets(cohort, films)
+    key_split = {windows.patient_keys[p]: "train" for p in np.unique(windows.patient[rows.train])}
+    key_split.update({windows.patient_keys[p]: "val" for p in np.unique(windows.patient[rows.val])})
+    split = np.asarray([key_split.get(k, "") for k in films.keys])
+    train_idx = np.flatnonzero(usable & (split == "train"))
+    val_idx = np.flatnonzero(usable & (split == "val"))
+    log.info("stage 1: CXR encoder on %d films (%d for validation)", len(train_idx), len(val_idx))
+    metrics = pretrain_film_encoder(
+        net,
+        films,
+        targets,
+        train_idx,
+        val_idx,
+        epochs=cfg.film_epochs,
+        batch_size=cfg.film_batch_size,
+        lr=cfg.lr,
+        seed=cfg.seed,
+    )
+    log.info("stage 1 done: %s", metrics)
+    return metrics, with_films(windows, embed_store(net, films))
 
 
 def _version(state: dict[str, torch.Tensor]) -> str:
@@ -94,7 +128,11 @@ def train_from_cohort(
             net_cfg, cxr_encoder="embedding", embedding_dim=int(windows.films.data.shape[1])
         )
     net_cfg = replace(net_cfg, **dict(net_overrides or {}))  # type: ignore[arg-type]
-    result = train_net(windows, norm, net_cfg, cfg, rows.train, rows.val, on_epoch)
+    net = new_net(net_cfg, cfg)
+    film_metrics: dict[str, float] = {}
+    if net.uses_film and net_cfg.cxr_encoder != "embedding" and cfg.film_epochs > 0:
+        film_metrics, windows = _pretrain_films(cohort, windows, rows, net, cfg)
+    result = train_net(windows, norm, net, cfg, rows.train, rows.val, on_epoch)
     val = score_windows(result.net, windows, rows.val, norm)
     labels = windows.label[rows.val]
     calibration = fit_platt(val.logit, labels)
@@ -129,6 +167,7 @@ def train_from_cohort(
             "val_ece": expected_calibration_error(labels, probs),
             "val_windows": float(len(labels)),
             "val_prevalence": float(labels.mean()) if len(labels) else float("nan"),
+            **film_metrics,
         },
         limitations=list(LIMITATIONS),
         created=datetime.now(UTC).replace(microsecond=0).isoformat(),

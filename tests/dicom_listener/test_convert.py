@@ -126,3 +126,29 @@ def test_unreadable_file_is_rejected(tmp_path: Path) -> None:
     path.write_bytes(b"not a dicom file at all")
     with pytest.raises(FilmRejectedError, match="unreadable"):
         read_film(path, PARIS)
+
+
+def test_linear_window_matches_pydicom_on_the_real_film() -> None:
+    from pydicom.pixels.processing import apply_voi_lut
+
+    ds = dcmread(real_film("RG1_UNCR.dcm"))
+    ours = read_film(real_film("RG1_UNCR.dcm"), PARIS).display_image()
+    reference = apply_voi_lut(ds.pixel_array, ds, index=0) / (2 ** int(ds.BitsStored) - 1)
+    np.testing.assert_allclose(ours, 1.0 - reference, atol=1e-3)  # MONOCHROME1: inverted
+
+
+def test_voi_lut_sequence_is_applied(tmp_path: Path) -> None:
+    from pydicom.dataset import Dataset
+
+    path = make_film(tmp_path / "lut.dcm", window=None)
+    ds = dcmread(path)
+    item = Dataset()
+    item.LUTDescriptor = [4096, 0, 12]
+    lut = [min(4095, 2 * v) for v in range(4096)]  # doubles, saturating at half range
+    item.add_new(0x00283006, "US", lut)  # LUT Data
+    ds.VOILUTSequence = [item]
+    ds.save_as(path)
+    image = read_film(path, PARIS).display_image()
+    plain = read_film(make_film(tmp_path / "p.dcm", window=None), PARIS).display_image()
+    assert image.max() == pytest.approx(1.0)
+    assert np.mean(image > 0.999) > np.mean(plain > 0.999) + 0.1  # the LUT saturated the brights

@@ -121,3 +121,34 @@ def test_bulk_import_writes_a_readable_cohort(tmp_path: Path) -> None:
 def test_empty_directory_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(MappingError, match=r"no \.ndjson"):
         import_ndjson(tmp_path, tmp_path / "out", mrn_system=MRN)
+
+
+def test_simulator_export_round_trips(tmp_path: Path) -> None:
+    """Synthetic cohort -> FHIR NDJSON (convert_export) -> import -> the same cohort."""
+    export = pytest.importorskip("fhir_adapter.convert_export")
+    synth = pytest.importorskip("model.synth")
+    original_dir = tmp_path / "original"
+    synth.simulate(synth.SynthConfig(patients=3, seed=7, render_films=False), original_dir)
+    export.export_cohort_fhir(original_dir, tmp_path / "fhir")
+    report = import_ndjson(tmp_path / "fhir", tmp_path / "imported", mrn_system=MRN)
+    assert sum(report.rejected.values()) == 0
+    before, after = read_cohort(original_dir), read_cohort(tmp_path / "imported")
+    assert after.synthetic  # from the export's meta.tag
+    assert [(p.key, p.sex, p.stay_start, p.stay_end) for p in after.patients] == [
+        (p.key, p.sex, p.stay_start, p.stay_end) for p in before.patients
+    ]
+    for old, new in zip(before.patients, after.patients, strict=True):
+        assert old.age is not None
+        assert new.age is not None
+        assert abs(old.age - new.age) <= 1  # the export keeps the birth year only
+    assert after.ventilation_start == before.ventilation_start
+    rows_before = sorted(
+        zip(before.m_key, before.m_time, before.m_variable, before.m_value, strict=True)
+    )
+    rows_after = sorted(
+        zip(after.m_key, after.m_time, after.m_variable, after.m_value, strict=True)
+    )
+    assert len(rows_after) == len(rows_before) > 100
+    for old_row, new_row in zip(rows_before, rows_after, strict=True):
+        assert new_row[:3] == old_row[:3]
+        assert new_row[3] == pytest.approx(old_row[3], rel=1e-5)

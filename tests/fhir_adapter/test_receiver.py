@@ -143,6 +143,8 @@ def test_bad_bodies_get_operation_outcomes(pipeline: Pipeline) -> None:
     )
     assert xml.status_code == 415
     assert xml.json()["issue"][0]["code"] == "not-supported"
+    huge = httpx.post(pipeline.url, content=b" " * (33 * 1024 * 1024), headers=headers)
+    assert huge.status_code == 413
 
 
 def test_duplicate_and_out_of_order_notifications(pipeline: Pipeline) -> None:
@@ -228,6 +230,9 @@ def test_server_down_during_reread_answers_503(pipeline: Pipeline) -> None:
     reply = httpx.put(f"{pipeline.url}/Observation/{obs['id']}", json=obs, headers=headers)
     assert reply.status_code == 503
     pipeline.server.down = False
+    pipeline.server.fail_next.append(403)  # the EHR refuses us: an error, not silence
+    reply = httpx.put(f"{pipeline.url}/Observation/{obs['id']}", json=obs, headers=headers)
+    assert reply.status_code == 502
     reply = httpx.put(f"{pipeline.url}/Observation/{obs['id']}", json=obs, headers=headers)
     assert reply.status_code == 200
     assert pipeline.sink.values("heart_rate") == [77.0]

@@ -65,7 +65,7 @@ def write_tiny_cohort(
             ]
             if int(h) % 6 == 0:
                 meas.append([key, t, "lactate", round(1.2 + sev + rng.normal(0, 0.2), 2)])
-        for k in range(1, int(np.floor(end - 1e-6)) + 1):
+        for k in range(1, int(np.floor(min(end, vent - 1e-6) if vent else end)) + 1):
             label = 0.9 if vent and k < vent <= k + 24 else 0.05
             oracle.append([key, (START + timedelta(hours=k)).isoformat(), label])
         if p % 4 != 0:  # every fourth patient has no film at all

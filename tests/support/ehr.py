@@ -29,6 +29,10 @@ LOINC = {
     "spo2": ("59408-5", "Oxygen saturation by Pulse oximetry", "%", "vital-signs"),
     "fio2": ("3150-0", "Inhaled oxygen concentration", "%", "vital-signs"),
     "temperature": ("8310-5", "Body temperature", "Cel", "vital-signs"),
+    "sbp": ("8480-6", "Systolic blood pressure", "mm[Hg]", "vital-signs"),
+    "dbp": ("8462-4", "Diastolic blood pressure", "mm[Hg]", "vital-signs"),
+    "o2_flow": ("3151-8", "Inhaled oxygen flow rate", "L/min", "vital-signs"),
+    "gcs_total": ("9269-2", "Glasgow coma score total", "{score}", "vital-signs"),
     "map": ("8478-0", "Mean blood pressure", "mm[Hg]", "vital-signs"),
     "pao2": ("2703-7", "Oxygen [Partial pressure] in Arterial blood", "mm[Hg]", "laboratory"),
     "lactate": ("2524-7", "Lactate [Moles/volume] in Serum or Plasma", "mmol/L", "laboratory"),
@@ -181,6 +185,10 @@ def ward_observations(
             "fio2": 28 + 32 * late,
             "temperature": 37.2 + 0.8 * late,
             "map": 78 - 8 * late,
+            "sbp": 118 - 10 * late,
+            "dbp": 64 - 5 * late,
+            "o2_flow": 2 + 8 * late,
+            "gcs_total": 15 - round(2 * late),
         }
         if h % 6 == 0:
             values.update(pao2=92 - 35 * late, lactate=1.2 + 2.5 * late)

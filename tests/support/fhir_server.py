@@ -16,10 +16,10 @@ import socket
 import threading
 import time
 import uuid
-from urllib.parse import parse_qs
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import jwt
@@ -32,23 +32,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition"
-Json = dict[str, Any]
-SEARCH_PARAMETERS = frozenset(
-    {
-        "patient",
-        "subject",
-        "code",
-        "category",
-        "identifier",
-        "date",
-        "_lastUpdated",
-        "_id",
-        "url",
-        "status",
-        "criteria",
-    }
-)
+from tests.support.fhir_notify import notification_bundle
+from tests.support.fhir_search import SEARCH_PARAMETERS, Json, match
 
 
 def _outcome(status: int, code: str, text: str) -> Response:
@@ -61,82 +46,6 @@ def _outcome(status: int, code: str, text: str) -> Response:
 
 def _json(data: Json, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(data), status, headers=headers, media_type="application/fhir+json")
-
-
-def _instant(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _compare(prefixed: str, actual: datetime | None) -> bool:
-    if actual is None:
-        return False
-    prefix, text = (prefixed[:2], prefixed[2:]) if prefixed[:2].isalpha() else ("eq", prefixed)
-    wanted = _instant(text)
-    ops = {
-        "eq": actual == wanted,
-        "gt": actual > wanted,
-        "ge": actual >= wanted,
-        "lt": actual < wanted,
-        "le": actual <= wanted,
-    }
-    if prefix not in ops:
-        raise ValueError(f"unsupported prefix {prefix}")
-    return ops[prefix]
-
-
-def _tokens(concept: Any) -> set[str]:
-    out: set[str] = set()
-    for c in (concept or {}).get("coding") or ():
-        out |= {c.get("code"), f"{c.get('system')}|{c.get('code')}"}
-    return out
-
-
-def _ref_id(ref: str | None) -> str:
-    return (ref or "").split("/_history/")[0].rstrip("/").split("/")[-1]
-
-
-def _effective(res: Json) -> datetime | None:
-    text = res.get("effectiveDateTime") or (res.get("effectivePeriod") or {}).get("start")
-    text = text or res.get("performedDateTime") or (res.get("performedPeriod") or {}).get("start")
-    return _instant(text) if text else None
-
-
-def _match(res: Json, name: str, values: list[str]) -> bool:
-    """One search parameter (all repetitions AND, commas OR)."""
-    for value in values:
-        options = value.split(",")
-        if name in ("patient", "subject"):
-            ok = _ref_id((res.get("subject") or {}).get("reference")) in {
-                _ref_id(o) for o in options
-            }
-        elif name == "code":
-            ok = bool(
-                _tokens(res.get("code")) & set(options)
-                or any(_tokens(c.get("code")) & set(options) for c in res.get("component") or ())
-            )
-        elif name == "category":
-            cats = set().union(*(_tokens(c) for c in res.get("category") or ())) or set()
-            ok = bool(cats & set(options))
-        elif name == "identifier":
-            idents = {f"{i.get('system')}|{i.get('value')}" for i in res.get("identifier") or ()}
-            idents |= {i.get("value") for i in res.get("identifier") or ()}
-            ok = bool(idents & set(options))
-        elif name == "date":
-            ok = _compare(value, _effective(res))
-        elif name == "_lastUpdated":
-            ok = _compare(value, _instant(res["meta"]["lastUpdated"]))
-        elif name == "_id":
-            ok = res.get("id") in options
-        elif name == "url":
-            ok = (res.get("channel") or {}).get("endpoint") in options
-        elif name in ("status", "criteria"):
-            ok = res.get(name) in options
-        else:
-            raise ValueError(f"unsupported search parameter {name!r}")
-        if not ok:
-            return False
-    return True
 
 
 @dataclass
@@ -157,6 +66,7 @@ class FhirTestServer:
     down: bool = False
     fail_next: list[int] = field(default_factory=list)  # statuses for the next requests
     deliver_notifications: bool = True
+    unsupported: set[str] = field(default_factory=set)  # search parameters to refuse (400)
 
     def __post_init__(self) -> None:
         self.store: dict[str, dict[str, list[Json]]] = {}
@@ -240,7 +150,7 @@ class FhirTestServer:
                     self._notify(res, "handshake", [])
         if notify and kind != "Subscription":
             for sub in self.current("Subscription"):
-                if sub.get("status") == "active" and self._criteria_match(sub, res):
+                if sub.get("status") == "active" and self._criteriamatch(sub, res):
                     self._notify(sub, "event-notification", [res])
         return res
 
@@ -253,10 +163,10 @@ class FhirTestServer:
             ]
 
     def search(self, kind: str, params: dict[str, list[str]]) -> list[Json]:
-        unknown = set(params) - SEARCH_PARAMETERS
+        unknown = (set(params) - SEARCH_PARAMETERS) | (set(params) & self.unsupported)
         if unknown:
             raise ValueError(f"unsupported search parameter {sorted(unknown)[0]!r}")
-        found = [r for r in self.current(kind) if all(_match(r, k, v) for k, v in params.items())]
+        found = [r for r in self.current(kind) if all(match(r, k, v) for k, v in params.items())]
         return sorted(found, key=lambda r: r["meta"]["lastUpdated"])
 
     # ---- notifications ---------------------------------------------------------------------
@@ -264,7 +174,7 @@ class FhirTestServer:
     def _is_backport(sub: Json) -> bool:
         return any("backport" in p for p in (sub.get("meta") or {}).get("profile") or ())
 
-    def _criteria_match(self, sub: Json, res: Json) -> bool:
+    def _criteriamatch(self, sub: Json, res: Json) -> bool:
         criteria = sub.get("criteria", "")
         if self._is_backport(sub):
             exts = (sub.get("_criteria") or {}).get("extension") or ()
@@ -276,73 +186,17 @@ class FhirTestServer:
         for pair in filter(None, query.split("&")):
             name, _, value = pair.partition("=")
             params.setdefault(name, []).append(value)
-        return _match(res, "_id", [res["id"]]) and all(_match(res, k, v) for k, v in params.items())
+        return match(res, "_id", [res["id"]]) and all(match(res, k, v) for k, v in params.items())
 
     def backport_bundle(self, sub: Json, kind: str, resources: list[Json], content: str) -> Json:
         """A notification Bundle for ``sub`` (event numbers counted per subscription)."""
-        sub_ref = f"{self.base_url}/Subscription/{sub['id']}"
         with self.lock:
             if kind == "event-notification":
                 self.events[sub["id"]] = self.events.get(sub["id"], 0) + len(resources)
             total = self.events.get(sub["id"], 0)
-        first = total - len(resources) + 1
-        events = (
-            [
-                (str(first + i), f"{self.base_url}/{r['resourceType']}/{r['id']}")
-                for i, r in enumerate(resources)
-            ]
-            if content != "empty"
-            else []
+        return notification_bundle(
+            self.base_url, sub, kind, resources, content, total, self.backport_status
         )
-        if self.backport_status == "r4b":
-            status: Json = {
-                "resourceType": "SubscriptionStatus",
-                "id": str(uuid.uuid4()),
-                "type": kind,
-                "status": "active",
-                "subscription": {"reference": sub_ref},
-                "topic": sub.get("criteria"),
-                "eventsSinceSubscriptionStart": str(total),
-                "notificationEvent": [
-                    {"eventNumber": n, "focus": {"reference": f}} for n, f in events
-                ],
-            }
-        else:
-            params = [
-                {"name": "subscription", "valueReference": {"reference": sub_ref}},
-                {"name": "topic", "valueCanonical": sub.get("criteria")},
-                {"name": "status", "valueCode": "active"},
-                {"name": "type", "valueCode": kind},
-                {"name": "events-since-subscription-start", "valueString": str(total)},
-            ] + [
-                {
-                    "name": "notification-event",
-                    "part": [
-                        {"name": "event-number", "valueString": n},
-                        {"name": "focus", "valueReference": {"reference": f}},
-                    ],
-                }
-                for n, f in events
-            ]
-            status = {"resourceType": "Parameters", "id": str(uuid.uuid4()), "parameter": params}
-        entries: list[Json] = [{"fullUrl": f"urn:uuid:{status['id']}", "resource": status}]
-        if content == "full-resource":
-            entries += [
-                {
-                    "fullUrl": f"{self.base_url}/{r['resourceType']}/{r['id']}",
-                    "resource": r,
-                    "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"},
-                    "response": {"status": "200"},
-                }
-                for r in resources
-            ]
-        return {
-            "resourceType": "Bundle",
-            "id": str(uuid.uuid4()),
-            "type": "history",
-            "timestamp": datetime.now(UTC).isoformat(),
-            "entry": entries,
-        }
 
     def _notify(self, sub: Json, kind: str, resources: list[Json]) -> None:
         if not self.deliver_notifications:

@@ -96,3 +96,23 @@ def impute(latest: np.ndarray) -> np.ndarray:
     med = np.where(np.isnan(med), 0.0, med)
     filled = np.where(np.isnan(latest), med, latest)
     return np.concatenate([filled, np.isnan(latest).astype(np.float64)], axis=1)
+
+
+def lung_opacity_index(display: np.ndarray) -> float:
+    """A crude film-derived feature: brightness of fixed lung zones relative to the mediastinum.
+
+    ``display`` is higher = denser. Zones are in the renderer's physical coordinates (the shorter
+    side spans -1..1), so the index works for every matrix size and aspect.
+    """
+    rows, cols = display.shape
+    scale = min(rows, cols) / 2.0
+
+    def zone(x0: float, x1: float, y0: float, y1: float) -> float:
+        r0, r1 = int(rows / 2 + y0 * scale), int(rows / 2 + y1 * scale)
+        c0, c1 = int(cols / 2 + x0 * scale), int(cols / 2 + x1 * scale)
+        return float(display[r0:r1, c0:c1].mean())
+
+    lungs = (zone(-0.55, -0.2, -0.4, 0.3) + zone(0.2, 0.55, -0.4, 0.1)) / 2.0
+    mediastinum = zone(-0.05, 0.05, -0.6, -0.3)
+    air = min(zone(-0.98, -0.9, -0.98, -0.9), zone(0.9, 0.98, -0.98, -0.9))
+    return (lungs - air) / (mediastinum - air + 1e-6)

@@ -1,0 +1,157 @@
+"""CDS Hooks patient-view latency and throughput with prefetch (Patient + ~480 Observations).
+
+Starts `ventfusion serve` (uvicorn, bundled model, SQLite, no DICOM listener, no worker) in a
+subprocess, then drives it with an asyncio httpx load generator at concurrency 1, 8 and 32.
+Every request carries a fresh JWT (RS384, unique jti) signed beforehand, so signing is not timed.
+The load generator shares the machine with the server: read ratios, not capacities.
+
+    .venv/bin/python bench/bench_hooks.py [--requests 400] [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support.ehr import TestEhr, full_prefetch, hook_request  # noqa: E402
+from tests.support.server import free_port  # noqa: E402
+
+SERVICE = "ventfusion-patient-view"
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def _run_level(
+    base: str, bodies: list[bytes], tokens: list[str], concurrency: int
+) -> dict[str, float]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(len(tokens)):
+        queue.put_nowait(i)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            while True:
+                try:
+                    i = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                started = time.perf_counter()
+                response = await client.post(
+                    f"/cds-services/{SERVICE}",
+                    content=bodies[i % len(bodies)],
+                    headers={
+                        "Authorization": f"Bearer {tokens[i]}",
+                        "Content-Type": "application/json",
+                    },
+                )
+                latencies.append((time.perf_counter() - started) * 1000)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    if set(statuses) != {200}:
+        raise SystemExit(f"unexpected statuses at c={concurrency}: {statuses}")
+    return {
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "p50_ms": statistics.median(latencies),
+        "p95_ms": _percentile(latencies, 95),
+        "p99_ms": _percentile(latencies, 99),
+        "req_per_s": len(latencies) / elapsed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=400, help="requests per level")
+    parser.add_argument("--warmup", type=int, default=60)
+    parser.add_argument("--patients", type=int, default=20)
+    parser.add_argument("--levels", default="1,8,32")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--out", type=Path, default=None, help="write results as JSON")
+    args = parser.parse_args()
+
+    ehr = TestEhr()
+    work = Path(tempfile.mkdtemp(prefix="vf-bench-hooks-"))
+    jwks = ehr.write_jwks(work / "jwks.json")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}",
+        "VENTFUSION_DATA_DIR": str(work),
+        "VENTFUSION_PUBLIC_BASE_URL": base,
+        "VENTFUSION_HOOKS__TRUSTED_ISSUERS": json.dumps({ehr.issuer: str(jwks)}),
+        "VENTFUSION_FHIR__WRITE_BACK": "true",
+        "VENTFUSION_LOG_LEVEL": "WARNING",
+    }
+    command = [str(ROOT / ".venv/bin/ventfusion"), "serve", "--port", str(port), "--no-dicom",
+               "--no-worker"]  # fmt: skip
+    if args.workers > 1:
+        command += ["--workers", str(args.workers)]
+    server = subprocess.Popen(command, env=env, cwd=work)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("server did not become ready")
+            time.sleep(0.3)
+        now = datetime.now(UTC)
+        bodies = []
+        for i in range(args.patients):
+            prefetch = full_prefetch(f"bench-{i}", f"MRN-B{i}", now=now, severity=(i % 5) / 4)
+            bodies.append(orjson.dumps(hook_request(f"bench-{i}", prefetch=prefetch)))
+        n_obs = sum(len(v["entry"]) for k, v in orjson.loads(bodies[0])["prefetch"].items()
+                    if k != "patient")  # fmt: skip
+        aud = f"{base}/cds-services/{SERVICE}"
+        results = []
+        warm = [ehr.token(aud, alg="RS384") for _ in range(args.warmup)]
+        asyncio.run(_run_level(base, bodies, warm, 4))
+        for level in (int(x) for x in args.levels.split(",")):
+            tokens = [ehr.token(aud, alg="RS384") for _ in range(args.requests)]
+            results.append(asyncio.run(_run_level(base, bodies, tokens, level)))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    size_kb = len(bodies[0]) / 1024
+    print(f"request: Patient + {n_obs} Observations, {size_kb:.0f} KB; "
+          f"uvicorn workers={args.workers}; cores={os.cpu_count()}")  # fmt: skip
+    print("| concurrency | requests | p50 ms | p95 ms | p99 ms | req/s |")
+    print("|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['concurrency']} | {r['requests']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
+              f"| {r['p99_ms']:.1f} | {r['req_per_s']:.0f} |")  # fmt: skip
+    if args.out:
+        args.out.write_text(json.dumps({"results": results, "observations": n_obs}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Read-only FHIR R4 endpoint for our own RiskAssessments and the model Device."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict
+
+from cds_app.context import AppContext
+from fhir_adapter.convert_risk import build_device, build_risk_assessment
+from model.schemas import PatientKey, RiskPrediction
+
+router = APIRouter(prefix="/fhir", tags=["fhir-read"])
+FHIR_JSON = "application/fhir+json"
+
+
+class FhirResource(BaseModel):
+    """Any FHIR resource (documented shape only; served as built)."""
+
+    model_config = ConfigDict(extra="allow")
+    resourceType: str  # noqa: N815
+
+
+def _send(resource: dict[str, Any], status: int = 200) -> Response:
+    return Response(orjson.dumps(resource), status_code=status, media_type=FHIR_JSON)
+
+
+def _not_found(text: str) -> Response:
+    return _send(
+        {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "not-found", "diagnostics": text}],
+        },
+        404,
+    )
+
+
+def device_id(model_id: str, version: str) -> str:
+    """The logical id of a model version's Device."""
+    return re.sub(r"[^A-Za-z0-9\-.]", "-", f"{model_id}-{version}")[:64]
+
+
+def _risk_assessment(ctx: AppContext, row_id: int, prediction: RiskPrediction) -> dict[str, Any]:
+    patient = ctx.store.patient(prediction.patient_key)
+    resource = build_risk_assessment(
+        prediction,
+        device_ref=f"Device/{device_id(prediction.model_id, prediction.model_version)}",
+        patient_ref=f"Patient/{patient.fhir_id}" if patient and patient.fhir_id else None,
+    )
+    return {"id": str(row_id), **resource}
+
+
+@router.get("/RiskAssessment/{resource_id}", response_model=FhirResource)
+async def read_risk_assessment(request: Request, resource_id: str) -> Response:
+    """``GET [base]/RiskAssessment/<id>``."""
+    ctx: AppContext = request.app.state.ctx
+    if not resource_id.isdigit():
+        return _not_found(f"RiskAssessment/{resource_id}")
+    prediction = await run_in_threadpool(ctx.predictions.get, int(resource_id))
+    if prediction is None:
+        return _not_found(f"RiskAssessment/{resource_id}")
+    return _send(await run_in_threadpool(_risk_assessment, ctx, int(resource_id), prediction))
+
+
+@router.get("/RiskAssessment", response_model=FhirResource)
+async def search_risk_assessments(
+    request: Request,
+    patient: str = Query(min_length=1, description="Patient/<id> or <id>"),
+    count: int = Query(default=20, ge=1, le=100, alias="_count"),
+) -> Response:
+    """``GET [base]/RiskAssessment?patient=<id>``: newest first, one searchset page."""
+    ctx: AppContext = request.app.state.ctx
+
+    def search() -> dict[str, Any]:
+        row = ctx.store.patient_by_fhir_id(patient.removeprefix("Patient/"))
+        entries: list[dict[str, Any]] = []
+        if row is not None:
+            for row_id in ctx.predictions.ids_for(PatientKey.parse(row.patient_key), count):
+                prediction = ctx.predictions.get(row_id)
+                if prediction is not None:
+                    resource = _risk_assessment(ctx, row_id, prediction)
+                    entries.append(
+                        {
+                            "fullUrl": f"{ctx.settings.base_url}/fhir/RiskAssessment/{row_id}",
+                            "resource": resource,
+                            "search": {"mode": "match"},
+                        }
+                    )
+        bundle: dict[str, Any] = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "total": len(entries),
+        }
+        if entries:
+            bundle["entry"] = entries
+        return bundle
+
+    return _send(await run_in_threadpool(search))
+
+
+@router.get("/Device/{resource_id}", response_model=FhirResource)
+async def read_device(request: Request, resource_id: str) -> Response:
+    """``GET [base]/Device/<id>``: the loaded model version."""
+    ctx: AppContext = request.app.state.ctx
+    model = ctx.model
+    if resource_id != device_id(model.model_id, model.model_version):
+        return _not_found(f"Device/{resource_id}")
+    return _send({"id": resource_id, **build_device(model.model_id, model.model_version)})
+
+
+@router.get("/metadata", response_model=FhirResource)
+async def capability_statement(request: Request) -> Response:
+    """A minimal CapabilityStatement: read/search of RiskAssessment, read of Device."""
+    return _send(
+        {
+            "resourceType": "CapabilityStatement",
+            "status": "active",
+            "date": "2026-01-01",
+            "kind": "instance",
+            "fhirVersion": "4.0.1",
+            "format": ["json"],
+            "rest": [
+                {
+                    "mode": "server",
+                    "resource": [
+                        {
+                            "type": "RiskAssessment",
+                            "interaction": [{"code": "read"}, {"code": "search-type"}],
+                            "searchParam": [{"name": "patient", "type": "reference"}],
+                        },
+                        {"type": "Device", "interaction": [{"code": "read"}]},
+                    ],
+                }
+            ],
+        }
+    )

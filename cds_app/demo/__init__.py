@@ -1,0 +1,1 @@
+"""`ventfusion demo`: a simulated ward and EHR driving the real app end to end."""

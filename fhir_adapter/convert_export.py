@@ -1,0 +1,273 @@
+"""A cohort directory -> FHIR R4 bulk NDJSON (the simulator's FHIR export; synthetic data).
+
+Writes ``Patient``, ``Encounter``, ``Observation``, ``Procedure`` and ``ImagingStudy`` files in
+the layout of a bulk ``$export`` (one resource per line), as plain JSON dicts: Patient with the MRN
+identifier, one ICU Encounter per stay, Observations with LOINC codes and UCUM units (canonical
+units of model.variables), a Procedure (SNOMED 40617009) at the ventilation start, and one
+ImagingStudy per film whose UIDs match the DICOM export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from fhir_adapter.codes import LOINC, SNOMED, UCUM
+from model.cohort import Cohort, CohortFilm, CohortPatient, read_cohort
+from model.schemas import PatientKey
+from model.variables import BY_NAME, VENTILATION_SNOMED
+
+log = logging.getLogger(__name__)
+JsonDict = dict[str, Any]
+
+CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+DICOM_DCM = "http://dicom.nema.org/resources/ontology/DCM"
+SOP_CLASS = {
+    "CR": "urn:oid:1.2.840.10008.5.1.4.1.1.1",  # Computed Radiography Image Storage
+    "DX": "urn:oid:1.2.840.10008.5.1.4.1.1.1.1",  # Digital X-Ray Image Storage - For Presentation
+}
+RESOURCE_TYPES = ("Patient", "Encounter", "Observation", "Procedure", "ImagingStudy")
+LOINC_DISPLAY = {
+    "8867-4": "Heart rate",
+    "9279-1": "Respiratory rate",
+    "59408-5": "Oxygen saturation in Arterial blood by Pulse oximetry",
+    "8310-5": "Body temperature",
+    "8480-6": "Systolic blood pressure",
+    "8462-4": "Diastolic blood pressure",
+    "8478-0": "Mean blood pressure",
+    "3150-0": "Inhaled oxygen concentration",
+    "3151-8": "Inhaled oxygen flow rate",
+    "2703-7": "Oxygen [Partial pressure] in Arterial blood",
+    "2019-8": "Carbon dioxide [Partial pressure] in Arterial blood",
+    "2744-1": "pH of Arterial blood",
+    "2524-7": "Lactate [Moles/volume] in Serum or Plasma",
+    "1960-4": "Bicarbonate [Moles/volume] in Arterial blood",
+    "9269-2": "Glasgow coma score total",
+    "6690-2": "Leukocytes [#/volume] in Blood by Automated count",
+    "2160-0": "Creatinine [Mass/volume] in Serum or Plasma",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FhirExportReport:
+    """How many resources of each type were written."""
+
+    counts: dict[str, int]
+    files: tuple[Path, ...]
+
+
+def resource_id(kind: str, *parts: str) -> str:
+    """A deterministic FHIR id (never the MRN itself): ``<kind>-<hash>``."""
+    digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:20]
+    return f"{kind}-{digest}"
+
+
+def _instant(value: datetime) -> str:
+    return value.isoformat()
+
+
+def build_patient(patient: CohortPatient) -> JsonDict:
+    """Patient with the MRN identifier (system|value of the cohort key)."""
+    key = PatientKey.parse(patient.key)
+    resource: JsonDict = {
+        "resourceType": "Patient",
+        "id": resource_id("pat", patient.key),
+        "meta": {"tag": [{"system": "urn:ventfusion:tag", "code": "synthetic"}]},
+        "identifier": [
+            {
+                "use": "usual",
+                "type": {
+                    "coding": [
+                        {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}
+                    ]
+                },
+                "system": key.system,
+                "value": key.value,
+            }
+        ],
+        "active": True,
+        "name": [{"use": "anonymous", "family": "Synthetic", "given": ["Patient"]}],
+    }
+    if patient.sex in ("male", "female", "other", "unknown"):
+        resource["gender"] = patient.sex
+    if patient.age is not None:
+        born = patient.stay_start.date() - timedelta(days=round(patient.age * 365.25))
+        resource["birthDate"] = date(born.year, 1, 1).isoformat()
+    return resource
+
+
+def build_encounter(patient: CohortPatient, died: bool = False) -> JsonDict:
+    """The ICU stay as an inpatient Encounter with its period."""
+    resource: JsonDict = {
+        "resourceType": "Encounter",
+        "id": resource_id("enc", patient.key),
+        "status": "finished",
+        "class": {"system": ACT_CODE, "code": "IMP", "display": "inpatient encounter"},
+        "type": [{"text": "Intensive care unit stay"}],
+        "subject": {"reference": f"Patient/{resource_id('pat', patient.key)}"},
+        "period": {"start": _instant(patient.stay_start), "end": _instant(patient.stay_end)},
+    }
+    if died:
+        resource["hospitalization"] = {
+            "dischargeDisposition": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/discharge-disposition",
+                        "code": "exp",
+                        "display": "Expired",
+                    }
+                ]
+            }
+        }
+    return resource
+
+
+def build_observation(
+    key: str, index: int, variable: str, value: float, time: datetime
+) -> JsonDict:
+    """One measurement as a final Observation with its LOINC code and UCUM quantity."""
+    spec = BY_NAME[variable]
+    code = spec.loinc[0]
+    number: float | int = int(value) if float(value).is_integer() else float(value)
+    return {
+        "resourceType": "Observation",
+        "id": resource_id("obs", key, str(index)),
+        "status": "final",
+        "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": spec.category.value}]}],
+        "code": {
+            "coding": [
+                {"system": LOINC, "code": code, "display": LOINC_DISPLAY.get(code, spec.label)}
+            ],
+            "text": spec.label,
+        },
+        "subject": {"reference": f"Patient/{resource_id('pat', key)}"},
+        "encounter": {"reference": f"Encounter/{resource_id('enc', key)}"},
+        "effectiveDateTime": _instant(time),
+        "valueQuantity": {
+            "value": number,
+            "unit": spec.display_unit or spec.unit,
+            "system": UCUM,
+            "code": spec.unit,
+        },
+    }
+
+
+def build_ventilation_procedure(key: str, start: datetime, end: datetime) -> JsonDict:
+    """Invasive ventilation (SNOMED 40617009) from ``start``."""
+    return {
+        "resourceType": "Procedure",
+        "id": resource_id("proc", key, "ventilation"),
+        "status": "completed",
+        "code": {
+            "coding": [
+                {"system": SNOMED, "code": VENTILATION_SNOMED, "display": "Artificial respiration"}
+            ],
+            "text": "Invasive mechanical ventilation",
+        },
+        "subject": {"reference": f"Patient/{resource_id('pat', key)}"},
+        "encounter": {"reference": f"Encounter/{resource_id('enc', key)}"},
+        "performedPeriod": {"start": _instant(start), "end": _instant(max(end, start))},
+    }
+
+
+def build_imaging_study(film: CohortFilm, modality: str = "CR") -> JsonDict:
+    """One single-image portable chest study; UIDs as in the DICOM export."""
+    study_uid = film.study_instance_uid or film.sop_instance_uid
+    series: JsonDict = {
+        "uid": film.series_instance_uid or study_uid,
+        "number": 1,
+        "modality": {"system": DICOM_DCM, "code": modality},
+        "description": "CHEST AP PORTABLE",
+        "numberOfInstances": 1,
+        "bodySite": {"system": SNOMED, "code": "51185008", "display": "Thoracic structure"},
+        "instance": [
+            {
+                "uid": film.sop_instance_uid,
+                "sopClass": {"system": "urn:ietf:rfc:3986", "code": SOP_CLASS[modality]},
+                "number": 1,
+            }
+        ],
+    }
+    return {
+        "resourceType": "ImagingStudy",
+        "id": resource_id("img", film.sop_instance_uid),
+        "identifier": [{"system": "urn:dicom:uid", "value": f"urn:oid:{study_uid}"}],
+        "status": "available",
+        "modality": [{"system": DICOM_DCM, "code": modality}],
+        "subject": {"reference": f"Patient/{resource_id('pat', film.key)}"},
+        "encounter": {"reference": f"Encounter/{resource_id('enc', film.key)}"},
+        "started": _instant(film.time),
+        "numberOfSeries": 1,
+        "numberOfInstances": 1,
+        "description": "XR CHEST PORTABLE AP",
+        "series": [series],
+    }
+
+
+def _write(handle: IO[bytes], resource: JsonDict) -> None:
+    handle.write(orjson.dumps(resource) + b"\n")
+
+
+def export_cohort_fhir(
+    cohort_dir: Path,
+    out_dir: Path,
+    *,
+    modality_of: Callable[[str], str] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> FhirExportReport:
+    """Write ``out_dir/<Type>.ndjson`` for every resource type from a cohort directory."""
+    cohort = read_cohort(cohort_dir)
+    return export_fhir(cohort, out_dir, modality_of=modality_of, on_progress=on_progress)
+
+
+def export_fhir(
+    cohort: Cohort,
+    out_dir: Path,
+    *,
+    modality_of: Callable[[str], str] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> FhirExportReport:
+    """Export a loaded cohort (see ``export_cohort_fhir``)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {kind: out_dir / f"{kind}.ndjson" for kind in RESOURCE_TYPES}
+    counts = dict.fromkeys(RESOURCE_TYPES, 0)
+    handles = {kind: path.open("wb") for kind, path in paths.items()}
+    try:
+        for n, patient in enumerate(cohort.patients, start=1):
+            died = cohort.extras.get(patient.key, {}).get("outcome") == "died"
+            _write(handles["Patient"], build_patient(patient))
+            _write(handles["Encounter"], build_encounter(patient, died))
+            counts["Patient"] += 1
+            counts["Encounter"] += 1
+            vent = cohort.ventilation_start.get(patient.key)
+            if vent is not None:
+                _write(
+                    handles["Procedure"],
+                    build_ventilation_procedure(patient.key, vent, patient.stay_end),
+                )
+                counts["Procedure"] += 1
+            if on_progress is not None:
+                on_progress(n, len(cohort.patients))
+        obs = handles["Observation"]
+        for i, (key, time, variable, value) in enumerate(
+            zip(cohort.m_key, cohort.m_time, cohort.m_variable, cohort.m_value, strict=True)
+        ):
+            _write(obs, build_observation(key, i, variable, value, time))
+        counts["Observation"] = len(cohort.m_key)
+        for film in cohort.films:
+            modality = modality_of(film.sop_instance_uid) if modality_of else "CR"
+            _write(handles["ImagingStudy"], build_imaging_study(film, modality))
+            counts["ImagingStudy"] += 1
+    finally:
+        for handle in handles.values():
+            handle.close()
+    log.info("exported synthetic cohort as FHIR NDJSON: %s", counts)
+    return FhirExportReport(counts=counts, files=tuple(paths.values()))

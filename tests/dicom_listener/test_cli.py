@@ -1,0 +1,125 @@
+"""`ventfusion dicom-listen` as an operator runs it: directory sink, and the database + model."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+
+from dicom_listener.directory_sink import DirectoryFilmSink
+from tests.dicom_listener.films import PATIENT_ID, make_film
+from tests.dicom_listener.scu import echo, store_files
+
+from .conftest import AE_TITLE, PATIENT_SYSTEM
+
+VENTFUSION = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "ventfusion"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _run_listener(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    if not VENTFUSION.exists():
+        pytest.skip("the ventfusion console script is not installed in .venv")
+    with open(log, "wb") as handle:
+        return subprocess.Popen(
+            [str(VENTFUSION), "dicom-listen", *args], env=env, stdout=handle, stderr=handle
+        )
+
+
+def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while echo(port) != 0x0000:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"listener did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.25)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait(5)
+
+
+def _env(tmp_path: Path, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "VENTFUSION_DICOM__AE_TITLE": AE_TITLE,
+        "VENTFUSION_DICOM__PORT": str(port),
+        "VENTFUSION_DICOM__SPOOL_DIR": str(tmp_path / "spool"),
+        "VENTFUSION_DATA_DIR": str(tmp_path / "var"),
+        "VENTFUSION_PATIENT_ID_SYSTEM": PATIENT_SYSTEM,
+        "VENTFUSION_TIMEZONE": "Europe/Berlin",
+    }
+
+
+@pytest.mark.slow
+def test_dicom_listen_with_a_directory_sink(tmp_path: Path) -> None:
+    port = _free_port()
+    out, log = tmp_path / "out", tmp_path / "listener.log"
+    process = _run_listener(["--out", str(out), "--no-model"], _env(tmp_path, port), log)
+    try:
+        _wait_ready(process, port, log)
+        film = make_film(tmp_path / "f.dcm")
+        assert store_files(port, [film]) == [0x0000]
+        uid = str(dcmread(film).SOPInstanceUID)
+        sink = DirectoryFilmSink(out)
+        deadline = time.monotonic() + 30
+        while not sink.added_uids() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        assert _stop(process) == 0
+    assert sink.added_uids() == [uid]
+    assert (tmp_path / "spool" / "done" / uid).exists()
+
+
+@pytest.mark.slow
+def test_dicom_listen_stores_the_film_and_updates_the_prediction(tmp_path: Path) -> None:
+    from cds_app.db.predictions import PredictionRepository
+    from cds_app.db.session import make_engine
+    from cds_app.db.store import Store
+    from model.schemas import PatientKey
+
+    port = _free_port()
+    database = f"sqlite:///{tmp_path / 'ventfusion.sqlite3'}"
+    env = {**_env(tmp_path, port), "DATABASE_URL": database, "VENTFUSION_MODEL__DEBOUNCE_S": "0.1"}
+    log = tmp_path / "listener.log"
+    process = _run_listener([], env, log)
+    try:
+        _wait_ready(process, port, log)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        film = make_film(tmp_path / "f.dcm", acquired=now, tz_offset="+0000")
+        uid = str(dcmread(film).SOPInstanceUID)
+        assert store_files(port, [film]) == [0x0000]
+        engine = make_engine(database)
+        key = PatientKey(system=PATIENT_SYSTEM, value=PATIENT_ID)
+        store, predictions = Store(engine), PredictionRepository(engine)
+        deadline = time.monotonic() + 60
+        latest = None
+        while time.monotonic() < deadline:
+            latest = predictions.latest(key)
+            if latest is not None and latest.film_sop_instance_uid == uid:
+                break
+            time.sleep(0.2)
+    finally:
+        assert _stop(process) == 0
+    row = store.film_by_uid(uid)
+    assert row is not None
+    assert latest is not None, log.read_text()[-3000:]
+    assert latest.film_sop_instance_uid == uid
+    assert latest.image_weight > 0.0
+    engine.dispose()

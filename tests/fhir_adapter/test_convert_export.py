@@ -1,0 +1,142 @@
+"""FHIR NDJSON export of a synthetic cohort: every line validates as R4 (fhir.resources.R4B)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+
+from fhir_adapter.bulk import import_ndjson
+from fhir_adapter.convert_export import (
+    RESOURCE_TYPES,
+    FhirExportReport,
+    build_observation,
+    export_cohort_fhir,
+)
+from model.cohort import Cohort, read_cohort
+from model.synth import DEFAULT_MRN_SYSTEM, SynthConfig, simulate
+from model.variables import BY_LOINC, VENTILATION_SNOMED
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Cohort, FhirExportReport]:
+    root = tmp_path_factory.mktemp("fhir-export")
+    # seed 4: 8 stays including ventilated ones
+    simulate(SynthConfig(patients=8, seed=4, film_size=48), root / "cohort")
+    cohort = read_cohort(root / "cohort")
+    report = export_cohort_fhir(root / "cohort", root / "ndjson", modality_of=lambda uid: "DX")
+    return cohort, report
+
+
+def _lines(report: FhirExportReport, kind: str) -> list[dict[str, object]]:
+    path = next(p for p in report.files if p.name == f"{kind}.ndjson")
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def test_every_line_validates_with_fhir_resources_r4b(
+    exported: tuple[Cohort, FhirExportReport],
+) -> None:
+    _, report = exported
+    total = 0
+    for kind in RESOURCE_TYPES:
+        for resource in _lines(report, kind):
+            assert resource["resourceType"] == kind
+            get_fhir_model_class(kind).model_validate(resource)
+            total += 1
+    assert total == sum(report.counts.values())
+
+
+def test_resources_match_the_cohort(exported: tuple[Cohort, FhirExportReport]) -> None:
+    cohort, report = exported
+    assert report.counts["Patient"] == len(cohort.patients)
+    assert report.counts["Encounter"] == len(cohort.patients)
+    assert report.counts["Observation"] == len(cohort.m_key)
+    assert report.counts["Procedure"] == len(cohort.ventilation_start) > 0
+    assert report.counts["ImagingStudy"] == len(cohort.films) > 0
+    identifiers = {
+        (ident["system"], ident["value"])  # type: ignore[index]
+        for patient in _lines(report, "Patient")
+        for ident in patient["identifier"]  # type: ignore[attr-defined]
+    }
+    assert identifiers == {tuple(p.key.split("|", 1)) for p in cohort.patients}
+    assert {s for s, _ in identifiers} == {DEFAULT_MRN_SYSTEM}
+
+
+def test_observations_carry_loinc_codes_and_canonical_ucum_units(
+    exported: tuple[Cohort, FhirExportReport],
+) -> None:
+    _, report = exported
+    seen: Counter[str] = Counter()
+    for obs in _lines(report, "Observation"):
+        coding = obs["code"]["coding"][0]  # type: ignore[index]
+        variable = BY_LOINC[coding["code"]]
+        assert coding["system"] == "http://loinc.org"
+        quantity = obs["valueQuantity"]
+        assert quantity["system"] == "http://unitsofmeasure.org"  # type: ignore[index]
+        assert quantity["code"] == variable.unit  # type: ignore[index]
+        assert obs["category"][0]["coding"][0]["code"] == variable.category.value  # type: ignore[index]
+        seen[variable.name] += 1
+    assert len(seen) == 17
+
+
+def test_ventilation_procedure_and_imaging_studies(
+    exported: tuple[Cohort, FhirExportReport],
+) -> None:
+    cohort, report = exported
+    for proc in _lines(report, "Procedure"):
+        assert proc["code"]["coding"][0]["code"] == VENTILATION_SNOMED  # type: ignore[index]
+    uids = {f.sop_instance_uid: f for f in cohort.films}
+    for study in _lines(report, "ImagingStudy"):
+        instance = study["series"][0]["instance"][0]  # type: ignore[index]
+        film = uids[instance["uid"]]
+        assert study["identifier"][0]["value"] == f"urn:oid:{film.study_instance_uid}"  # type: ignore[index]
+        assert study["series"][0]["uid"] == film.series_instance_uid  # type: ignore[index]
+        assert study["modality"][0]["code"] == "DX"  # type: ignore[index]
+
+
+def test_no_mrn_in_resource_ids(exported: tuple[Cohort, FhirExportReport]) -> None:
+    cohort, report = exported
+    mrns = {p.key.split("|", 1)[1] for p in cohort.patients}
+    for kind in RESOURCE_TYPES:
+        for resource in _lines(report, kind):
+            assert not any(m in str(resource["id"]) for m in mrns)
+
+
+def test_export_is_deterministic(exported: tuple[Cohort, FhirExportReport], tmp_path: Path) -> None:
+    cohort, report = exported
+    again = export_cohort_fhir(cohort.root, tmp_path, modality_of=lambda uid: "DX")
+    for first, second in zip(report.files, again.files, strict=True):
+        assert (
+            hashlib.sha256(first.read_bytes()).digest()
+            == hashlib.sha256(second.read_bytes()).digest()
+        )
+
+
+def test_round_trip_through_the_bulk_importer(
+    exported: tuple[Cohort, FhirExportReport], tmp_path: Path
+) -> None:
+    cohort, report = exported
+    import_ndjson(
+        report.files[0].parent, tmp_path / "back", mrn_system=DEFAULT_MRN_SYSTEM, synthetic=True
+    )
+    back = read_cohort(tmp_path / "back")
+    assert sorted(p.key for p in back.patients) == sorted(p.key for p in cohort.patients)
+    assert len(back.m_key) == len(cohort.m_key)
+    assert back.ventilation_start == cohort.ventilation_start
+
+
+def test_integer_and_decimal_values_keep_their_number() -> None:
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    obs = build_observation(f"{DEFAULT_MRN_SYSTEM}|X1", 0, "ph", 7.31, when)
+    assert obs["valueQuantity"]["value"] == 7.31
+    assert (
+        build_observation(f"{DEFAULT_MRN_SYSTEM}|X1", 1, "heart_rate", 88.0, when)["valueQuantity"][
+            "value"
+        ]
+        == 88
+    )

@@ -1,0 +1,81 @@
+"""Nets: output shapes for every architecture / encoder, and the exact gate-zero property."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from model import ModelError
+from model.nets import ARCHS, FusionNet, NetConfig
+
+N_INPUTS = 3 * 17 + 2
+
+
+def _inputs(batch: int = 6, lookback: int = 12, emb: int = 16) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, lookback, N_INPUTS, generator=g)
+    film = torch.randn(batch, emb, generator=g)
+    age = torch.rand(batch, generator=g)
+    has = torch.tensor([1.0, 0.0] * (batch // 2))
+    return x, film, age, has
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("ehr", ["gru", "transformer"])
+def test_shapes_for_every_arch(arch: str, ehr: str) -> None:
+    torch.manual_seed(0)
+    net = FusionNet(
+        NetConfig(n_inputs=N_INPUTS, lookback_h=12, arch=arch, ehr_encoder=ehr, hidden=16)
+    ).eval()
+    x, _, age, has = _inputs()
+    films = torch.rand(6, 1, 32, 32)
+    emb = net.embed(films)
+    assert emb.shape == (6, 64)
+    out = net(x, emb, age, has)
+    assert out.logit.shape == out.logit_ehr.shape == out.gate.shape == (6,)
+    assert torch.isfinite(out.logit).all()
+
+
+@pytest.mark.parametrize(
+    ("encoder", "extra"), [("densenet121", {}), ("embedding", {"embedding_dim": 24})]
+)
+def test_pluggable_cxr_encoders(encoder: str, extra: dict[str, int]) -> None:
+    torch.manual_seed(0)
+    cfg = NetConfig(n_inputs=N_INPUTS, lookback_h=12, cxr_encoder=encoder, cxr_dim=32, **extra)
+    net = FusionNet(cfg).eval()
+    films = torch.rand(2, 1, 32, 32) if encoder == "densenet121" else torch.rand(2, 24)
+    with torch.no_grad():
+        emb = net.embed(films)
+    assert emb.shape == (2, 32 if encoder == "densenet121" else 24)
+    x, _, age, has = _inputs(batch=2)
+    with torch.no_grad():
+        assert net(x, emb, age, has).logit.shape == (2,)
+
+
+def test_embedding_encoder_rejects_wrong_width() -> None:
+    net = FusionNet(NetConfig(n_inputs=N_INPUTS, cxr_encoder="embedding", embedding_dim=8))
+    with pytest.raises(ModelError):
+        net.embed(torch.rand(2, 9))
+
+
+def test_unknown_arch_or_encoder_is_a_clear_error() -> None:
+    with pytest.raises(ModelError, match="architecture"):
+        FusionNet(NetConfig(n_inputs=N_INPUTS, arch="late"))
+    with pytest.raises(ModelError, match="CXR encoder"):
+        FusionNet(NetConfig(n_inputs=N_INPUTS, cxr_encoder="vit"))
+
+
+def test_gate_is_exactly_zero_without_film_and_output_is_the_ehr_path() -> None:
+    torch.manual_seed(1)
+    net = FusionNet(NetConfig(n_inputs=N_INPUTS, lookback_h=12, hidden=16)).eval()
+    x, film, age, has = _inputs(emb=64)
+    film = film * 100.0  # garbage where there is no film must not leak through
+    with torch.no_grad():
+        out = net(x, film, age, has)
+        ehr_only = net.head(net.ehr(x)).squeeze(1)
+    no = has == 0
+    assert torch.equal(out.gate[no], torch.zeros(int(no.sum())))
+    assert torch.equal(out.logit[no], out.logit_ehr[no])  # bit for bit
+    assert torch.equal(out.logit[no], ehr_only[no])
+    assert (out.gate[~no] > 0).all() and (out.gate[~no] < 1).all()
+    assert not torch.equal(out.logit[~no], out.logit_ehr[~no])
