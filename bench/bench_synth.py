@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import tempfile
@@ -25,16 +26,23 @@ def _dir_size(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
+def _cpu_s() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def run(patients: int, film_size: int, workers: int, keep: Path | None) -> dict[str, float]:
     """One timed simulation + read; returns figures."""
     base = Path(tempfile.mkdtemp(prefix="bench-synth-"))
     out = keep or base / "cohort"
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_s()
         summary = simulate(
             SynthConfig(patients=patients, seed=0, film_size=film_size, workers=workers), out
         )
         simulate_s = time.perf_counter() - start
+        cpu_s = _cpu_s() - cpu
         start = time.perf_counter()
         cohort = read_cohort(out)
         read_s = time.perf_counter() - start
@@ -42,6 +50,7 @@ def run(patients: int, film_size: int, workers: int, keep: Path | None) -> dict[
             "patients": patients,
             "workers": workers,
             "simulate_s": simulate_s,
+            "cpu_s": cpu_s,
             "read_s": read_s,
             "films": summary.films,
             "measurements": len(cohort.m_key),
@@ -70,16 +79,18 @@ def main() -> None:
     r = runs[0]
     print(f"# load average after: {os.getloadavg()[0]:.1f}")
     print(
-        "| run | patients | films | measurements | simulate (s) | patients/s | read_cohort (s) | size (MB) |"
+        "| run | patients | films | measurements | simulate wall (s) | CPU (s) | patients/s "
+        "| read_cohort (s) | size (MB) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for label, row, secs in (
         (f"{args.workers} workers", r, main_s),
         ("1 process", single, single["simulate_s"]),
     ):
         print(
-            f"| {label} | {row['patients']:,.0f} | {row['films']:,.0f} | {row['measurements']:,.0f} | "
-            f"{secs:.1f} | {row['patients'] / secs:.1f} | {row['read_s']:.2f} | {row['size_mb']:,.0f} |"
+            f"| {label} | {row['patients']:,.0f} | {row['films']:,.0f} | "
+            f"{row['measurements']:,.0f} | {secs:.1f} | {row['cpu_s']:.1f} | "
+            f"{row['patients'] / secs:.1f} | {row['read_s']:.2f} | {row['size_mb']:,.0f} |"
         )
     print(
         f"\nventilated {r['ventilated_pct']:.1f}% of stays, positive hourly windows "

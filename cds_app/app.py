@@ -139,3 +139,12 @@ def create_app(
         )
     )
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """App factory for ``uvicorn --factory`` worker processes: settings from the environment."""
+    from cds_app.logging_setup import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level, json_format=settings.log_json)
+    return create_app(settings)

@@ -7,6 +7,7 @@ retried with back-off. Pending instances are resumed at start.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -23,6 +24,15 @@ log = logging.getLogger(__name__)
 
 BuildFilm = Callable[[Path], ChestFilm | Rejection]
 _MAX_DELAY_S = 300.0
+_WORKER_NICE = 5
+
+
+def _lower_thread_priority() -> None:
+    """Nice this thread (Linux: per thread) so acknowledgements win when the CPU is short."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _WORKER_NICE)
+    except (AttributeError, OSError):  # other platforms, or a sandbox refusing it
+        log.debug("could not lower the priority of the processing thread")
 
 
 class SpoolWorker:
@@ -100,6 +110,7 @@ class SpoolWorker:
             self._queue.put(uid)
 
     def _run(self) -> None:
+        _lower_thread_priority()
         while not self._stop.is_set():
             self._requeue_due()
             try:

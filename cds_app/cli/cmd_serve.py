@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -44,6 +45,19 @@ def register(app: typer.Typer) -> None:
         if workers > 1 and settings.dicom.enabled:
             typer.secho("--workers > 1 needs --no-dicom (one listener per port)", err=True)
             raise typer.Exit(2)
+        if workers > 1:  # each worker process builds its own app from the environment
+            os.environ["VENTFUSION_DICOM__ENABLED"] = "false"
+            os.environ["VENTFUSION_WORKER__ENABLED"] = str(settings.worker.enabled).lower()
+            uvicorn.run(
+                "cds_app.app:create_app_from_env",
+                factory=True,
+                workers=workers,
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                proxy_headers=True,
+            )
+            return
         uvicorn.run(
             create_app(settings),
             host=settings.host,

@@ -63,6 +63,7 @@ def build_anatomy(rows: int, cols: int, habitus: str, n_patterns: int) -> Anatom
     apex, base_y, dome, rx = _lung_geometry(habitus)
     lungs = np.zeros_like(gx)
     base_height = np.full_like(gx, 9.0)
+    diaphragm = np.full_like(gx, 9.0)
     for cx, drop in ((-0.38, 0.0), (0.38, 0.03)):
         rel = (gx - cx) / rx
         y_base = base_y + drop + dome * rel**2
@@ -71,22 +72,23 @@ def build_anatomy(rows: int, cols: int, habitus: str, n_patterns: int) -> Anatom
         side *= _sig((np.abs(gx) - 0.1) / soft) * _sig((gy - apex) / soft)
         lungs = np.maximum(lungs, side)
         height = (y_base - gy) - 0.12 * np.abs(rel)
-        base_height = np.where(
-            np.abs(gx - cx) < rx * 1.1, np.minimum(base_height, height), base_height
-        )
-    hx, hy = (0.4, 0.27) if habitus == "cardiomegaly" else (0.28, 0.21)
-    heart = _sig((1.0 - ((gx - 0.1) / hx) ** 2 - ((gy - 0.24) / hy) ** 2) / 0.08)
-    lungs *= 1.0 - 0.85 * heart
-    mediastinum = _sig((0.12 - np.abs(gx)) / soft) * _sig((0.5 - gy) / soft)
-    spine = _sig((0.07 - np.abs(gx)) / soft)
-    abdomen = _sig((gy - (base_y + dome * 0.3)) / 0.02) * (body > 0)
+        near = np.abs(gx - cx) < rx * 1.1
+        base_height = np.where(near, np.minimum(base_height, height), base_height)
+        diaphragm = np.where(np.sign(gx) == np.sign(cx), np.minimum(y_base, base_y + 0.2), diaphragm)
+    hx, hy = (0.4, 0.28) if habitus == "cardiomegaly" else (0.29, 0.23)
+    heart = _sig((1.0 - ((gx - 0.12) / hx) ** 2 - ((gy - 0.2) / hy) ** 2) / 0.08)
+    heart *= _sig((diaphragm + 0.05 - gy) / soft)
+    lungs *= 1.0 - 0.9 * heart
+    mediastinum = _sig((0.11 - np.abs(gx)) / soft) * _sig((0.5 - gy) / soft)
+    spine = _sig((0.055 - np.abs(gx)) / soft)
+    abdomen = _sig((gy - diaphragm) / soft) * (body > 0)
 
     bones = np.zeros_like(gx)
     lateral = np.clip(np.abs(gx) - 0.08, 0, None)
     for k in range(10):
         curve = -0.7 + k * 0.125 - 0.55 * lateral + 0.75 * lateral**2
         band = np.exp(-(((gy - curve) / 0.024) ** 2)) * ((np.abs(gx) > 0.08) & (np.abs(gx) < 0.84))
-        bones += 0.08 * band * _sig((base_y + 0.15 - gy) / 0.05)
+        bones += 0.065 * band * _sig((base_y + 0.15 - gy) / 0.05)
     for sign in (-1.0, 1.0):
         t = np.clip((sign * gx - 0.1) / 0.5, 0.0, 1.0)
         curve = -0.74 - 0.08 * t
@@ -95,8 +97,8 @@ def build_anatomy(rows: int, cols: int, habitus: str, n_patterns: int) -> Anatom
             * np.exp(-(((gy - curve) / 0.025) ** 2))
             * ((sign * gx > 0.08) & (sign * gx < 0.62))
         )
-    base = body * (1.0 - 0.65 * lungs) + 0.22 * heart + 0.3 * mediastinum + 0.22 * spine
-    base += 0.35 * abdomen + bones * (body > 0.02)
+    base = body * (1.0 - 0.65 * lungs) + 0.13 * heart + 0.18 * mediastinum + 0.12 * spine
+    base += 0.22 * abdomen + bones * (body > 0.02)
 
     tube_x = 0.01 * np.sin(gy * 3.0)
     tube = 0.45 * np.exp(-(((gx - tube_x) / 0.012) ** 2)) * (gy < -0.28)
@@ -114,7 +116,7 @@ def build_anatomy(rows: int, cols: int, habitus: str, n_patterns: int) -> Anatom
         ranks = np.argsort(np.argsort(-field[inside]))
         patterns[k][inside] = (ranks / max(ranks.size - 1, 1)).astype(np.float32)
     mottle = 0.75 + 0.25 * _sig(_smooth_field(rng, lung_b.shape, 40) * 2.0)
-    perihilar = np.exp(-(((np.abs(xb) - 0.2) ** 2) / 0.05 + ((yb + 0.02) ** 2) / 0.12))
+    perihilar = np.exp(-(((np.abs(xb) - 0.18) ** 2) / 0.07 + ((yb + 0.02) ** 2) / 0.16))
     return Anatomy(
         base=base.astype(np.float32),
         box=box,

@@ -38,14 +38,14 @@ class FilmRenderer:
         c = spec.consolidation
         if c > 0.005:
             q = anat.patterns[spec.pattern % N_PATTERNS]
-            extent = np.clip((c - q) / 0.2 + 0.5, 0.0, 1.0)
+            extent = np.clip((c - q) / 0.3 + 0.5, 0.0, 1.0)
             sub += (0.5 * extent * anat.mottle + 0.12 * c) * lung
         if spec.edema > 0.01:
-            sub += (0.45 * spec.edema) * anat.perihilar * lung
+            sub += (0.6 * spec.edema) * anat.perihilar * lung
         if spec.effusion > 0.01:
             level = 0.5 * spec.effusion
-            fluid = np.clip((level - anat.base_height) / 0.03 + 0.5, 0.0, 1.0)
-            sub += 0.55 * fluid * np.minimum(lung * 1.4, 1.0)
+            fluid = np.clip((level - anat.base_height) / 0.05 + 0.5, 0.0, 1.0)
+            sub += 0.4 * fluid * np.minimum(lung * 1.4, 1.0)
         if spec.tube:
             image += anat.tube
         dy, dx = spec.shift

@@ -256,3 +256,31 @@ def test_poller_cursor_persists(pipeline: Pipeline) -> None:
 
     assert asyncio.run(run()) == (1, 1)
     assert services.poller.cursors.get("observation-poll") is not None
+
+
+def test_build_router_takes_processor_and_secret_from_the_app_context(
+    pipeline: Pipeline,
+) -> None:
+    from types import SimpleNamespace
+
+    from cds_app.api.fhir_notifications import build_router
+    from cds_app.settings import Settings
+    from cds_app.settings.fhir import FhirSettings
+
+    settings = Settings(
+        fhir=FhirSettings(notification_secret="ctx-secret", notification_header="X-Hook-Key")
+    )
+    app = FastAPI()
+    app.state.ctx = SimpleNamespace(
+        settings=settings, fhir_processor=pipeline.holder["services"].processor
+    )
+    app.include_router(build_router(app.state.ctx))  # type: ignore[arg-type]
+    with serve(app) as base:
+        url = f"{base}/fhir/notifications"
+        assert httpx.post(url, headers={"X-Hook-Key": "wrong"}).status_code == 401
+        heartbeat = pipeline.server.backport_bundle(
+            {"id": "s", "criteria": "t"}, "heartbeat", [], "empty"
+        )
+        ok = httpx.post(url, json=heartbeat, headers={"X-Hook-Key": "ctx-secret"})
+        assert ok.status_code == 200
+        assert ok.json()["issue"][0]["diagnostics"].startswith("heartbeat")
