@@ -34,6 +34,23 @@ from tests.support.server import free_port  # noqa: E402
 SERVICE = "ventfusion-patient-view"
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its children (uvicorn workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(c) for c in children.read_text().split()]
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
@@ -91,9 +108,15 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=20)
     parser.add_argument("--levels", default="1,8,32")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="new Observation ids in every request (no mapping reuse across chart opens)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write results as JSON")
     args = parser.parse_args()
 
+    load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     ehr = TestEhr()
     work = Path(tempfile.mkdtemp(prefix="vf-bench-hooks-"))
     jwks = ehr.write_jwks(work / "jwks.json")
@@ -126,9 +149,13 @@ def main() -> None:
             time.sleep(0.3)
         now = datetime.now(UTC)
         bodies = []
-        for i in range(args.patients):
-            prefetch = full_prefetch(f"bench-{i}", f"MRN-B{i}", now=now, severity=(i % 5) / 4)
-            bodies.append(orjson.dumps(hook_request(f"bench-{i}", prefetch=prefetch)))
+        count = args.requests if args.cold else args.patients
+        for i in range(count):
+            p = i % args.patients
+            prefetch = full_prefetch(
+                f"bench-{p}", f"MRN-B{p}", now=now, severity=(p % 5) / 4, prefix=f"r{i}"
+            )  # cold: new Observation ids per request
+            bodies.append(orjson.dumps(hook_request(f"bench-{p}", prefetch=prefetch)))
         n_obs = sum(len(v["entry"]) for k, v in orjson.loads(bodies[0])["prefetch"].items()
                     if k != "patient")  # fmt: skip
         aud = f"{base}/cds-services/{SERVICE}"
@@ -137,18 +164,24 @@ def main() -> None:
         asyncio.run(_run_level(base, bodies, warm, 4))
         for level in (int(x) for x in args.levels.split(",")):
             tokens = [ehr.token(aud, alg="RS384") for _ in range(args.requests)]
-            results.append(asyncio.run(_run_level(base, bodies, tokens, level)))
+            cpu_before = _cpu_seconds(server.pid)
+            result = asyncio.run(_run_level(base, bodies, tokens, level))
+            result["server_cpu_ms"] = (_cpu_seconds(server.pid) - cpu_before) / args.requests * 1000
+            results.append(result)
     finally:
         server.terminate()
         server.wait(timeout=30)
     size_kb = len(bodies[0]) / 1024
     print(f"request: Patient + {n_obs} Observations, {size_kb:.0f} KB; "
-          f"uvicorn workers={args.workers}; cores={os.cpu_count()}")  # fmt: skip
-    print("| concurrency | requests | p50 ms | p95 ms | p99 ms | req/s |")
-    print("|---|---|---|---|---|---|")
+          f"uvicorn workers={args.workers}; cores={os.cpu_count()}; "
+          f"{'cold: new ids per request' if args.cold else 'warm: same 20 patients'}")  # fmt: skip
+    print(f"load average before: {load_before}")
+    print("| concurrency | requests | p50 ms | p95 ms | p99 ms | req/s | server CPU ms/req |")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['concurrency']} | {r['requests']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
-              f"| {r['p99_ms']:.1f} | {r['req_per_s']:.0f} |")  # fmt: skip
+              f"| {r['p99_ms']:.1f} | {r['req_per_s']:.0f} "
+              f"| {r['server_cpu_ms']:.1f} |")  # fmt: skip
     if args.out:
         args.out.write_text(json.dumps({"results": results, "observations": n_obs}, indent=2))
 

@@ -239,33 +239,42 @@ def export_fhir(
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {kind: out_dir / f"{kind}.ndjson" for kind in RESOURCE_TYPES}
     counts = dict.fromkeys(RESOURCE_TYPES, 0)
+    total = 2 * len(cohort.patients) + len(cohort.ventilation_start) + len(cohort.m_key)
+    total += len(cohort.films)
+    done = 0
+
+    def advance(n: int = 1) -> None:
+        nonlocal done
+        done += n
+        if on_progress is not None and (done % 5000 < n or done == total):
+            on_progress(done, total)
+
     handles = {kind: path.open("wb") for kind, path in paths.items()}
     try:
-        for n, patient in enumerate(cohort.patients, start=1):
+        for patient in cohort.patients:
             died = cohort.extras.get(patient.key, {}).get("outcome") == "died"
             _write(handles["Patient"], build_patient(patient))
             _write(handles["Encounter"], build_encounter(patient, died))
             counts["Patient"] += 1
             counts["Encounter"] += 1
+            advance(2)
             vent = cohort.ventilation_start.get(patient.key)
             if vent is not None:
-                _write(
-                    handles["Procedure"],
-                    build_ventilation_procedure(patient.key, vent, patient.stay_end),
-                )
+                procedure = build_ventilation_procedure(patient.key, vent, patient.stay_end)
+                _write(handles["Procedure"], procedure)
                 counts["Procedure"] += 1
-            if on_progress is not None:
-                on_progress(n, len(cohort.patients))
+                advance()
         obs = handles["Observation"]
-        for i, (key, time, variable, value) in enumerate(
-            zip(cohort.m_key, cohort.m_time, cohort.m_variable, cohort.m_value, strict=True)
-        ):
+        rows = zip(cohort.m_key, cohort.m_time, cohort.m_variable, cohort.m_value, strict=True)
+        for i, (key, time, variable, value) in enumerate(rows):
             _write(obs, build_observation(key, i, variable, value, time))
-        counts["Observation"] = len(cohort.m_key)
+            counts["Observation"] += 1
+            advance()
         for film in cohort.films:
             modality = modality_of(film.sop_instance_uid) if modality_of else "CR"
             _write(handles["ImagingStudy"], build_imaging_study(film, modality))
             counts["ImagingStudy"] += 1
+            advance()
     finally:
         for handle in handles.values():
             handle.close()

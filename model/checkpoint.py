@@ -43,6 +43,7 @@ class ModelCard:
     metrics: dict[str, float] = field(default_factory=dict)
     limitations: list[str] = field(default_factory=list)
     created: str = ""
+    comparison: str = ""  # Markdown: comparison with bedside rules (from the evaluation)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,6 +73,11 @@ class ModelCard:
             "",
             *(f"- {item}" for item in self.limitations),
             "",
+            *(
+                ["## Comparison with bedside rules", "", self.comparison, ""]
+                if self.comparison
+                else []
+            ),
         ]
         return "\n".join(lines)
 

@@ -20,9 +20,10 @@ from model.calibration import CardThresholds
 from model.checkpoint import Checkpoint, ModelCard, load_checkpoint
 from model.explain import Series, drivers_from_occlusion
 from model.features.grid import build_grid, occlude, window_tensor
-from model.features.spec import plausible, static_features
+from model.features.spec import static_features
 from model.schemas import ChestFilm, PatientWindow, RiskPrediction
 from model.transforms import preprocess_film
+from model.variables import BY_NAME
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class Predictor:
         self._cal = ckpt.calibration
         self._var_index = {name: i for i, name in enumerate(self._spec.variables)}
         self._stds = dict(zip(self._spec.variables, self._norm.std, strict=True))
+        self._lo = np.asarray([BY_NAME[v].plausible_min for v in self._spec.variables])
+        self._hi = np.asarray([BY_NAME[v].plausible_max for v in self._spec.variables])
         self.model_id: str = ckpt.model_id
         self.model_version: str = ckpt.model_version
         self.film_size: int = self._spec.film_size
@@ -119,34 +122,31 @@ class Predictor:
     def _ehr_input(self, window: PatientWindow) -> _EhrInput:
         lookback = self.lookback_h
         origin = window.as_of - timedelta(hours=lookback)
-        times, var, vals, basis = [], [], [], []
-        for m in window.measurements:
-            idx = self._var_index.get(m.variable)
-            if idx is None or not (origin < m.time <= window.as_of):
-                continue
-            if not plausible(m.variable, np.asarray([m.value]))[0]:
-                continue
-            times.append((m.time - origin).total_seconds() / 3600.0)
-            var.append(idx)
-            vals.append(m.value)
-            if m.source_id:
-                basis.append(m.source_id)
-        t_arr = np.asarray(times, np.float64)
-        v_arr = np.asarray(var, np.int64)
-        grid = build_grid(t_arr, v_arr, np.asarray(vals), lookback, len(self._spec.variables))
+        chosen = [
+            m
+            for m in window.measurements
+            if m.variable in self._var_index and origin < m.time <= window.as_of
+        ]
+        var = np.asarray([self._var_index[m.variable] for m in chosen], np.int64)
+        vals = np.asarray([m.value for m in chosen], np.float64)
+        times = np.asarray([(m.time - origin).total_seconds() for m in chosen]) / 3600.0
+        ok = (vals >= self._lo[var]) & (vals <= self._hi[var]) & np.isfinite(vals)
+        var, vals, times = var[ok], vals[ok], times[ok]
+        basis = [m.source_id for m, keep in zip(chosen, ok, strict=True) if keep and m.source_id]
+        grid = build_grid(times, var, vals, lookback, len(self._spec.variables))
         static = static_features(window.static.age_years, window.static.sex, self._norm)
         x = window_tensor(grid, np.asarray([lookback - 1]), static[None], self._spec, self._norm)
         series: dict[str, Series] = {}
-        order = np.argsort(t_arr, kind="stable")
-        for idx in sorted(set(var)):
-            sel = order[v_arr[order] == idx]
-            name = self._spec.variables[idx]
-            series[name] = Series(
-                name,
-                tuple(float(lookback - t) for t in t_arr[sel]),
-                tuple(float(vals[i]) for i in sel),
+        order = np.argsort(times, kind="stable")
+        observed = tuple(int(v) for v in np.unique(var))
+        for idx in observed:
+            sel = order[var[order] == idx]
+            series[self._spec.variables[idx]] = Series(
+                self._spec.variables[idx],
+                tuple((lookback - times[sel]).tolist()),
+                tuple(vals[sel].tolist()),
             )
-        return _EhrInput(x, tuple(sorted(set(var))), series, tuple(dict.fromkeys(basis)))
+        return _EhrInput(x, observed, series, tuple(dict.fromkeys(basis)))
 
     # -- prediction -------------------------------------------------------------------------
     @torch.no_grad()

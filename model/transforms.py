@@ -18,7 +18,10 @@ from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import torch
-from monai.transforms import Compose, MapTransform, Resize, SpatialPad, Transform
+from monai.transforms.compose import Compose
+from monai.transforms.croppad.array import SpatialPad
+from monai.transforms.spatial.array import Resize
+from monai.transforms.transform import MapTransform, Transform
 
 from model import ModelError
 
@@ -56,7 +59,7 @@ class PercentileScale(Transform):
         self.lower = lower
         self.upper = upper
 
-    def __call__(self, data: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def __call__(self, data: torch.Tensor) -> torch.Tensor:
         flat = data.reshape(-1).to(torch.float64)
         low = torch.quantile(flat, self.lower / 100.0)
         high = torch.quantile(flat, self.upper / 100.0)
@@ -77,7 +80,7 @@ class FilmPreprocess(Transform):
         self._scale = PercentileScale()
         self._pad = SpatialPad(spatial_size=(size, size), mode="constant", value=0.0)
 
-    def __call__(self, data: np.ndarray | torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def __call__(self, data: np.ndarray | torch.Tensor) -> torch.Tensor:
         image = _as_channel_first(data)
         image = torch.as_tensor(self._resize(image))
         image = self._scale(image)
@@ -94,7 +97,7 @@ class FilmPreprocessd(MapTransform):
         super().__init__(keys)
         self.preprocess = FilmPreprocess(size)
 
-    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:  # type: ignore[override]
+    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
         out = dict(data)
         for key in self.key_iterator(out):
             out[key] = self.preprocess(out[key])  # type: ignore[arg-type]

@@ -26,16 +26,16 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option(help="Checkpoint file to write (.pt).")],
         arch: Annotated[str, typer.Option(help=f"One of {', '.join(ARCHS)}.")] = "gated",
         seed: Annotated[int, typer.Option(help="Seed of weights, batches and split.")] = 0,
-        epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 12,
+        epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 10,
         patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 3,
         batch_size: Annotated[int, typer.Option(help="Windows per batch.")] = 256,
         lr: Annotated[float, typer.Option(help="AdamW learning rate.")] = 2e-3,
         windows_per_epoch: Annotated[
             int, typer.Option(help="Sample this many training windows per epoch (0 = all).")
-        ] = 24000,
+        ] = 12000,
         film_epochs: Annotated[
             int, typer.Option(help="CXR encoder pretraining epochs (0 = end to end).")
-        ] = 6,
+        ] = 4,
         val_fraction: Annotated[float, typer.Option(help="Patients for validation.")] = 0.2,
         test_fraction: Annotated[float, typer.Option(help="Patients held out for test.")] = 0.0,
         lookback_h: Annotated[int | None, typer.Option(help="EHR lookback (h).")] = None,

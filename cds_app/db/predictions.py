@@ -58,7 +58,9 @@ class PredictionRepository:
             if before is not None:
                 query = query.where(PredictionRow.as_of < before)
             row = session.exec(
-                query.order_by(col(PredictionRow.as_of).desc(), col(PredictionRow.id).desc())
+                query.order_by(col(PredictionRow.as_of).desc(), col(PredictionRow.id).desc()).limit(
+                    1
+                )
             ).first()
         return to_prediction(row) if row else None
 

@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
@@ -21,11 +22,17 @@ MIGRATION_LOCK = 0x5646_0001
 def make_engine(url: str) -> Engine:
     """An engine for ``url``: SQLite files get WAL and a busy timeout; parent dirs are created."""
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    # orjson for JSON columns (drivers, embeddings): several times faster than the stdlib.
+    kwargs: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "json_serializer": lambda value: orjson.dumps(value).decode(),
+        "json_deserializer": orjson.loads,
+    }
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        kwargs["pool_pre_ping"] = False
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
 

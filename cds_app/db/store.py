@@ -169,6 +169,7 @@ class Store:
                 .where(FilmRow.patient_key == str(patient_key))
                 .where(FilmRow.acquired_at <= as_of)
                 .order_by(col(FilmRow.acquired_at).desc())
+                .limit(1)
             ).first()
 
     def film_by_uid(self, sop_instance_uid: str) -> FilmRow | None:
@@ -216,7 +217,9 @@ class Store:
     def patient_by_fhir_id(self, fhir_id: str) -> PatientRow | None:
         """The patient known under this FHIR Patient id."""
         with Session(self._engine) as session:
-            return session.exec(select(PatientRow).where(PatientRow.fhir_id == fhir_id)).first()
+            return session.exec(
+                select(PatientRow).where(PatientRow.fhir_id == fhir_id).limit(1)
+            ).first()
 
     # -- windows --------------------------------------------------------------------------------
     def window(

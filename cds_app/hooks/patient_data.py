@@ -15,8 +15,7 @@ from typing import Any
 import httpx
 
 from cds_app import CdsAppError
-from fhir_adapter.codes import CodeTable
-from fhir_adapter.convert_observation import map_observation
+from cds_app.hooks.mapping_cache import ObservationMappingCache
 from fhir_adapter.convert_patient import birth_date, gender, patient_key
 from model.schemas import Measurement, PatientKey, StaticInfo
 
@@ -140,7 +139,7 @@ def gather_patient_data(
     as_of: datetime,
     lookback_h: float,
     mrn_system: str,
-    codes: CodeTable,
+    mapper: ObservationMappingCache,
     fhir_budget_s: float,
     transport: httpx.BaseTransport | None = None,
 ) -> PatientData:
@@ -193,7 +192,7 @@ def gather_patient_data(
         key=key,
         fhir_id=patient_id,
         static=static,
-        measurements=tuple(_recent(observations, key, codes, since, as_of)),
+        measurements=tuple(_recent(observations, key, mapper, since, as_of)),
         used_fhir_server=used_server,
     )
 
@@ -201,12 +200,11 @@ def gather_patient_data(
 def _recent(
     observations: Iterable[JsonDict],
     key: PatientKey,
-    codes: CodeTable,
+    mapper: ObservationMappingCache,
     since: datetime,
     as_of: datetime,
 ) -> Iterator[Measurement]:
     for obs in observations:
-        mapping = map_observation(obs, key, codes)
-        for m in mapping.measurements:
+        for m in mapper.measurements(obs, key):
             if since <= m.time <= as_of:
                 yield m

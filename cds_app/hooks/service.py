@@ -19,6 +19,7 @@ from cds_app.db.types import utcnow
 from cds_app.engine.scorer import RiskEngine
 from cds_app.hooks.cards import CardContext, build_cards
 from cds_app.hooks.jwt_auth import Caller, JwtVerifier
+from cds_app.hooks.mapping_cache import ObservationMappingCache
 from cds_app.hooks.patient_data import PREFETCH_TEMPLATES, gather_patient_data
 from cds_app.hooks.schemas import (
     Card,
@@ -66,13 +67,14 @@ class CdsService:
         card_log: CardLog,
         codes: CodeTable,
         fhir_transport: httpx.BaseTransport | None = None,
+        mapping_cache_size: int = 200_000,
     ) -> None:
         self.config = config
         self._verifier = verifier
         self._engine = engine
         self._store = store
         self._cards = card_log
-        self._codes = codes
+        self._mapper = ObservationMappingCache(codes, mapping_cache_size)
         self._transport = fhir_transport
         self._known_patients: dict[str, tuple[str, float | None, str | None]] = {}
 
@@ -123,7 +125,7 @@ class CdsService:
                 as_of=as_of,
                 lookback_h=self.config.lookback_h,
                 mrn_system=self.config.mrn_system,
-                codes=self._codes,
+                mapper=self._mapper,
                 fhir_budget_s=self.config.fhir_budget_s,
                 transport=self._transport,
             )

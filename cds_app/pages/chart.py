@@ -23,7 +23,11 @@ class Band:
 
 
 def risk_chart_svg(
-    history: list[RiskPrediction], start: datetime, end: datetime, bands: list[Band]
+    history: list[RiskPrediction],
+    start: datetime,
+    end: datetime,
+    bands: list[Band],
+    film_at: datetime | None = None,
 ) -> str:
     """A line chart of probability (0-100 %) over ``[start, end]`` with threshold bands."""
     span = max((end - start).total_seconds(), 1.0)
@@ -55,9 +59,18 @@ def risk_chart_svg(
         )
     for i in range(5):
         t = start + (end - start) * (i / 4)
+        anchor = "start" if i == 0 else ("end" if i == 4 else "middle")
         parts.append(
-            f'<text x="{x(t):.1f}" y="{HEIGHT - 12}" font-size="11" text-anchor="middle"'
+            f'<text x="{x(t):.1f}" y="{HEIGHT - 12}" font-size="11" text-anchor="{anchor}"'
             f' fill="#444">{t.strftime("%d %b %H:%M")}</text>'
+        )
+    if film_at is not None and start <= film_at <= end:
+        parts.append(
+            f'<line id="film-marker" x1="{x(film_at):.1f}" x2="{x(film_at):.1f}" y1="{TOP}"'
+            f' y2="{TOP + plot_h}" stroke="#6b7280" stroke-dasharray="4 3" stroke-width="1.5">'
+            "<title>chest film</title></line>"
+            f'<text x="{x(film_at) + 4:.1f}" y="{TOP + 12}" font-size="11"'
+            ' fill="#6b7280">film</text>'
         )
     points = [(x(p.as_of), y(p.probability)) for p in history if start <= p.as_of <= end]
     if len(points) > 1:

@@ -68,11 +68,14 @@ def risk_page_view(ctx: AppContext, key: PatientKey, now: datetime | None = None
     if latest is not None:
         ordered = sorted(latest.drivers, key=lambda d: abs(d.contribution), reverse=True)[:5]
         drivers = [(d.description, round(d.contribution * 100)) for d in ordered]
+    chart = risk_chart_svg(
+        history, start, end, _bands(ctx.model), film.acquired_at if film else None
+    )
     return RiskPageView(
         patient_token=str(key),
         latest=latest,
         level_words=LEVEL_WORDS[latest.level] if latest else "",
-        chart_svg=risk_chart_svg(history, start, end, _bands(ctx.model)),
+        chart_svg=chart,
         drivers=drivers,
         film=film,
         film_sentence=film_text(latest) if latest else "",

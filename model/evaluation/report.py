@@ -68,7 +68,7 @@ def write_report(
     for section in sections:
         plots[section.name] = section.plots(ctx, results[section.name], out_dir)
     tag = "synthetic data" if ctx.synthetic else "site data"
-    report = {
+    report: dict[str, Any] = {
         "title": title,
         "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "data": {

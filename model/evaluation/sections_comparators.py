@@ -11,6 +11,7 @@ from model.comparators import (
     EvaluationWindows,
     comparison_table,
     compute_comparators,
+    model_card_summary,
     plot_roc_with_comparators,
 )
 from model.evaluation.context import EvaluationContext
@@ -41,7 +42,8 @@ class ComparatorSection:
             )
         except ComparatorError as exc:
             return {"error": str(exc)}
-        return self._table.to_dict()
+        summary = model_card_summary(self._table, primary=ctx.primary)
+        return {**self._table.to_dict(), "model_card_summary": summary}
 
     def markdown(self, ctx: EvaluationContext, result: dict[str, Any]) -> str:
         if self._table is None:

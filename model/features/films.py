@@ -57,7 +57,7 @@ def load_display_image(root: Path, film: CohortFilm) -> np.ndarray:
 
 def _load_one(root: Path, film: CohortFilm, size: int) -> np.ndarray:
     if film.path.endswith(".npy"):
-        return np.load(root / film.path).astype(np.float32).reshape(-1)
+        return np.asarray(np.load(root / film.path), dtype=np.float32).reshape(-1)
     return preprocess_film(load_display_image(root, film), size)
 
 

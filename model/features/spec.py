@@ -80,7 +80,8 @@ class Normalisation:
 def plausible(variable: str, values: np.ndarray) -> np.ndarray:
     """Boolean mask of values inside the variable's plausible range (artifacts are dropped)."""
     spec = BY_NAME[variable]
-    return (values >= spec.plausible_min) & (values <= spec.plausible_max) & np.isfinite(values)
+    ok = (values >= spec.plausible_min) & (values <= spec.plausible_max) & np.isfinite(values)
+    return np.asarray(ok, dtype=bool)
 
 
 def fit_normalisation(

@@ -71,7 +71,7 @@ class DenseNetEncoder(nn.Module):
 
     def __init__(self, out_dim: int = 128) -> None:
         super().__init__()
-        from monai.networks.nets import DenseNet121
+        from monai.networks.nets.densenet import DenseNet121
 
         self.net = DenseNet121(spatial_dims=2, in_channels=1, out_channels=out_dim)
         self.out_dim = out_dim

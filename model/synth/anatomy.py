@@ -74,12 +74,12 @@ def build_anatomy(rows: int, cols: int, habitus: str, n_patterns: int) -> Anatom
         height = (y_base - gy) - 0.12 * np.abs(rel)
         near = np.abs(gx - cx) < rx * 1.1
         base_height = np.where(near, np.minimum(base_height, height), base_height)
-        diaphragm = np.where(np.sign(gx) == np.sign(cx), np.minimum(y_base, base_y + 0.2), diaphragm)
+        diaphragm = np.where((gx < 0) == (cx < 0), np.minimum(y_base, base_y + 0.2), diaphragm)
     hx, hy = (0.4, 0.28) if habitus == "cardiomegaly" else (0.29, 0.23)
     heart = _sig((1.0 - ((gx - 0.12) / hx) ** 2 - ((gy - 0.2) / hy) ** 2) / 0.08)
     heart *= _sig((diaphragm + 0.05 - gy) / soft)
     lungs *= 1.0 - 0.9 * heart
-    mediastinum = _sig((0.11 - np.abs(gx)) / soft) * _sig((0.5 - gy) / soft)
+    mediastinum = _sig((0.11 - np.abs(gx)) / soft) * _sig((diaphragm - gy) / soft)
     spine = _sig((0.055 - np.abs(gx)) / soft)
     abdomen = _sig((gy - diaphragm) / soft) * (body > 0)
 

@@ -95,9 +95,9 @@ def pretrain_film_encoder(
         if val_loss < best[0]:
             best = (val_loss, copy.deepcopy(encoder.state_dict()))
     encoder.load_state_dict(best[1])
-    logits = val_logits().numpy()
+    val_scores = val_logits().numpy()
     result = {
-        f"film_val_auroc_{h:.0f}h": auroc(targets[val_idx, k], logits[:, k])
+        f"film_val_auroc_{h:.0f}h": auroc(targets[val_idx, k], val_scores[:, k])
         for k, h in enumerate(FILM_HORIZONS_H)
     }
     for p in encoder.parameters():

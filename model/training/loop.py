@@ -28,14 +28,14 @@ class TrainConfig:
     """Optimisation settings (saved in the checkpoint)."""
 
     seed: int = 0
-    epochs: int = 12
+    epochs: int = 10
     patience: int = 3
     batch_size: int = 256
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    windows_per_epoch: int = 24000  # sample per epoch (hourly windows are redundant); 0 = all
-    val_max_windows: int = 12000  # fixed validation subsample for early stopping; 0 = all
-    film_epochs: int = 6  # stage-1 CXR encoder pretraining epochs; 0 = train it end to end
+    windows_per_epoch: int = 12000  # sample per epoch (hourly windows are redundant); 0 = all
+    val_max_windows: int = 6000  # fixed validation subsample for early stopping; 0 = all
+    film_epochs: int = 4  # stage-1 CXR encoder pretraining epochs; 0 = train it end to end
     film_batch_size: int = 64
     ehr_aux_weight: float = 0.5  # gated: BCE of the EHR path alone, so it stands on its own
     gate_l1: float = 0.02  # gated: pushes the gate shut unless the film helps

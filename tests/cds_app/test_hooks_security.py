@@ -140,3 +140,23 @@ def test_cors_origins_are_configurable(
         )
     assert ok.headers["access-control-allow-origin"] == "https://ehr-ui.example.org"
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_redis_replay_cache(ehr: TestEhr) -> None:
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    import redis
+
+    from cds_app.hooks.jwt_auth import RedisReplayCache
+
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/0").ping()
+    except redis.RedisError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    cache = RedisReplayCache("redis://127.0.0.1:6379/0")
+    jti = str(uuid.uuid4())
+    expires = datetime.now(UTC) + timedelta(seconds=30)
+    assert cache.first_use(ehr.issuer, jti, expires)
+    assert not cache.first_use(ehr.issuer, jti, expires)
+    assert cache.first_use("https://other.example.org/", jti, expires)

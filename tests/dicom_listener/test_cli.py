@@ -123,3 +123,34 @@ def test_dicom_listen_stores_the_film_and_updates_the_prediction(tmp_path: Path)
     assert latest.film_sop_instance_uid == uid
     assert latest.image_weight > 0.0
     engine.dispose()
+
+
+def test_settings_map_onto_the_listener_config(tmp_path: Path) -> None:
+    from cds_app.cli.cmd_dicom import listener_config
+    from cds_app.settings import Settings
+
+    settings = Settings.model_validate(
+        {
+            "data_dir": tmp_path,
+            "timezone": "America/Chicago",
+            "dicom": {
+                "ae_title": "VF1",
+                "allowed_calling_aets": ["PACSSIM"],
+                "max_spool_bytes": 10**9,
+                "issuer_systems": {"STMARY": "https://stmary.example/mrn"},
+                "views": ["ap"],
+                "required_keywords": ["portable"],
+            },
+        }
+    )
+    config = listener_config(settings, port=0)
+    assert config.port == 0
+    assert config.ae_title == "VF1"
+    assert config.allowed_calling_aets == ("PACSSIM",)
+    assert config.spool_dir == tmp_path / "spool"
+    assert config.timezone == "America/Chicago"
+    assert config.default_patient_system == settings.patient_id_system
+    assert config.max_spool_bytes == 10**9
+    assert config.issuer_systems == {"STMARY": "https://stmary.example/mrn"}
+    assert config.selection.views == frozenset({"AP"})
+    assert config.selection.required_keywords == frozenset({"PORTABLE"})

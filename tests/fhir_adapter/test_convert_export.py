@@ -140,3 +140,15 @@ def test_integer_and_decimal_values_keep_their_number() -> None:
         ]
         == 88
     )
+
+
+def test_progress_reaches_the_total(
+    exported: tuple[Cohort, FhirExportReport], tmp_path: Path
+) -> None:
+    cohort, report = exported
+    calls: list[tuple[int, int]] = []
+    export_cohort_fhir(
+        cohort.root, tmp_path, on_progress=lambda done, total: calls.append((done, total))
+    )
+    assert calls[-1] == (sum(report.counts.values()), sum(report.counts.values()))
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)

@@ -56,6 +56,12 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """An SQLite file database (single-process behaviour)."""
+    return f"sqlite:///{tmp_path / 'vf.sqlite3'}"
+
+
+@pytest.fixture
 def redis_url() -> str:
     """The test Redis (``VENTFUSION_TEST_REDIS_URL`` or a local one); skip when unreachable."""
     url = os.environ.get(REDIS_ENV, "redis://127.0.0.1:6379/15")

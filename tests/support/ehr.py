@@ -193,10 +193,9 @@ def ward_observations(
         if h % 6 == 0:
             values.update(pao2=92 - 35 * late, lactate=1.2 + 2.5 * late)
         for variable, value in values.items():
-            found.append(
-                observation(f"{prefix}-{patient_id}-{variable}-{h}", patient_id, variable,
-                            round(value, 1), t)
-            )  # fmt: skip
+            # a different severity is different data: new Observation ids (versions are immutable)
+            obs_id = f"{prefix}-{patient_id}-{variable}-{h}-s{round(severity * 100)}"
+            found.append(observation(obs_id, patient_id, variable, round(value, 1), t))
     return found
 
 
@@ -228,9 +227,11 @@ def hook_request(
     return body
 
 
-def full_prefetch(patient_id: str, mrn: str, *, now: datetime, severity: float) -> dict[str, Any]:
+def full_prefetch(
+    patient_id: str, mrn: str, *, now: datetime, severity: float, prefix: str = "obs"
+) -> dict[str, Any]:
     """Prefetch for our templates: Patient, vitals and labs searchsets."""
-    observations = ward_observations(patient_id, now=now, severity=severity)
+    observations = ward_observations(patient_id, now=now, severity=severity, prefix=prefix)
     vitals = [o for o in observations if o["category"][0]["coding"][0]["code"] == "vital-signs"]
     labs = [o for o in observations if o["category"][0]["coding"][0]["code"] == "laboratory"]
     return {

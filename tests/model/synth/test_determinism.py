@@ -53,3 +53,15 @@ def test_refuses_to_overwrite_a_cohort(tmp_path: Path) -> None:
 def test_rejects_impossible_configs(kwargs: dict[str, object]) -> None:
     with pytest.raises(SynthError):
         SynthConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_progress_is_reported_per_chunk(tmp_path: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    simulate(
+        SynthConfig(patients=60, seed=0, render_films=False),
+        tmp_path,
+        on_progress=lambda done, total: calls.append((done, total)),
+    )
+    assert calls[-1] == (60, 60)
+    assert len(calls) > 1
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Rebuild the bundled default model (model/bundled/default.pt) from the synthetic simulator.
+# `make model` runs this. Deterministic: fixed simulator seed, fixed training seed, 2 threads.
+#
+#   bash bench/rebuild_default_model.sh            # cohort in $VF_WORK (default /tmp/ventfusion-model)
+#
+# Environment: VF_WORK (scratch dir), VF_PATIENTS (training cohort size, default 2000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+WORK=${VF_WORK:-/tmp/ventfusion-model}
+PATIENTS=${VF_PATIENTS:-2000}
+TRAIN_COHORT="$WORK/train-seed0"
+mkdir -p "$WORK"
+
+if [ ! -f "$TRAIN_COHORT/cohort.json" ]; then
+  echo "simulating $PATIENTS training patients (seed 0) into $TRAIN_COHORT"
+  "$PY" -c "from pathlib import Path; from model.synth import SynthConfig, simulate; \
+print(simulate(SynthConfig(patients=$PATIENTS, seed=0, film_size=128, workers=2), Path('$TRAIN_COHORT')))"
+fi
+
+"$PY" -m cds_app.cli.main train --cohort "$TRAIN_COHORT" --out model/bundled/default.pt \
+  --arch gated --seed 0 --threads 2
+"$PY" -c "from model.predictor import Predictor; p = Predictor.load(); \
+open('model/bundled/MODEL_CARD.md', 'w').write(p.card.to_markdown()); print(p.model_id, p.model_version)"

@@ -1,0 +1,1 @@
+"""Scale-out: PostgreSQL claims for the DICOM spool, shared debounce, prospective monitoring."""

@@ -1,0 +1,69 @@
+"""Child process of the shared-spool test: a listener's processing threads on a shared spool.
+
+``python -m tests.scaleout.spool_worker DB_URL SPOOL_DIR OUT_DIR READY_DIR N`` waits until all N
+siblings are ready, resumes the spool with database claims (``PgSpoolClaims``), records each film
+its sink receives as ``OUT_DIR/<uid>@<pid>`` and exits once the spool is drained.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+from cds_app.db.session import make_engine
+from cds_app.scaleout.pg_spool_claims import PgSpoolClaims
+from dicom_listener.pipeline import build_film
+from dicom_listener.processing import ModelFilmProcessor
+from dicom_listener.spool import FileSpool
+from dicom_listener.worker import SpoolWorker
+from model.schemas import ChestFilm, PatientKey
+from tests.dicom_listener.conftest import StatsModel, listener_config
+
+
+class RecordingSink:
+    """A FilmSink that leaves one marker file per film it receives (slow, like a DB write)."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+
+    def add_film(self, film: ChestFilm) -> None:
+        time.sleep(0.01)
+        (self.out / f"{film.sop_instance_uid}@{os.getpid()}").write_text(film.patient_key.value)
+
+    def record_rejected_film(self, uid: str, reason: str, patient_key: PatientKey | None) -> None:
+        (self.out / f"{uid}@{os.getpid()}.rejected").write_text(reason)
+
+
+def barrier(ready_dir: Path, parties: int, timeout_s: float = 120.0) -> None:
+    """Announce this process and wait for its siblings (so they start on the spool together)."""
+    (ready_dir / str(os.getpid())).touch()
+    deadline = time.monotonic() + timeout_s
+    while len(list(ready_dir.iterdir())) < parties and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def main(argv: list[str]) -> None:
+    db_url, spool_dir, out_dir, ready_dir, parties = argv
+    engine = make_engine(db_url)
+    config = listener_config(Path(spool_dir))
+    worker = SpoolWorker(
+        spool=FileSpool(Path(spool_dir)),
+        claims=PgSpoolClaims(engine),
+        sink=RecordingSink(Path(out_dir)),
+        build=partial(build_film, config=config, processor=ModelFilmProcessor(StatsModel())),
+        threads=2,
+        retry_delay_s=0.2,
+    )
+    barrier(Path(ready_dir), int(parties))
+    worker.start()
+    drained = worker.wait_idle(120)
+    worker.stop()
+    engine.dispose()
+    sys.exit(0 if drained else 1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

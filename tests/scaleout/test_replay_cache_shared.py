@@ -1,0 +1,48 @@
+"""The JWT ``jti`` replay cache is shared by API processes (PostgreSQL, or Redis when configured)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+
+import pytest
+
+from tests.scaleout.conftest import child_env, spawn
+
+PROCESSES = 3
+JTIS = 120
+
+
+def _race(backend: str, url: str) -> list[list[str]]:
+    """Every process offers the same jti's at the same moment; returns what each accepted."""
+    iss = f"https://ehr.example.org/{uuid.uuid4().hex[:8]}"
+    start = time.time() + 6.0  # after every child has imported and connected
+    args = [backend, url, iss, str(JTIS)]
+    procs = [
+        spawn(["-m", "tests.scaleout.replay_worker", *args, str(seed), f"{start:.3f}"], child_env())
+        for seed in range(PROCESSES)
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err[-2000:]
+        results.append(json.loads(out))
+    return results
+
+
+def _assert_each_jti_accepted_once(results: list[list[str]]) -> None:
+    counts = Counter(jti for accepted in results for jti in accepted)
+    assert len(counts) == JTIS
+    # A process-local cache would accept every jti in every process (count 3).
+    assert set(counts.values()) == {1}
+
+
+@pytest.mark.postgres
+def test_a_jti_accepted_by_one_process_is_refused_by_the_others_on_postgres(pg_url: str) -> None:
+    _assert_each_jti_accepted_once(_race("db", pg_url))
+
+
+def test_a_jti_accepted_by_one_process_is_refused_by_the_others_on_redis(redis_url: str) -> None:
+    _assert_each_jti_accepted_once(_race("redis", redis_url))
