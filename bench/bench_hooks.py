@@ -2,10 +2,10 @@
 
 Starts `ventfusion serve` (uvicorn, bundled model, SQLite, no DICOM listener, no worker) in a
 subprocess, then drives it with an asyncio httpx load generator at concurrency 1, 8 and 32.
-Every request carries a fresh JWT (RS384, unique jti) signed beforehand, so signing is not timed.
+Every request carries a fresh JWT (ES384, unique jti) signed beforehand, so signing is not timed.
 The load generator shares the machine with the server: read ratios, not capacities.
 
-    .venv/bin/python bench/bench_hooks.py [--requests 400] [--workers 1]
+    .venv/bin/python bench/bench_hooks.py [--requests 300] [--cold]
 """
 
 from __future__ import annotations
@@ -16,26 +16,63 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import orjson
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from cds_app.demo.ehr_server import DemoEhrKey
+from cds_app.demo.servers import free_port
+from fhir_adapter.convert_export import build_observation, build_patient
+from model.cohort import CohortPatient
 
-from tests.support.ehr import TestEhr, full_prefetch, hook_request  # noqa: E402
-from tests.support.server import free_port  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+MRN_SYSTEM = "urn:oid:2.16.840.1.113883.4.1.999.1"
+VITALS = {"heart_rate": 92, "resp_rate": 24, "spo2": 93, "fio2": 40, "temperature": 37.6,
+          "sbp": 112, "dbp": 61, "map": 76, "o2_flow": 6, "gcs_total": 14}  # fmt: skip
+LABS = {"pao2": 75, "lactate": 2.1}
+
+
+def prefetch_body(patient: int, severity: float, now: datetime, ids: str) -> bytes:
+    """A patient-view body: Patient + 48 h of hourly vitals (10) and 6-hourly labs (2)."""
+    key = f"{MRN_SYSTEM}|MRN-B{patient}"
+    resource = build_patient(CohortPatient(key, 64.0, "female", now - timedelta(days=3), now))
+    vitals, labs = [], []
+    for h in range(48):
+        t = now - timedelta(hours=h, minutes=5)
+        trend = severity * max(0.0, (6 - h) / 6)
+        for n, (variable, base) in enumerate(VITALS.items()):
+            value = round(base * (1 + 0.3 * trend * (1 if variable != "spo2" else -0.2)), 1)
+            vitals.append(build_observation(f"{key}|{ids}", h * 100 + n, variable, value, t))
+        if h % 6 == 0:
+            for n, (variable, base) in enumerate(LABS.items()):
+                labs.append(build_observation(f"{key}|{ids}", h * 100 + 50 + n, variable, base, t))
+
+    def bundle(resources: list[dict[str, object]]) -> dict[str, object]:
+        return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
+                "entry": [{"resource": r} for r in resources]}  # fmt: skip
+
+    for r in (*vitals, *labs):
+        r["subject"] = {"reference": f"Patient/{resource['id']}"}
+        r["meta"] = {"versionId": "1"}
+    body = {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/bench", "patientId": resource["id"]},
+        "prefetch": {"patient": resource, "vitals": bundle(vitals), "labs": bundle(labs)},
+    }
+    return orjson.dumps(body)
+
 
 SERVICE = "ventfusion-patient-view"
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and its children (uvicorn workers), from /proc."""
+    """User + system CPU seconds of ``pid`` and its child processes, from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     pids = [pid]
@@ -107,7 +144,6 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=60)
     parser.add_argument("--patients", type=int, default=20)
     parser.add_argument("--levels", default="1,8,32")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument(
         "--cold",
         action="store_true",
@@ -117,8 +153,8 @@ def main() -> None:
     args = parser.parse_args()
 
     load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    ehr = TestEhr()
     work = Path(tempfile.mkdtemp(prefix="vf-bench-hooks-"))
+    ehr = DemoEhrKey(issuer="https://ehr.bench.example/")
     jwks = ehr.write_jwks(work / "jwks.json")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -133,8 +169,6 @@ def main() -> None:
     }
     command = [str(ROOT / ".venv/bin/ventfusion"), "serve", "--port", str(port), "--no-dicom",
                "--no-worker"]  # fmt: skip
-    if args.workers > 1:
-        command += ["--workers", str(args.workers)]
     server = subprocess.Popen(command, env=env, cwd=work)
     try:
         deadline = time.monotonic() + 120
@@ -151,19 +185,16 @@ def main() -> None:
         bodies = []
         count = args.requests if args.cold else args.patients
         for i in range(count):
-            p = i % args.patients
-            prefetch = full_prefetch(
-                f"bench-{p}", f"MRN-B{p}", now=now, severity=(p % 5) / 4, prefix=f"r{i}"
-            )  # cold: new Observation ids per request
-            bodies.append(orjson.dumps(hook_request(f"bench-{p}", prefetch=prefetch)))
+            p = i % args.patients  # cold: new Observation ids in every request
+            bodies.append(prefetch_body(p, (p % 5) / 4, now, f"r{i}" if args.cold else "r"))
         n_obs = sum(len(v["entry"]) for k, v in orjson.loads(bodies[0])["prefetch"].items()
                     if k != "patient")  # fmt: skip
         aud = f"{base}/cds-services/{SERVICE}"
         results = []
-        warm = [ehr.token(aud, alg="RS384") for _ in range(args.warmup)]
+        warm = [ehr.token(aud) for _ in range(args.warmup)]
         asyncio.run(_run_level(base, bodies, warm, 4))
         for level in (int(x) for x in args.levels.split(",")):
-            tokens = [ehr.token(aud, alg="RS384") for _ in range(args.requests)]
+            tokens = [ehr.token(aud) for _ in range(args.requests)]
             cpu_before = _cpu_seconds(server.pid)
             result = asyncio.run(_run_level(base, bodies, tokens, level))
             result["server_cpu_ms"] = (_cpu_seconds(server.pid) - cpu_before) / args.requests * 1000
@@ -173,7 +204,7 @@ def main() -> None:
         server.wait(timeout=30)
     size_kb = len(bodies[0]) / 1024
     print(f"request: Patient + {n_obs} Observations, {size_kb:.0f} KB; "
-          f"uvicorn workers={args.workers}; cores={os.cpu_count()}; "
+          f"1 uvicorn process; cores={os.cpu_count()}; "
           f"{'cold: new ids per request' if args.cold else 'warm: same 20 patients'}")  # fmt: skip
     print(f"load average before: {load_before}")
     print("| concurrency | requests | p50 ms | p95 ms | p99 ms | req/s | server CPU ms/req |")

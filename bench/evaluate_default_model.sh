@@ -34,3 +34,8 @@ done
 "$PY" -m cds_app.cli.main evaluate --cohort "$TEST_COHORT" --out "$OUT" --n-boot 500 --seed 0 \
   --checkpoint model/bundled/default.pt --checkpoint "$WORK/ehr_only.pt" \
   --checkpoint "$WORK/concat.pt" --checkpoint "$WORK/image_only.pt"
+# Put the held-out metrics and the bedside-rule comparison into the bundled model card.
+"$PY" -c "import json; from pathlib import Path; \
+from model.evaluation.card_update import attach_evaluation; \
+text = attach_evaluation(Path('model/bundled/default.pt'), json.loads(Path('$OUT/report.json').read_text())); \
+Path('model/bundled/MODEL_CARD.md').write_text(text)"

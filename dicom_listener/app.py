@@ -46,6 +46,7 @@ def _setup_argparser() -> argparse.ArgumentParser:
         "--issuer-system", action="append", default=[], metavar="ISSUER=SYSTEM", help="repeatable"
     )
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--worker-nice", type=int, default=5, help="0: same priority as ingest")
     parser.add_argument(
         "--model",
         default="bundled",
@@ -84,6 +85,7 @@ def config_from_args(args: argparse.Namespace) -> ListenerConfig:
         default_patient_system=args.patient_system,
         issuer_systems=issuers,
         workers=args.workers,
+        worker_nice=args.worker_nice,
     )
 
 

@@ -76,6 +76,8 @@ class ListenerConfig(BaseModel):
 
     selection: SelectionRules = SelectionRules()
     workers: int = Field(default=1, ge=1)
+    #: nice value of the processing threads (Linux): acknowledgements win when the CPU is short
+    worker_nice: int = Field(default=5, ge=0, le=19)
     thumbnail_size: int = Field(default=256, ge=16, le=1024)
     retry_delay_s: float = Field(default=5.0, gt=0)  # sink failure back-off (doubles, max 5 min)
 

@@ -158,6 +158,7 @@ def start_listener(
         build=partial(build_film, config=config, processor=processor),
         threads=config.workers,
         retry_delay_s=config.retry_delay_s,
+        nice=config.worker_nice,
     )
     worker.start()
     ae = build_ae(config)

@@ -96,12 +96,19 @@ class FileSpool:
         files = sorted(self.pending.glob("*.dcm"), key=lambda p: p.stat().st_mtime_ns)
         return [p.stem for p in files]
 
-    def _check_room(self, size: int) -> None:
-        if self.max_bytes and self._pending_bytes + size > self.max_bytes:
-            raise SpoolFullError(f"spool quota of {self.max_bytes} bytes reached")
-        free = shutil.disk_usage(self.root).free
-        if free - size < self.min_free_bytes:
-            raise SpoolFullError(f"only {free} bytes free on the spool's disk")
+    def _reserve(self, size: int) -> None:
+        """Count ``size`` bytes as pending now, so concurrent associations cannot overshoot."""
+        with self._lock:
+            if self.max_bytes and self._pending_bytes + size > self.max_bytes:
+                raise SpoolFullError(f"spool quota of {self.max_bytes} bytes reached")
+            free = shutil.disk_usage(self.root).free
+            if free - size < self.min_free_bytes:
+                raise SpoolFullError(f"only {free} bytes free on the spool's disk")
+            self._pending_bytes += size
+
+    def _unreserve(self, size: int) -> None:
+        with self._lock:
+            self._pending_bytes = max(0, self._pending_bytes - size)
 
     def store(self, uid: str, data: bytes) -> bool:
         """Durably spool ``data``; True if new, False for a duplicate (kept as first received).
@@ -110,8 +117,7 @@ class FileSpool:
         """
         if self.is_known(uid):
             return False
-        with self._lock:
-            self._check_room(len(data))
+        self._reserve(len(data))
         fd, tmp_name = tempfile.mkstemp(dir=self.incoming, prefix=f"{uid}.", suffix=".part")
         tmp = Path(tmp_name)
         try:
@@ -120,22 +126,24 @@ class FileSpool:
                 handle.flush()
                 os.fsync(handle.fileno())
             with self._lock:
-                if self.is_known(uid):
-                    tmp.unlink()
-                    return False
-                os.rename(tmp, self.pending_path(uid))
-                self._pending_bytes += len(data)
+                duplicate = self.is_known(uid)
+                if not duplicate:
+                    os.rename(tmp, self.pending_path(uid))
+            if duplicate:
+                tmp.unlink()
+                self._unreserve(len(data))
+                return False
             _fsync_dir(self.pending)
         except BaseException:
             tmp.unlink(missing_ok=True)
+            if not self.pending_path(uid).exists():
+                self._unreserve(len(data))
             raise
         return True
 
     def _remove_pending(self, uid: str) -> None:
         path = self.pending_path(uid)
-        size = path.stat().st_size if path.exists() else 0
-        with self._lock:
-            self._pending_bytes = max(0, self._pending_bytes - size)
+        self._unreserve(path.stat().st_size if path.exists() else 0)
 
     def mark_done(self, uid: str) -> None:
         """Record that the sink has the film; the pending file goes (or moves to done/)."""

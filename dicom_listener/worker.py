@@ -24,13 +24,14 @@ log = logging.getLogger(__name__)
 
 BuildFilm = Callable[[Path], ChestFilm | Rejection]
 _MAX_DELAY_S = 300.0
-_WORKER_NICE = 5
 
 
-def _lower_thread_priority() -> None:
+def _lower_thread_priority(nice: int) -> None:
     """Nice this thread (Linux: per thread) so acknowledgements win when the CPU is short."""
+    if nice <= 0:
+        return
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _WORKER_NICE)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
     except (AttributeError, OSError):  # other platforms, or a sandbox refusing it
         log.debug("could not lower the priority of the processing thread")
 
@@ -47,6 +48,7 @@ class SpoolWorker:
         build: BuildFilm,
         threads: int = 1,
         retry_delay_s: float = 5.0,
+        nice: int = 0,
     ) -> None:
         self._spool = spool
         self._claims = claims
@@ -54,6 +56,7 @@ class SpoolWorker:
         self._build = build
         self._threads_wanted = threads
         self._retry_delay_s = retry_delay_s
+        self._nice = nice
         self._queue: queue.Queue[str] = queue.Queue()
         self._retries: dict[str, float] = {}  # uid -> when to queue it again (monotonic)
         self._delays: dict[str, float] = {}  # uid -> last back-off
@@ -110,7 +113,7 @@ class SpoolWorker:
             self._queue.put(uid)
 
     def _run(self) -> None:
-        _lower_thread_priority()
+        _lower_thread_priority(self._nice)
         while not self._stop.is_set():
             self._requeue_due()
             try:
@@ -119,8 +122,8 @@ class SpoolWorker:
                 continue
             try:
                 self._handle(uid)
-            except Exception:  # never let a worker thread die
-                log.exception("unexpected failure processing SOP Instance %s", uid)
+            except Exception:  # never let a worker thread die; the film stays pending
+                self._schedule_retry(uid)
             finally:
                 self._queue.task_done()
 
@@ -169,4 +172,4 @@ class SpoolWorker:
             delay = min(_MAX_DELAY_S, previous * 2 if previous else self._retry_delay_s)
             self._delays[uid] = delay
             self._retries[uid] = time.monotonic() + delay
-        log.exception("sink failed for SOP Instance %s; retrying in %.0f s", uid, delay)
+        log.exception("processing SOP Instance %s failed; retrying in %.0f s", uid, delay)

@@ -121,7 +121,7 @@ def _read_measurements(path: Path, cohort: Cohort) -> None:
             var = row[iv]
             m_var.append(names.setdefault(var, var))
             m_val.append(float(row[ix]))
-    if any(t.tzinfo is None for t in m_time[:1000]):
+    if any(t.tzinfo is None for t in m_time):
         raise CohortFormatError(f"{path.name}: times without zone")
 
 

@@ -174,7 +174,7 @@ def _window(data: _Labelled, start: datetime, end: datetime, cfg: MonitoringConf
     inside = (data.times >= start.timestamp()) & (data.times < end.timestamp())
     labels, probs = data.labels[inside], data.probs[inside]
     positives = int(labels.sum())
-    negatives = int(len(labels)) - positives
+    negatives = len(labels) - positives
     value: float | None = None
     status: WindowStatus = "insufficient"
     if positives >= cfg.min_positives and negatives >= cfg.min_negatives:
@@ -183,7 +183,7 @@ def _window(data: _Labelled, start: datetime, end: datetime, cfg: MonitoringConf
     return WindowReport(
         start=start,
         end=end,
-        predictions=int(len(labels)),
+        predictions=len(labels),
         positives=positives,
         patients=len(set(data.patients[inside].tolist())),
         auroc=value,

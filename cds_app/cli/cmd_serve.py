@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -23,9 +22,12 @@ def register(app: typer.Typer) -> None:
         worker: Annotated[
             bool, typer.Option("--worker/--no-worker", help="Run the outbox worker in-process.")
         ] = True,
-        workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
     ) -> None:
-        """Serve the CDS Hooks API, FHIR notification receiver and pages."""
+        """Serve the CDS Hooks API, FHIR notification receiver and pages.
+
+        One process per replica; scale out with several replicas (``--no-dicom --no-worker``)
+        behind a load balancer on PostgreSQL.
+        """
         import uvicorn
 
         from cds_app.app import create_app
@@ -42,22 +44,6 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             typer.secho(f"invalid configuration: {exc}", err=True, fg=typer.colors.RED)
             raise typer.Exit(2) from exc
-        if workers > 1 and settings.dicom.enabled:
-            typer.secho("--workers > 1 needs --no-dicom (one listener per port)", err=True)
-            raise typer.Exit(2)
-        if workers > 1:  # each worker process builds its own app from the environment
-            os.environ["VENTFUSION_DICOM__ENABLED"] = "false"
-            os.environ["VENTFUSION_WORKER__ENABLED"] = str(settings.worker.enabled).lower()
-            uvicorn.run(
-                "cds_app.app:create_app_from_env",
-                factory=True,
-                workers=workers,
-                host=settings.host,
-                port=settings.port,
-                log_config=None,
-                proxy_headers=True,
-            )
-            return
         uvicorn.run(
             create_app(settings),
             host=settings.host,

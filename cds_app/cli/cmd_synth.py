@@ -6,19 +6,14 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cds_app.cli.common import load_settings
-from dicom_listener import DicomListenerError
-from dicom_listener.convert_export import choose_modality, export_cohort_dicom
-from fhir_adapter import FhirAdapterError
-from fhir_adapter.convert_export import export_cohort_fhir
-from model import ModelError
-from model.synth import SynthConfig, simulate
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 FORMATS = ("cohort", "fhir", "dicom")
 
@@ -36,6 +31,14 @@ def parse_formats(text: str) -> list[str]:
 
 @contextmanager
 def _bar(console: Console, label: str) -> Iterator[Callable[[int, int], None]]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -77,6 +80,16 @@ def register(app: typer.Typer) -> None:
         ] = "",
     ) -> None:
         """Simulate a synthetic ICU cohort (EHR + chest films + oracle risk) and export it."""
+        # Heavy imports here, not at module top: every other `ventfusion` command stays fast.
+        from rich.console import Console
+
+        from dicom_listener import DicomListenerError
+        from dicom_listener.convert_export import choose_modality, export_cohort_dicom
+        from fhir_adapter import FhirAdapterError
+        from fhir_adapter.convert_export import export_cohort_fhir
+        from model import ModelError
+        from model.synth import SynthConfig, simulate
+
         settings = load_settings()
         chosen = parse_formats(formats)
         procs = workers or max(1, min(2, os.cpu_count() or 1))

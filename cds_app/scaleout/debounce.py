@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from sqlalchemy import Engine, delete, func
+from sqlalchemy import Engine, Executable, delete, func
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cds_app.scaleout.tables import debounce_due
@@ -57,6 +57,7 @@ class DbDebounce:
     def touch(self, key: PatientKey, due_at: datetime) -> None:
         """Upsert the due time, never moving it backwards."""
         values = {"patient_key": _member(key), "due_at": due_at}
+        stmt: Executable
         if self._pg:
             pg = postgresql.insert(debounce_due).values(values)
             stmt = pg.on_conflict_do_update(

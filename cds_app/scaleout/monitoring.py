@@ -63,7 +63,10 @@ async def recorded_ventilation_starts(
         if ref is None:
             ref = await resolver.ref_for(PatientKey.parse(stored))
         if ref is None:
-            log.warning("monitoring: %s not found in the EHR; skipped", patient_ref(PatientKey.parse(stored)))
+            log.warning(
+                "monitoring: %s not found in the EHR; skipped",
+                patient_ref(PatientKey.parse(stored)),
+            )
             continue
         events = await ventilation_starts(client, ref, codes)
         if events:
@@ -83,13 +86,13 @@ def write_prometheus(report: MonitoringReport, path: Path) -> None:
     Gauge("ventfusion_monitor_auroc_floor", "Configured AUROC floor", registry=registry).set(
         report.floor
     )
-    Gauge("ventfusion_monitor_alert", "1 when the latest AUROC is under the floor", registry=registry).set(
-        1.0 if report.alert else 0.0
-    )
+    Gauge(
+        "ventfusion_monitor_alert", "1 when the latest AUROC is under the floor", registry=registry
+    ).set(1.0 if report.alert else 0.0)
     Gauge("ventfusion_monitor_labelled", "Predictions with a known outcome", registry=registry).set(
         report.labelled
     )
-    Gauge("ventfusion_monitor_pending", "Predictions whose horizon is still open", registry=registry).set(
-        report.pending
-    )
+    Gauge(
+        "ventfusion_monitor_pending", "Predictions whose horizon is still open", registry=registry
+    ).set(report.pending)
     write_to_textfile(str(path), registry)

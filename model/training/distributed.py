@@ -29,7 +29,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DistributedSampler
+from torch.utils.data import Dataset, DistributedSampler
 
 from model.evaluation.metrics import auroc
 from model.features.dataset import WindowSet
@@ -52,6 +52,19 @@ class _Step(nn.Module):
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         out = self.net(batch.x, film_embeddings(self.net, batch), batch.film_age, batch.has_film)
         return out.logit, out.logit_ehr, out.gate
+
+
+class _Indices(Dataset[int]):
+    """Positions ``0 .. n-1`` of the training rows (what ``DistributedSampler`` shards)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> int:
+        return index
 
 
 def _to(batch: Batch, device: torch.device) -> Batch:
@@ -118,8 +131,8 @@ def ddp_train_net(
     model = DistributedDataParallel(step, find_unused_parameters=True)
     trainable = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sampler = DistributedSampler(
-        range(len(train_rows)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed
+    sampler: DistributedSampler[int] = DistributedSampler(
+        _Indices(len(train_rows)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed
     )
     per_rank_batch = max(1, cfg.batch_size // world)
     best_state = copy.deepcopy(net.state_dict())
@@ -128,7 +141,7 @@ def ddp_train_net(
     gated = net.cfg.arch == "gated"
     for epoch in range(1, cfg.epochs + 1):
         started = time.perf_counter()
-        model.train()
+        model.train()  # type: ignore[no-untyped-call]
         sampler.set_epoch(epoch)
         order = train_rows[np.fromiter(iter(sampler), np.int64)]
         if cfg.windows_per_epoch:
@@ -196,6 +209,7 @@ def init_process_group() -> tuple[int, int]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    train, spec = TrainConfig(), FeatureSpec()
     parser = argparse.ArgumentParser(
         prog="torchrun ... -m model.training.distributed",
         description="Train a VentFusion model on a cohort with DDP (one process per rank).",
@@ -203,17 +217,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--cohort", type=Path, required=True, help="cohort directory")
     parser.add_argument("--out", type=Path, required=True, help="checkpoint written by rank 0")
     parser.add_argument("--arch", default="gated", help="gated | concat | ehr_only | image_only")
-    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    parser.add_argument("--patience", type=int, default=TrainConfig.patience)
-    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="global")
-    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
-    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
-    parser.add_argument("--windows-per-epoch", type=int, default=TrainConfig.windows_per_epoch)
-    parser.add_argument("--film-epochs", type=int, default=TrainConfig.film_epochs)
-    parser.add_argument("--val-fraction", type=float, default=TrainConfig.val_fraction)
+    parser.add_argument("--epochs", type=int, default=train.epochs)
+    parser.add_argument("--patience", type=int, default=train.patience)
+    parser.add_argument("--batch-size", type=int, default=train.batch_size, help="global")
+    parser.add_argument("--lr", type=float, default=train.lr)
+    parser.add_argument("--seed", type=int, default=train.seed)
+    parser.add_argument("--windows-per-epoch", type=int, default=train.windows_per_epoch)
+    parser.add_argument("--film-epochs", type=int, default=train.film_epochs)
+    parser.add_argument("--val-fraction", type=float, default=train.val_fraction)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per rank (CPU)")
-    parser.add_argument("--lookback-h", type=int, default=FeatureSpec.lookback_h)
-    parser.add_argument("--film-size", type=int, default=FeatureSpec.film_size)
+    parser.add_argument("--lookback-h", type=int, default=spec.lookback_h)
+    parser.add_argument("--film-size", type=int, default=spec.film_size)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--cxr-dim", type=int, default=64)
     parser.add_argument("--cnn-width", type=int, default=16)

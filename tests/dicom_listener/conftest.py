@@ -44,6 +44,7 @@ def listener_config(spool: Path, **overrides: object) -> ListenerConfig:
         "default_patient_system": PATIENT_SYSTEM,
         "min_free_bytes": 0,
         "retry_delay_s": 0.2,
+        "worker_nice": 0,
     }
     values.update(overrides)
     return ListenerConfig.model_validate(values)

@@ -65,3 +65,20 @@ def test_keep_done_files(tmp_path: Path) -> None:
     spool.store("1.1", b"a")
     spool.mark_done("1.1")
     assert (spool.done / "1.1.dcm").read_bytes() == b"a"
+
+
+def test_quota_holds_under_concurrent_associations(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    spool = FileSpool(tmp_path, max_bytes=5 * 1000)
+
+    def store(index: int) -> bool:
+        try:
+            return spool.store(f"1.{index}", b"x" * 1000)
+        except SpoolFullError:
+            return False
+
+    with ThreadPoolExecutor(8) as pool:
+        stored = list(pool.map(store, range(16)))
+    assert sum(stored) == 5
+    assert len(spool.pending_uids()) == 5

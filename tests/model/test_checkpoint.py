@@ -20,14 +20,18 @@ def test_round_trip_keeps_everything(
     save_checkpoint(a, tmp_path / "copy.pt")
     b = load_checkpoint(tmp_path / "copy.pt")
     assert (a.model_id, a.model_version) == (b.model_id, b.model_version)
-    assert a.net_config == b.net_config and a.feature_spec == b.feature_spec
-    assert a.normalisation == b.normalisation and a.calibration == b.calibration
-    assert a.thresholds == b.thresholds and a.card == b.card
+    assert a.net_config == b.net_config
+    assert a.feature_spec == b.feature_spec
+    assert a.normalisation == b.normalisation
+    assert a.calibration == b.calibration
+    assert a.thresholds == b.thresholds
+    assert a.card == b.card
     w = build_windows(read_cohort(tiny_cohort), a.feature_spec)
     rows = torch.arange(len(w)).numpy()
     sa = score_windows(a.build_net(), w, rows, a.normalisation)
     sb = score_windows(b.build_net(), w, rows, b.normalisation)
-    assert (sa.logit == sb.logit).all() and (sa.gate == sb.gate).all()
+    assert (sa.logit == sb.logit).all()
+    assert (sa.gate == sb.gate).all()
 
 
 def test_card_says_synthetic_and_renders_markdown(loaded) -> None:  # type: ignore[no-untyped-def]
@@ -36,7 +40,9 @@ def test_card_says_synthetic_and_renders_markdown(loaded) -> None:  # type: igno
     assert "synthetic" in card.training_data
     text = card.to_markdown()
     assert text.startswith(f"# Model card: {loaded.model_id}")
-    assert "Intended use" in text and "Limitations" in text and "val_auroc" in text
+    assert "Intended use" in text
+    assert "Limitations" in text
+    assert "val_auroc" in text
     assert loaded.thresholds.basis.startswith("validation")
 
 

@@ -17,7 +17,8 @@ from tests.model.conftest import TINY_SPEC
 def test_prediction_times_and_labels(tiny_cohort: Path) -> None:
     cohort = read_cohort(tiny_cohort)
     w = build_windows(cohort, TINY_SPEC, use_cache=False)
-    assert len(w) > 0 and 0 < w.label.mean() < 1
+    assert len(w) > 0
+    assert 0 < w.label.mean() < 1
     for row in range(len(w)):
         key = w.patient_keys[w.patient[row]]
         t = w.time[row].astype("datetime64[s]").item()
@@ -37,7 +38,8 @@ def test_film_is_latest_before_prediction_and_recent(tiny_cohort: Path) -> None:
     cohort = read_cohort(tiny_cohort)
     w = build_windows(cohort, TINY_SPEC, use_cache=False)
     has = w.film >= 0
-    assert has.any() and (~has).any()
+    assert has.any()
+    assert (~has).any()
     for row in np.flatnonzero(has):
         film = w.film[row]
         t = w.time[row].astype("datetime64[s]").item()

@@ -22,7 +22,9 @@ def test_last_value_per_bin_and_carry_forward() -> None:
         n_vars=2,
     )
     assert grid.observed[:, 0].tolist() == [False, True, False, False, False]
-    assert np.isnan(grid.raw_ff[0, 0]) and grid.raw_ff[1, 0] == 90.0 and grid.raw_ff[4, 0] == 90.0
+    assert np.isnan(grid.raw_ff[0, 0])
+    assert grid.raw_ff[1, 0] == 90.0
+    assert grid.raw_ff[4, 0] == 90.0
     assert grid.raw_ff[:, 1].tolist() == [97.0, 97.0, 93.0, 93.0, 93.0]  # 3.0 falls in bin 2
     assert grid.last_time[4, 0] == pytest.approx(1.9)
 
@@ -43,7 +45,8 @@ def test_window_tensor_values_masks_deltas() -> None:
 def test_values_before_the_window_are_not_carried_in() -> None:
     grid = build_grid(np.asarray([0.5]), np.asarray([0]), np.asarray([120.0]), 8, 2)
     x = window_tensor(grid, np.asarray([7]), np.zeros((1, 2), np.float32), SPEC, NORM)
-    assert np.all(x[0, :, 0] == 0.0) and np.all(x[0, :, 4] == 1.0)
+    assert np.all(x[0, :, 0] == 0.0)
+    assert np.all(x[0, :, 4] == 1.0)
     assert np.isnan(latest_raw(grid, np.asarray([7]), 4)[0, 0])
     assert latest_raw(grid, np.asarray([3]), 4)[0, 0] == 120.0
 
@@ -57,5 +60,7 @@ def test_occlude_makes_a_variable_unseen() -> None:
     grid = build_grid(np.asarray([3.5]), np.asarray([1]), np.asarray([90.0]), 4, 2)
     x = window_tensor(grid, np.asarray([3]), np.zeros((1, 2), np.float32), SPEC, NORM)
     hidden = occlude(x[0], 1, 2)
-    assert np.all(hidden[:, 1] == 0) and np.all(hidden[:, 3] == 0) and np.all(hidden[:, 5] == 1)
+    assert np.all(hidden[:, 1] == 0)
+    assert np.all(hidden[:, 3] == 0)
+    assert np.all(hidden[:, 5] == 1)
     assert np.array_equal(hidden[:, [0, 2, 4]], x[0][:, [0, 2, 4]])

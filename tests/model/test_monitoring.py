@@ -33,12 +33,13 @@ def test_labels_follow_the_training_definition() -> None:
     assert (latest.predictions, latest.positives, latest.patients) == (5, 3, 3)
     # positives 0.8, 0.9, 0.7 vs negatives 0.1, 0.2: perfectly separated
     assert latest.auroc == pytest.approx(1.0)
-    assert latest.status == "ok" and not report.alert
+    assert latest.status == "ok"
+    assert not report.alert
 
 
-def _ward(rng: np.random.Generator, days: int, signal_by_day: list[float]) -> tuple[
-    list[PastPrediction], dict[str, list[datetime]]
-]:
+def _ward(
+    rng: np.random.Generator, days: int, signal_by_day: list[float]
+) -> tuple[list[PastPrediction], dict[str, list[datetime]]]:
     """Hourly predictions of 6-day stays; a fifth of the patients are ventilated on day 4."""
     preds: list[PastPrediction] = []
     starts: dict[str, list[datetime]] = {}
@@ -68,23 +69,30 @@ def test_alert_when_discrimination_drops_under_the_floor() -> None:
     judged = [w for w in report.windows if w.status != "insufficient"]
     assert judged, "the synthetic ward gives enough positives per window"
     early = [w for w in judged if w.end <= NOW - timedelta(days=16)]
-    assert early and all(w.status == "ok" and (w.auroc or 0) > 0.85 for w in early)
+    assert early
+    assert all(w.status == "ok" and (w.auroc or 0) > 0.85 for w in early)
     assert report.alert
-    assert report.latest is not None and (report.latest.auroc or 1) < 0.75
+    assert report.latest is not None
+    assert (report.latest.auroc or 1) < 0.75
     assert report.to_dict()["alert"] is True
     assert all(w.auroc is None for w in report.windows if w.status == "insufficient")
 
 
 def test_too_few_positives_is_insufficient_not_a_number() -> None:
-    preds = [PastPrediction(f"p{i}", NOW - timedelta(days=2, hours=i), 0.1 * (i % 9)) for i in range(40)]
+    preds = [
+        PastPrediction(f"p{i}", NOW - timedelta(days=2, hours=i), 0.1 * (i % 9)) for i in range(40)
+    ]
     starts = {"p0": [NOW - timedelta(days=2) + 5 * H], "p1": [NOW - timedelta(days=2) + 2 * H]}
     report = monitor(preds, starts, now=NOW)
-    assert report.windows and {w.status for w in report.windows} == {"insufficient"}
-    assert report.latest is None and not report.alert
+    assert report.windows
+    assert {w.status for w in report.windows} == {"insufficient"}
+    assert report.latest is None
+    assert not report.alert
 
 
 def test_nothing_to_monitor_and_invalid_config() -> None:
     report = monitor([], {}, now=NOW)
-    assert report.windows == () and not report.alert
+    assert report.windows == ()
+    assert not report.alert
     with pytest.raises(ModelError):
         MonitoringConfig(floor=1.5)

@@ -77,5 +77,6 @@ def test_gate_is_exactly_zero_without_film_and_output_is_the_ehr_path() -> None:
     assert torch.equal(out.gate[no], torch.zeros(int(no.sum())))
     assert torch.equal(out.logit[no], out.logit_ehr[no])  # bit for bit
     assert torch.equal(out.logit[no], ehr_only[no])
-    assert (out.gate[~no] > 0).all() and (out.gate[~no] < 1).all()
+    assert (out.gate[~no] > 0).all()
+    assert (out.gate[~no] < 1).all()
     assert not torch.equal(out.logit[~no], out.logit_ehr[~no])

@@ -88,17 +88,21 @@ def _window(films: tuple[ChestFilm, ...] = ()) -> PatientWindow:
 
 def test_implements_the_risk_model_port(predictor: Predictor) -> None:
     assert isinstance(predictor, RiskModel)
-    assert predictor.film_size == 32 and predictor.lookback_h == 24
+    assert predictor.film_size == 32
+    assert predictor.lookback_h == 24
     assert predictor.embedding_id == f"{predictor.model_id}:{predictor.model_version}"
 
 
 def test_prediction_without_film_is_the_ehr_path(predictor: Predictor) -> None:
     r = predictor.predict(_window())
     assert 0.0 <= r.probability <= 1.0
-    assert r.image_weight == 0.0 and r.film_age_h is None and r.film_sop_instance_uid is None
+    assert r.image_weight == 0.0
+    assert r.film_age_h is None
+    assert r.film_sop_instance_uid is None
     assert r.probability_without_film == r.probability
     assert r.level == predictor.thresholds.level(r.probability)
-    assert "Observation/future" not in r.basis_ids and "Observation/artifact" not in r.basis_ids
+    assert "Observation/future" not in r.basis_ids
+    assert "Observation/artifact" not in r.basis_ids
     assert "Observation/fio2-11" in r.basis_ids
 
 
@@ -109,12 +113,14 @@ def test_film_rules_latest_eligible_film_only(predictor: Predictor) -> None:
         _film(predictor, -1, "1.2.3.3"),
     )
     r = predictor.predict(_window((old, recent, future)))
-    assert r.film_sop_instance_uid == "1.2.3.1" and r.film_age_h == pytest.approx(5.0)
+    assert r.film_sop_instance_uid == "1.2.3.1"
+    assert r.film_age_h == pytest.approx(5.0)
     assert 0.0 < r.image_weight < 1.0
     assert r.basis_ids[-1] == "1.2.3.1"
     assert r.probability_without_film == predictor.predict(_window()).probability
     only_bad = predictor.predict(_window((old, future)))
-    assert only_bad.image_weight == 0.0 and only_bad.film_sop_instance_uid is None
+    assert only_bad.image_weight == 0.0
+    assert only_bad.film_sop_instance_uid is None
 
 
 def test_cached_embedding_gives_the_same_prediction(predictor: Predictor) -> None:

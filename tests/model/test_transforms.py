@@ -34,7 +34,8 @@ def test_any_size_and_depth_gives_unit_square(shape, dtype, scale) -> None:
     out = preprocess_film(image, 64)
     assert out.shape == (1, 64, 64)
     assert out.dtype == np.float32
-    assert 0.0 <= out.min() and out.max() <= 1.0
+    assert out.min() >= 0.0
+    assert out.max() <= 1.0
     assert out.max() > 0.9  # percentile scaling spreads the range
 
 
@@ -43,8 +44,10 @@ def test_aspect_is_preserved_with_black_padding() -> None:
     image[:, :200] = 0.0  # left half dark, right half bright
     out = preprocess_film(image, 64)[0]
     # 100 x 400 -> 16 x 64, centred: rows 24..39 hold the image, the rest is zero padding.
-    assert np.all(out[:20] == 0.0) and np.all(out[44:] == 0.0)
-    assert out[32, 60] == pytest.approx(1.0) and out[32, 4] == pytest.approx(0.0)
+    assert np.all(out[:20] == 0.0)
+    assert np.all(out[44:] == 0.0)
+    assert out[32, 60] == pytest.approx(1.0)
+    assert out[32, 4] == pytest.approx(0.0)
 
 
 def test_brighter_stays_brighter_and_constant_image_is_black() -> None:

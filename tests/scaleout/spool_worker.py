@@ -21,6 +21,7 @@ from dicom_listener.spool import FileSpool
 from dicom_listener.worker import SpoolWorker
 from model.schemas import ChestFilm, PatientKey
 from tests.dicom_listener.conftest import StatsModel, listener_config
+from tests.scaleout.barrier import start_together
 
 
 class RecordingSink:
@@ -37,14 +38,6 @@ class RecordingSink:
         (self.out / f"{uid}@{os.getpid()}.rejected").write_text(reason)
 
 
-def barrier(ready_dir: Path, parties: int, timeout_s: float = 120.0) -> None:
-    """Announce this process and wait for its siblings (so they start on the spool together)."""
-    (ready_dir / str(os.getpid())).touch()
-    deadline = time.monotonic() + timeout_s
-    while len(list(ready_dir.iterdir())) < parties and time.monotonic() < deadline:
-        time.sleep(0.02)
-
-
 def main(argv: list[str]) -> None:
     db_url, spool_dir, out_dir, ready_dir, parties = argv
     engine = make_engine(db_url)
@@ -57,7 +50,7 @@ def main(argv: list[str]) -> None:
         threads=2,
         retry_delay_s=0.2,
     )
-    barrier(Path(ready_dir), int(parties))
+    start_together(Path(ready_dir), int(parties))  # all siblings resume the spool at once
     worker.start()
     drained = worker.wait_idle(120)
     worker.stop()

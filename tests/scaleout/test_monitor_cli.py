@@ -101,14 +101,16 @@ def test_monitor_reports_windows_and_alerts_under_the_floor(
     result = CliRunner().invoke(_cli(), [*args, "--floor", "0.6", "--json", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
-    assert report["alert"] is False and report["latest"]["status"] == "ok"
+    assert report["alert"] is False
+    assert report["latest"]["status"] == "ok"
     assert 0.8 < report["latest"]["auroc"] < 1.0
     assert report["latest"]["positives"] == 10 * 6  # 10 ventilated patients, 6 windows in 24 h
     assert {w["status"] for w in report["windows"]} == {"ok", "insufficient"}
     assert report["pending"] > 0  # the last day's negatives have no outcome yet
 
     strict = CliRunner().invoke(_cli(), [*args, "--floor", "0.995", "--prometheus", str(prom)])
-    assert strict.exit_code == 1 and "ALERT" in strict.output
+    assert strict.exit_code == 1
+    assert "ALERT" in strict.output
     gauges = prom.read_text()
     assert "ventfusion_monitor_alert 1.0" in gauges
     assert "ventfusion_monitor_auroc_floor 0.995" in gauges

@@ -1,11 +1,11 @@
-"""The JWT ``jti`` replay cache is shared by API processes (PostgreSQL, or Redis when configured)."""
+"""The JWT ``jti`` replay cache is shared by API processes (PostgreSQL, or Redis)."""
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -15,13 +15,15 @@ PROCESSES = 3
 JTIS = 120
 
 
-def _race(backend: str, url: str) -> list[list[str]]:
+def _race(backend: str, url: str, ready: Path) -> list[list[str]]:
     """Every process offers the same jti's at the same moment; returns what each accepted."""
     iss = f"https://ehr.example.org/{uuid.uuid4().hex[:8]}"
-    start = time.time() + 6.0  # after every child has imported and connected
     args = [backend, url, iss, str(JTIS)]
     procs = [
-        spawn(["-m", "tests.scaleout.replay_worker", *args, str(seed), f"{start:.3f}"], child_env())
+        spawn(
+            ["-m", "tests.scaleout.replay_worker", *args, str(seed), str(ready), str(PROCESSES)],
+            child_env(),
+        )
         for seed in range(PROCESSES)
     ]
     results = []
@@ -40,9 +42,13 @@ def _assert_each_jti_accepted_once(results: list[list[str]]) -> None:
 
 
 @pytest.mark.postgres
-def test_a_jti_accepted_by_one_process_is_refused_by_the_others_on_postgres(pg_url: str) -> None:
-    _assert_each_jti_accepted_once(_race("db", pg_url))
+def test_a_jti_accepted_by_one_process_is_refused_by_the_others_on_postgres(
+    pg_url: str, tmp_path: Path
+) -> None:
+    _assert_each_jti_accepted_once(_race("db", pg_url, tmp_path))
 
 
-def test_a_jti_accepted_by_one_process_is_refused_by_the_others_on_redis(redis_url: str) -> None:
-    _assert_each_jti_accepted_once(_race("redis", redis_url))
+def test_a_jti_accepted_by_one_process_is_refused_by_the_others_on_redis(
+    redis_url: str, tmp_path: Path
+) -> None:
+    _assert_each_jti_accepted_once(_race("redis", redis_url, tmp_path))

@@ -21,7 +21,3 @@ def test_migrate_command_creates_the_schema(
 
 def test_worker_needs_a_fhir_server(monkeypatch: pytest.MonkeyPatch) -> None:
     assert main(["worker"]) == 2
-
-
-def test_serve_refuses_several_workers_with_the_listener() -> None:
-    assert main(["serve", "--workers", "2"]) == 2

@@ -66,3 +66,23 @@ def test_film_files_match_their_declared_encoding(
         # outside the body is air: dark on MONOCHROME2, bright on MONOCHROME1
         assert (background > 0.7) if film.photometric == "MONOCHROME1" else (background < 0.3)
     assert len(shapes) >= 2
+
+
+def test_films_show_the_injury_before_the_oxygen_requirement_rises(
+    synth_cohort: tuple[Cohort, SynthSummary],
+) -> None:
+    """Charted data: the first film with consolidation >= 0.2 precedes FiO2 >= 40% by hours."""
+    cohort, _ = synth_cohort
+    first_film: dict[str, float] = {}
+    for film in sorted(cohort.films, key=lambda f: f.time):
+        if float(cohort.film_truth[film.sop_instance_uid]["consolidation"]) >= 0.2:
+            first_film.setdefault(film.key, film.time.timestamp())
+    first_fio2: dict[str, float] = {}
+    for key, time, variable, value in zip(
+        cohort.m_key, cohort.m_time, cohort.m_variable, cohort.m_value, strict=True
+    ):
+        if variable == "fio2" and value >= 40 and key in first_film:
+            first_fio2[key] = min(first_fio2.get(key, np.inf), time.timestamp())
+    leads_h = [(first_fio2[k] - first_film[k]) / 3600 for k in first_fio2]
+    assert len(leads_h) >= 15
+    assert np.median(leads_h) >= 6

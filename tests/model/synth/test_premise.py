@@ -109,3 +109,10 @@ def test_confounded_cases_look_sick_in_the_ehr_but_rarely_need_ventilation(
         mask = phenotype == confounder
         assert np.nanmean(fio2[mask]) > np.nanmean(fio2[stable]) + 3
         assert windows.label[mask].mean() < windows.label[phenotype == "lung_injury"].mean() / 2
+
+
+def test_oracle_is_calibrated(windows: Windows) -> None:
+    """The oracle is a probability: its mean and its extremes match the observed labels."""
+    assert abs(windows.oracle.mean() - windows.label.mean()) < 0.15 * windows.label.mean()
+    assert windows.label[windows.oracle > 0.8].mean() > 0.85
+    assert windows.label[windows.oracle < 0.05].mean() < 0.02
