@@ -86,22 +86,22 @@ def _wait_ready(process: subprocess.Popen[bytes], port: int) -> None:
         time.sleep(0.2)
 
 
-def _receiver(kind: str, work: Path, port: int) -> subprocess.Popen[bytes]:
+def _receiver(kind: str, work: Path, port: int, nice: int) -> subprocess.Popen[bytes]:
     if kind == "storescp":
         command = [sys.executable, "-m", "pynetdicom", "storescp", "-aet", AET, "-pdu", "131072",
                    "-od", str(work / "out"), str(port)]  # fmt: skip
     else:
         command = [sys.executable, "-m", "dicom_listener", "--ae-title", AET, "--port", str(port),
                    "--spool", str(work / "spool"), "--out", str(work / "out"), "--model", "none",
-                   "--log-level", "WARNING"]  # fmt: skip
+                   "--log-level", "WARNING", "--worker-nice", str(nice)]  # fmt: skip
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def ingest_once(kind: str, films: Path, count: int) -> tuple[float, float | None]:
+def ingest_once(kind: str, films: Path, count: int, nice: int) -> tuple[float, float | None]:
     """Seconds for storescu to send the folder; for ours also seconds until all processed."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
         work, port = Path(tmp), _free_port()
-        process = _receiver(kind, work, port)
+        process = _receiver(kind, work, port, nice)
         try:
             _wait_ready(process, port)
             env = {**os.environ, "TCP_NODELAY": "1"}
@@ -124,13 +124,13 @@ def ingest_once(kind: str, films: Path, count: int) -> tuple[float, float | None
     return sent, processed
 
 
-def run_ingest(films: Path, count: int, size: int, repeats: int) -> list[str]:
+def run_ingest(films: Path, count: int, size: int, repeats: int, nice: int) -> list[str]:
     """Markdown rows: receiver, images/s, MB/s, and processed/s for ours."""
     rows = []
     results: dict[str, list[tuple[float, float | None]]] = {"storescp": [], "ours": []}
     for _ in range(repeats):
         for kind in ("storescp", "ours"):
-            results[kind].append(ingest_once(kind, films, count))
+            results[kind].append(ingest_once(kind, films, count, nice))
     for kind, label in (("storescp", "pynetdicom storescp app"), ("ours", "VentFusion listener")):
         sent = statistics.median(r[0] for r in results[kind])
         processed = [r[1] for r in results[kind] if r[1] is not None]
@@ -144,8 +144,8 @@ def run_ingest(films: Path, count: int, size: int, repeats: int) -> list[str]:
 
 async def _latency(runs: int) -> tuple[list[float], list[float]]:
     from cds_app.app import build_context
-    from cds_app.cli.cmd_dicom import listener_config
     from cds_app.db.predictions import PredictionRepository
+    from cds_app.dicom_wiring import listener_config
     from cds_app.runtime import load_model
     from cds_app.settings import Settings
     from dicom_listener.processing import ModelFilmProcessor
@@ -218,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--small", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--latency-runs", type=int, default=7)
+    parser.add_argument("--worker-nice", type=int, default=5, help="of our processing threads")
     parser.add_argument("--part", choices=["all", "ingest", "latency"], default="all")
     args = parser.parse_args(argv)
     if shutil.which("storescu") is None:
@@ -237,7 +238,7 @@ def ingest(args: argparse.Namespace) -> None:
         for name, count, small in (("big", args.big, False), ("small", args.small, True)):
             folder = Path(tmp) / name
             size = make_films(folder, count, small=small)
-            for row in run_ingest(folder, count, size, args.repeats):
+            for row in run_ingest(folder, count, size, args.repeats, args.worker_nice):
                 print(row, flush=True)
 
 

@@ -1,10 +1,10 @@
 """Benchmark training the default model (all data synthetic).
 
-Runs exactly what ``bench/rebuild_default_model.sh`` runs — the gated model with default settings
-on a 2,000-patient simulated cohort (seed 0) with 2 torch threads — writing the checkpoint to a
-temporary file, and reports wall time of each phase, CPU time, and the validation AUROC.
+Runs what ``bench/rebuild_default_model.sh`` runs — the gated model with default settings on a
+2,000-patient simulated cohort (seed 0) — writing the checkpoint to a temporary file (or
+``--out``), and reports wall time of each phase, CPU time, and the validation AUROC.
 
-    .venv/bin/python bench/bench_train.py [--cohort DIR] [--threads 2] [--arch gated]
+    .venv/bin/python bench/bench_train.py [--cohort DIR] [--threads 1] [--arch gated] [--out PT]
 
 Without ``--cohort`` the cohort is simulated first (not timed).
 """
@@ -45,9 +45,10 @@ def _cpu_s() -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cohort", type=Path, default=None)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--arch", default="gated")
     parser.add_argument("--patients", type=int, default=2000)
+    parser.add_argument("--out", type=Path, default=None, help="keep the checkpoint here")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="vf-bench-train-"))
     cohort = args.cohort
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     cpu0, t0 = _cpu_s(), time.perf_counter()
     ckpt = train_from_cohort(
         cohort,
-        tmp / "model.pt",
+        args.out or tmp / "model.pt",
         spec=FeatureSpec(),
         net_overrides={"arch": args.arch},
         cfg=TrainConfig(seed=0, threads=args.threads),

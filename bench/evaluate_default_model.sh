@@ -28,7 +28,7 @@ test -f model/bundled/default.pt || bash bench/rebuild_default_model.sh
 for arch in ehr_only concat image_only; do
   if [ ! -f "$WORK/$arch.pt" ]; then
     "$PY" -m cds_app.cli.main train --cohort "$TRAIN_COHORT" --out "$WORK/$arch.pt" \
-      --arch "$arch" --seed 0 --threads 2
+      --arch "$arch" --seed 0 --threads 1
   fi
 done
 "$PY" -m cds_app.cli.main evaluate --cohort "$TEST_COHORT" --out "$OUT" --n-boot 500 --seed 0 \

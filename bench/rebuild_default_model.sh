@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the bundled default model (model/bundled/default.pt) from the synthetic simulator.
-# `make model` runs this. Deterministic: fixed simulator seed, fixed training seed, 2 threads.
+# `make model` runs this. Deterministic: fixed simulator seed, fixed training seed, 1 torch thread
+# (one thread is as fast as two here and does not collapse when other jobs share the cores).
 #
 #   bash bench/rebuild_default_model.sh            # cohort in $VF_WORK (default /tmp/ventfusion-model)
 #
@@ -20,6 +21,6 @@ print(simulate(SynthConfig(patients=$PATIENTS, seed=0, film_size=128, workers=2)
 fi
 
 "$PY" -m cds_app.cli.main train --cohort "$TRAIN_COHORT" --out model/bundled/default.pt \
-  --arch gated --seed 0 --threads 2
+  --arch gated --seed 0 --threads 1
 "$PY" -c "from model.predictor import Predictor; p = Predictor.load(); \
 open('model/bundled/MODEL_CARD.md', 'w').write(p.card.to_markdown()); print(p.model_id, p.model_version)"

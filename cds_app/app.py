@@ -27,6 +27,7 @@ from cds_app.hooks.factory import build_cds_service
 from cds_app.metrics import Metrics
 from cds_app.pages import routes as pages
 from cds_app.runtime import load_model, model_card_markdown, start_components
+from cds_app.scaleout.debounce import build_debounce_gate
 from cds_app.settings import Settings
 from model.ports import RiskModel
 
@@ -54,8 +55,11 @@ def build_context(
         lookback_h=settings.model.lookback_h,
         film_max_age_h=settings.model.film_max_age_h,
         write_back=settings.fhir.write_back,
+        shadow=settings.model.shadow_mode,
     )
-    rescorer = Rescorer(engine, loop, settings.model.debounce_s)
+    rescorer = Rescorer(
+        engine, loop, settings.model.debounce_s, gate=build_debounce_gate(settings, db)
+    )
     return AppContext(
         settings=settings,
         db=db,
@@ -136,6 +140,7 @@ def create_app(
         build_fhir_notification_router(
             lambda request: request.app.state.ctx.fhir_processor,
             secret=settings.fhir.notification_secret,
+            header_name=settings.fhir.notification_header,
         )
     )
     return app

@@ -16,24 +16,28 @@ if TYPE_CHECKING:
 def listener_config(settings: Settings, *, port: int | None = None) -> ListenerConfig:
     """The listener configuration of ``settings`` (``port`` overrides, 0 = any free port)."""
     dicom = settings.dicom
-    return ListenerConfig(
-        ae_title=dicom.ae_title,
-        bind=dicom.bind,
-        port=dicom.port if port is None else port,
-        allowed_calling_aets=tuple(dicom.allowed_calling_aets),
-        max_associations=dicom.max_associations,
-        max_pdu=dicom.max_pdu,
-        tls_cert=dicom.tls_cert,
-        tls_key=dicom.tls_key,
-        tls_ca=dicom.tls_ca,
-        spool_dir=dicom.spool_dir or settings.data_dir / "spool",
-        timezone=settings.timezone,
-        default_patient_system=settings.patient_id_system,
-    )
+    fields = {
+        **dicom.listener_fields(),
+        "spool_dir": dicom.spool_dir or settings.data_dir / "spool",
+        "timezone": settings.timezone,
+        "default_patient_system": settings.patient_id_system,
+    }
+    if port is not None:
+        fields["port"] = port
+    return ListenerConfig.model_validate(fields)
 
 
 def start_dicom(ctx: AppContext) -> RunningListener:
-    """Start the C-STORE listener feeding ``ctx.film_sink``."""
+    """Start the C-STORE listener feeding ``ctx.film_sink``.
+
+    On PostgreSQL the spool claims live in the database, so several listener processes can
+    share one spool volume; on SQLite they stay in-process.
+    """
+    claims = None
+    if ctx.db.dialect.name == "postgresql":
+        from cds_app.scaleout.pg_spool_claims import PgSpoolClaims
+
+        claims = PgSpoolClaims(ctx.db)
     return start_listener(
-        listener_config(ctx.settings), ModelFilmProcessor(ctx.model), ctx.film_sink
+        listener_config(ctx.settings), ModelFilmProcessor(ctx.model), ctx.film_sink, claims=claims
     )

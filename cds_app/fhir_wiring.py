@@ -10,10 +10,8 @@ from typing import TYPE_CHECKING, Any
 from cds_app.db.fhir_state import DbCursorStore, DbSeenStore
 from fhir_adapter.auth import build_auth
 from fhir_adapter.client import FhirClient
-from fhir_adapter.identity import PatientResolver
-from fhir_adapter.ingest import ObservationIngestor
-from fhir_adapter.poller import ObservationPoller
-from fhir_adapter.processor import NotificationProcessor
+from fhir_adapter.codes import load_code_table
+from fhir_adapter.service import build_ingest
 from fhir_adapter.writer import RiskAssessmentWriter, drain_outbox
 
 if TYPE_CHECKING:
@@ -51,15 +49,20 @@ async def start_fhir(
     settings = ctx.settings
     client = fhir_client(settings)
     stack.push_async_callback(client.aclose)
-    resolver = PatientResolver(client, settings.fhir.mrn_system or settings.patient_id_system)
-    seen = DbSeenStore(ctx.db)
-    ingestor = ObservationIngestor(ctx.measurement_sink, resolver, seen)
-    poller = ObservationPoller(
-        client, ingestor, DbCursorStore(ctx.db), lookback_h=settings.model.lookback_h
+    services = build_ingest(
+        client,
+        ctx.measurement_sink,
+        mrn_system=settings.fhir.mrn_system or settings.patient_id_system,
+        seen=DbSeenStore(ctx.db),
+        cursors=DbCursorStore(ctx.db),
+        codes=load_code_table(settings.fhir.local_codes_file),
+        lookback_h=settings.model.lookback_h,
     )
-    ctx.fhir_processor = NotificationProcessor(client, ingestor, poller, seen)
+    ctx.fhir_processor = services.processor
     if settings.fhir.write_back and settings.worker.enabled:
-        writer = RiskAssessmentWriter(client, resolver)
+        writer = RiskAssessmentWriter(
+            client, services.resolver, write_provenance=settings.fhir.write_provenance
+        )
 
         async def drain() -> int:
             report = await drain_outbox(ctx.outbox, writer, limit=settings.worker.batch)

@@ -31,7 +31,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     outbox = DbOutbox(engine)
     client = fhir_client(settings)
     writer = RiskAssessmentWriter(
-        client, PatientResolver(client, settings.fhir.mrn_system or settings.patient_id_system)
+        client,
+        PatientResolver(client, settings.fhir.mrn_system or settings.patient_id_system),
+        write_provenance=settings.fhir.write_provenance,
     )
 
     async def drain() -> int:

@@ -2,7 +2,7 @@
 
 Layout under the spool directory::
 
-    incoming/   temporary files being written (removed at start: never acknowledged)
+    incoming/   temporary files being written (stale ones removed at start: never acknowledged)
     pending/    <uid>.dcm  acknowledged, durable, waiting to be processed
     done/       <uid>      processed marker (or <uid>.dcm with keep_done_files)
     rejected/   <uid>.dcm  received but not scored (reason in <uid>.reason)
@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from dicom_listener import DicomListenerError
@@ -54,6 +55,7 @@ class FileSpool:
         max_bytes: int = 0,
         min_free_bytes: int = 0,
         keep_done_files: bool = False,
+        incoming_stale_s: float = 3600.0,
     ) -> None:
         self.root = root
         self.incoming = root / "incoming"
@@ -66,9 +68,8 @@ class FileSpool:
         self._lock = threading.Lock()
         for folder in (self.incoming, self.pending, self.done, self.rejected):
             folder.mkdir(parents=True, exist_ok=True)
-        for leftover in self.incoming.iterdir():  # never acknowledged: the sender will retry
-            leftover.unlink(missing_ok=True)
-        self._pending_bytes = sum(p.stat().st_size for p in self.pending.glob("*.dcm"))
+        self._drop_stale_incoming(incoming_stale_s)
+        self._pending_bytes = sum(size for _, size, _ in self._pending_files())
 
     def pending_path(self, uid: str) -> Path:
         """Where an acknowledged, unprocessed instance lies."""
@@ -93,8 +94,32 @@ class FileSpool:
 
     def pending_uids(self) -> list[str]:
         """Acknowledged instances still to process, oldest first."""
-        files = sorted(self.pending.glob("*.dcm"), key=lambda p: p.stat().st_mtime_ns)
-        return [p.stem for p in files]
+        return [path.stem for _, _, path in sorted(self._pending_files())]
+
+    def _pending_files(self) -> list[tuple[int, int, Path]]:
+        """(mtime, size, path) of pending files; files a sibling process just moved are skipped."""
+        found = []
+        for path in self.pending.glob("*.dcm"):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            found.append((stat.st_mtime_ns, stat.st_size, path))
+        return found
+
+    def _drop_stale_incoming(self, older_than_s: float) -> None:
+        """Remove partial receives left by a crash (never acknowledged: the sender retries).
+
+        Only files older than ``older_than_s`` go, so a sibling process sharing this spool keeps
+        its in-flight receives.
+        """
+        limit = time.time() - older_than_s
+        for leftover in self.incoming.glob("*.part"):
+            try:
+                if leftover.stat().st_mtime < limit:
+                    leftover.unlink()
+            except FileNotFoundError:
+                continue
 
     def _reserve(self, size: int) -> None:
         """Count ``size`` bytes as pending now, so concurrent associations cannot overshoot."""
@@ -142,8 +167,11 @@ class FileSpool:
         return True
 
     def _remove_pending(self, uid: str) -> None:
-        path = self.pending_path(uid)
-        self._unreserve(path.stat().st_size if path.exists() else 0)
+        try:
+            size = self.pending_path(uid).stat().st_size
+        except FileNotFoundError:
+            size = 0
+        self._unreserve(size)
 
     def mark_done(self, uid: str) -> None:
         """Record that the sink has the film; the pending file goes (or moves to done/)."""

@@ -16,29 +16,15 @@ import typer
 
 from cds_app.cli.common import load_settings
 from cds_app.settings import Settings
-from dicom_listener.config import ListenerConfig
 
 log = logging.getLogger(__name__)
 
 
-def listener_config(settings: Settings, *, port: int | None = None) -> ListenerConfig:
-    """Every listener setting of ``settings`` (``port`` overrides; 0 = any free port)."""
-    dicom = settings.dicom
-    fields = dicom.listener_fields()
-    fields.update(
-        port=dicom.port if port is None else port,
-        spool_dir=dicom.spool_dir or settings.data_dir / "spool",
-        timezone=settings.timezone,
-        default_patient_system=settings.patient_id_system,
-    )
-    return ListenerConfig.model_validate(fields)
-
-
-async def _serve_with_database(settings: Settings, config: ListenerConfig) -> None:
+async def _serve_with_database(settings: Settings) -> None:
+    """The app's composition (store, model, rescoring) with only the listener started."""
     from cds_app.app import build_context
+    from cds_app.dicom_wiring import start_dicom
     from cds_app.runtime import load_model
-    from dicom_listener.processing import ModelFilmProcessor
-    from dicom_listener.server import start_listener
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -46,9 +32,7 @@ async def _serve_with_database(settings: Settings, config: ListenerConfig) -> No
         loop.add_signal_handler(signum, stop.set)
     model = await asyncio.to_thread(load_model, settings)
     ctx = await asyncio.to_thread(build_context, settings, model, loop)
-    listener = await asyncio.to_thread(
-        start_listener, config, ModelFilmProcessor(model), ctx.film_sink
-    )
+    listener = await asyncio.to_thread(start_dicom, ctx)  # PostgreSQL: claims shared by replicas
     try:
         await stop.wait()
     finally:
@@ -75,10 +59,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the DICOM C-STORE listener (chest films) until SIGTERM/SIGINT."""
         settings = load_settings()
-        config = listener_config(settings, port=port)
+        if port is not None:
+            dicom = settings.dicom.model_copy(update={"port": port})
+            settings = settings.model_copy(update={"dicom": dicom})
         if out is None:
-            asyncio.run(_serve_with_database(settings, config))
+            asyncio.run(_serve_with_database(settings))
             return
+        from cds_app.dicom_wiring import listener_config
+
+        config = listener_config(settings)
         from dicom_listener.app import serve_until_signalled
         from dicom_listener.directory_sink import DirectoryFilmSink
         from dicom_listener.processing import (

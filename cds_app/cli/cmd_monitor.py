@@ -38,6 +38,7 @@ def register(app: typer.Typer) -> None:
         from cds_app.db.session import make_engine
         from cds_app.fhir_wiring import fhir_client
         from cds_app.scaleout.monitoring import (
+            Outcomes,
             known_fhir_ids,
             recorded_predictions,
             recorded_ventilation_starts,
@@ -62,7 +63,7 @@ def register(app: typer.Typer) -> None:
         if sep and code:
             codes = codes.with_local(system, code)
 
-        async def outcomes() -> dict[str, list[datetime]]:
+        async def outcomes() -> Outcomes:
             client = fhir_client(settings)
             try:
                 resolver = PatientResolver(
@@ -79,7 +80,11 @@ def register(app: typer.Typer) -> None:
             min_positives=min_positives,
             min_negatives=min_negatives,
         )
-        report = monitor(preds, asyncio.run(outcomes()), now=now, config=config)
+        known = asyncio.run(outcomes())
+        if known.unknown:
+            typer.echo(f"{len(known.unknown)} patients not found in the EHR: left out")
+        scored = [p for p in preds if p.patient not in known.unknown]
+        report = monitor(scored, known.starts, now=now, config=config)
         for window in report.windows:
             auc = "   n/a" if window.auroc is None else f"{window.auroc:6.3f}"
             typer.echo(

@@ -16,6 +16,7 @@ from cds_app.cli import (
     cmd_dicom,
     cmd_evaluate,
     cmd_fhir,
+    cmd_monitor,
     cmd_serve,
     cmd_synth,
     cmd_train,
@@ -39,6 +40,7 @@ for module in (
     cmd_train,
     cmd_evaluate,
     cmd_demo,
+    cmd_monitor,
 ):
     module.register(app)
 

@@ -5,10 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
+from cds_app.db.types import utcnow
 from cds_app.engine.scorer import RiskEngine
 from cds_app.logging_setup import patient_ref
 from model.schemas import PatientKey
+
+if TYPE_CHECKING:
+    from cds_app.scaleout.debounce import DebounceGate
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +27,15 @@ class Rescorer:
     """
 
     def __init__(
-        self, engine: RiskEngine, loop: asyncio.AbstractEventLoop, debounce_s: float
+        self,
+        engine: RiskEngine,
+        loop: asyncio.AbstractEventLoop,
+        debounce_s: float,
+        *,
+        gate: DebounceGate | None = None,
     ) -> None:
         self._engine = engine
+        self._gate = gate
         self._loop = loop
         self._debounce_s = debounce_s
         self._timers: dict[PatientKey, asyncio.TimerHandle] = {}
@@ -37,6 +49,10 @@ class Rescorer:
             self._loop.call_soon_threadsafe(self._arm, keys, trigger)
 
     def _arm(self, keys: list[PatientKey], trigger: str) -> None:
+        if self._gate is not None:  # replicas share the due time (one of them rescores)
+            due = utcnow() + timedelta(seconds=self._debounce_s)
+            for key in keys:
+                self._gate.touch(key, due)
         for key in keys:
             timer = self._timers.pop(key, None)
             if timer is not None:
@@ -50,6 +66,10 @@ class Rescorer:
         task.add_done_callback(self._tasks.discard)
 
     async def _score(self, key: PatientKey, trigger: str) -> None:
+        if self._gate is not None:
+            claimed = await asyncio.to_thread(self._gate.claim, key, utcnow())
+            if not claimed:  # another replica, or a later datum, owns this rescoring
+                return
         try:
             await asyncio.to_thread(self._engine.score, key, trigger=trigger)
             self.scored += 1

@@ -43,6 +43,7 @@ class RiskEngine:
         lookback_h: float,
         film_max_age_h: float,
         write_back: bool,
+        shadow: bool = False,
     ) -> None:
         self.store = store
         self.predictions = predictions
@@ -51,6 +52,7 @@ class RiskEngine:
         self.lookback_h = lookback_h
         self.film_max_age_h = film_max_age_h
         self.write_back = write_back
+        self.shadow = shadow
 
     def window(self, key: PatientKey, as_of: datetime | None = None) -> PatientWindow:
         """The patient's stored window at ``as_of`` (default: now)."""
@@ -65,7 +67,12 @@ class RiskEngine:
         self, key: PatientKey, as_of: datetime | None = None, *, trigger: str = "data"
     ) -> Scored:
         """Score ``key`` on stored data."""
-        return self.score_window(self.window(key, as_of), trigger=trigger)
+        patient = self.store.patient(key)
+        return self.score_window(
+            self.window(key, as_of),
+            trigger=trigger,
+            fhir_patient_id=patient.fhir_id if patient else None,
+        )
 
     def score_window(
         self,
@@ -74,6 +81,7 @@ class RiskEngine:
         trigger: str,
         also: Callable[[RiskPrediction, RiskPrediction | None, int], Sequence[SQLModel]]
         | None = None,
+        fhir_patient_id: str | None = None,
     ) -> Scored:
         """Predict on ``window``; record the prediction, its RiskAssessment write and the rows
         ``also(prediction, previous, prediction_id)`` returns in one transaction."""
@@ -83,13 +91,12 @@ class RiskEngine:
         def extra(prediction_id: int) -> list[SQLModel]:
             rows: list[SQLModel] = []
             if self.write_back:
-                rows.append(
-                    DbOutbox.row(
-                        RISK_KIND,
-                        prediction_payload(prediction),
-                        prediction_dedup_key(prediction),
-                    )
-                )
+                payload = prediction_payload(prediction)
+                if fhir_patient_id:
+                    payload["fhir_patient_id"] = fhir_patient_id
+                if self.shadow:  # silent evaluation: the EHR gets preliminary assessments
+                    payload["ra_status"] = "preliminary"
+                rows.append(DbOutbox.row(RISK_KIND, payload, prediction_dedup_key(prediction)))
             if also is not None:
                 rows.extend(also(prediction, previous, prediction_id))
             return rows

@@ -55,7 +55,7 @@ def _pct(p: float) -> str:
 
 def _hours(h: float) -> str:
     if h < 1:
-        return "less than 1 h"
+        return f"{max(1, round(h * 60))} min"
     if h < 48:
         return f"{round(h)} h"
     return f"{round(h / 24)} days"

@@ -53,6 +53,7 @@ def build_cds_service(
         lookback_h=settings.model.lookback_h,
         fhir_budget_s=settings.hooks.fhir_timeout_s,
         low_risk_card=settings.hooks.low_risk_card,
+        shadow_mode=settings.model.shadow_mode,
     )
     return CdsService(
         config,

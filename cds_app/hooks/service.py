@@ -52,6 +52,7 @@ class HookConfig:
     lookback_h: float
     fhir_budget_s: float
     low_risk_card: bool
+    shadow_mode: bool = False
 
 
 class CdsService:
@@ -158,7 +159,8 @@ class CdsService:
                 last_film_at=last_film_at,
                 low_risk_card=self.config.low_risk_card,
             )
-            cards.extend(build_cards(prediction, previous, context))
+            if not self.config.shadow_mode:  # shadow mode: recorded, never shown
+                cards.extend(build_cards(prediction, previous, context))
             rows: list[SQLModel] = [
                 IssuedCardRow(
                     uuid=card.uuid or "",
@@ -180,7 +182,9 @@ class CdsService:
             )
             return rows
 
-        self._engine.score_window(window, trigger="patient-view", also=card_rows)
+        self._engine.score_window(
+            window, trigger="patient-view", also=card_rows, fhir_patient_id=data.fhir_id
+        )
         log.info(
             "patient-view %s: %d cards, %.1f ms, fhirServer=%s",
             patient_ref(data.key),

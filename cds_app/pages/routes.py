@@ -75,7 +75,8 @@ async def risk_page(request: Request, key: str = Query(min_length=3)) -> Respons
         return HTMLResponse("<p>Unknown patient.</p>", status_code=404)
     view = await run_in_threadpool(risk_page_view, ctx, patient)
     await run_in_threadpool(ctx.card_log.audit, actor, "page-viewed", key, "risk page")
-    return TEMPLATES.TemplateResponse(request, "risk.html", {"view": view})
+    shadow = ctx.settings.model.shadow_mode
+    return TEMPLATES.TemplateResponse(request, "risk.html", {"view": view, "shadow": shadow})
 
 
 @router.get("/films/{sop_instance_uid}/thumbnail.png", response_class=Response)

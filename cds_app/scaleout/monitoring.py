@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -49,29 +50,39 @@ def known_fhir_ids(engine: Engine, patient_keys: Sequence[str]) -> dict[str, str
         return {r.patient_key: r.fhir_id for r in rows if r.fhir_id}
 
 
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    """Ventilation starts per stored patient key; ``unknown``: patients the EHR did not return."""
+
+    starts: dict[str, list[datetime]]
+    unknown: frozenset[str]
+
+
 async def recorded_ventilation_starts(
     client: FhirClient,
     patient_keys: Sequence[str],
     fhir_ids: dict[str, str],
     resolver: PatientResolver,
     codes: VentilationCodes,
-) -> dict[str, list[datetime]]:
-    """Ventilation starts per stored patient key (patients not found in the EHR are skipped)."""
+) -> Outcomes:
+    """Ventilation starts of each patient, read from the EHR's Procedures.
+
+    A patient the EHR cannot find has an *unknown* outcome (not "never ventilated"): the caller
+    must leave their predictions out.
+    """
     starts: dict[str, list[datetime]] = {}
+    unknown: set[str] = set()
     for stored in patient_keys:
-        ref = f"Patient/{fhir_ids[stored]}" if stored in fhir_ids else None
+        key = PatientKey.parse(stored)
+        ref = f"Patient/{fhir_ids[stored]}" if stored in fhir_ids else await resolver.ref_for(key)
         if ref is None:
-            ref = await resolver.ref_for(PatientKey.parse(stored))
-        if ref is None:
-            log.warning(
-                "monitoring: %s not found in the EHR; skipped",
-                patient_ref(PatientKey.parse(stored)),
-            )
+            log.warning("monitoring: %s not found in the EHR; left out", patient_ref(key))
+            unknown.add(stored)
             continue
         events = await ventilation_starts(client, ref, codes)
         if events:
             starts[stored] = [event.start for event in events]
-    return starts
+    return Outcomes(starts, frozenset(unknown))
 
 
 def write_prometheus(report: MonitoringReport, path: Path) -> None:

@@ -14,3 +14,5 @@ class ModelSettings(BaseModel):
     debounce_s: float = 2.0  # coalesce rescoring after bursts of new data
     # intra-op threads per inference; 1 keeps concurrent requests from oversubscribing the cores
     torch_threads: int = Field(default=1, ge=0)  # 0: torch's default
+    # Silent evaluation: predictions recorded (RiskAssessments queued as preliminary), no cards.
+    shadow_mode: bool = False

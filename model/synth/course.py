@@ -92,7 +92,7 @@ def simulate_course(rng: np.random.Generator) -> Course:
     has_injury = phenotype is Phenotype.LUNG_INJURY or (copd and rng.random() < 0.3)
     dni = rng.random() < (0.12 if copd else 0.02)
 
-    delay = float(rng.uniform(18.0, 30.0))
+    delay = float(rng.uniform(20.0, 32.0))
     t = np.arange(hours + 1, dtype=np.float64)
     background = float(rng.uniform(0.0, 0.05))
     injury = np.full_like(t, background)
@@ -128,9 +128,9 @@ def simulate_course(rng: np.random.Generator) -> Course:
         shock = level * np.exp(-t / recover)
         fever = np.clip(0.4 + 0.6 * np.exp(-t / (recover * 1.5)), 0.0, 1.0)
     if has_injury:
-        fever = np.maximum(fever, np.clip(injury * 1.2, 0.0, 1.0) * (0.6 if not sepsis else 1.0))
+        fever = np.maximum(fever, np.clip(ehr_injury * 1.2, 0.0, 1.0) * (0.6 if not sepsis else 1.0))
 
-    threshold = 0.5 + float(rng.normal(0.0, 0.05))
+    threshold = 0.5 + float(rng.normal(0.0, 0.03))
     severity = ehr_injury + 0.45 * edema + 0.2 * np.maximum(shock - 0.5, 0.0)
     hazard = BASELINE_HAZARD + MAX_HAZARD * _sigmoid((severity - threshold) / 0.03)
     hazard = hazard + 0.03 * np.maximum(shock - 0.85, 0.0) / 0.15

@@ -93,9 +93,9 @@ def simulate_physiology(course: Course, rng: np.random.Generator) -> Physiology:
     lactate = 0.9 + 6.0 * shock**2 + 2.5 * np.maximum(lung - 0.6, 0.0) + 0.3 * edema
     bicarbonate = 24.0 + (7.0 if course.copd else 0.0) - 1.1 * (lactate - 1.0)
     ph = 6.1 + np.log10(bicarbonate / (0.03 * paco2))
-    heart_rate = 80 + hr0 + 28 * lung + 35 * shock + 9 * (temperature - 37.0) + 6 * edema
+    heart_rate = 80 + hr0 + 32 * lung**1.5 + 35 * shock + 9 * (temperature - 37.0) + 6 * edema
     resp_rate = (
-        15 + rr0 + 16 * lung + (4 if course.copd else 0) + 9 * shock + 3 * fever
+        15 + rr0 + 18 * lung**1.5 + (4 if course.copd else 0) + 9 * shock + 3 * fever
         + 8 * np.maximum(7.35 - ph, 0.0) / 0.1 + 4 * edema
     )  # fmt: skip
     resp_rate = np.where(on_vent, rng.integers(16, 22), resp_rate)

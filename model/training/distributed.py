@@ -50,7 +50,8 @@ class _Step(nn.Module):
         self.net = net
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        out = self.net(batch.x, film_embeddings(self.net, batch), batch.film_age, batch.has_film)
+        emb = film_embeddings(self.net, batch).to(batch.x.device)  # zeros are made on the CPU
+        out = self.net(batch.x, emb, batch.film_age, batch.has_film)
         return out.logit, out.logit_ehr, out.gate
 
 

@@ -292,3 +292,21 @@ def test_412_when_data_cannot_be_had(
         response = call_hook(client, ehr, body)
     assert response.status_code == 412
     assert response.json()["error"] == "precondition_failed"
+
+
+def test_shadow_mode_records_but_shows_nothing(
+    sqlite_url: str, make_settings: Callable[..., Settings], ehr: TestEhr
+) -> None:
+    settings = make_settings(sqlite_url, demo=True)
+    settings = settings.model_copy(
+        update={"model": settings.model.model_copy(update={"shadow_mode": True})}
+    )
+    with TestClient(create_app(settings, model=FakeRiskModel())) as client:
+        response = prefetch_call(client, ehr, "pt-sh", "MRN-SH", severity=1.0)
+        page = client.get("/risk", params={"key": f"{MRN_SYSTEM}|MRN-SH"})
+        (row,) = _ctx(client).outbox.rows()
+    assert response.json() == {"cards": []}
+    assert row.payload["ra_status"] == "preliminary"
+    assert row.payload["fhir_patient_id"] == "pt-sh"
+    assert 'id="shadow-note"' in page.text
+    assert "risk-chart" not in page.text

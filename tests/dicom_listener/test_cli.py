@@ -126,7 +126,7 @@ def test_dicom_listen_stores_the_film_and_updates_the_prediction(tmp_path: Path)
 
 
 def test_settings_map_onto_the_listener_config(tmp_path: Path) -> None:
-    from cds_app.cli.cmd_dicom import listener_config
+    from cds_app.dicom_wiring import listener_config
     from cds_app.settings import Settings
 
     settings = Settings.model_validate(

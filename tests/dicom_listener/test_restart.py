@@ -93,5 +93,6 @@ def test_sigkill_mid_batch_then_restart_processes_every_acknowledged_film_once(
     added = [line.split()[1] for line in sink.log_path.read_text().splitlines() if "added" in line]
     assert sorted(added) == sorted(uids)  # each handed to the sink (as new) exactly once
     assert list((spool / "pending").iterdir()) == []
-    assert list((spool / "incoming").iterdir()) == []
+    # a partial receive cut by the kill may remain in incoming/ (removed after an hour); never used
+    assert all(p.suffix == ".part" for p in (spool / "incoming").iterdir())
     print(f"acknowledged before kill: {len(acknowledged)}, pending at kill: {pending_at_kill}")

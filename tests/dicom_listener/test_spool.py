@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -40,10 +42,13 @@ def test_restart_drops_unacknowledged_and_resumes_pending(tmp_path: Path) -> Non
     spool = FileSpool(tmp_path)
     spool.store("1.1", b"a")
     spool.store("1.2", b"bb")
-    (spool.incoming / "1.3.part").write_bytes(b"half")
+    stale, fresh = spool.incoming / "1.3.x.part", spool.incoming / "1.5.y.part"
+    stale.write_bytes(b"half")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    fresh.write_bytes(b"a sibling process is still receiving this one")
     again = FileSpool(tmp_path, max_bytes=4)
     assert again.pending_uids() == ["1.1", "1.2"]
-    assert list(again.incoming.iterdir()) == []
+    assert list(again.incoming.iterdir()) == [fresh]
     with pytest.raises(SpoolFullError):  # 3 bytes pending are counted after restart
         again.store("1.4", b"xx")
 

@@ -41,7 +41,10 @@ def _cli() -> typer.Typer:
 
 
 def _ward(db_url: str, server: FhirTestServer, now: datetime) -> None:
-    """30 patients over 10 days; every third is ventilated on day 6 (Procedure in the EHR)."""
+    """30 patients over 10 days; every third is ventilated on day 6 (Procedure in the EHR).
+
+    One more patient has predictions but is unknown to the EHR (outcome unknown).
+    """
     rng = np.random.default_rng(3)
     engine = make_engine(db_url)
     migrate(engine)
@@ -85,6 +88,18 @@ def _ward(db_url: str, server: FhirTestServer, now: datetime) -> None:
                         image_weight=0.0,
                     )
                 )
+        for hour in range(0, 48, 4):  # high scores, no outcome: must not count as negatives
+            session.add(
+                PredictionRow(
+                    patient_key=f"{MRN}|MRN9999",
+                    as_of=now - timedelta(days=9) + timedelta(hours=hour),
+                    probability=0.95,
+                    level="critical",
+                    model_id="ventfusion-gated",
+                    model_version="0.1.0+test",
+                    image_weight=0.0,
+                )
+            )
         session.commit()
     engine.dispose()
 
@@ -100,6 +115,7 @@ def test_monitor_reports_windows_and_alerts_under_the_floor(
     out, prom = tmp_path / "report.json", tmp_path / "vf.prom"
     result = CliRunner().invoke(_cli(), [*args, "--floor", "0.6", "--json", str(out)])
     assert result.exit_code == 0, result.output
+    assert "1 patients not found in the EHR: left out" in result.output
     report = json.loads(out.read_text())
     assert report["alert"] is False
     assert report["latest"]["status"] == "ok"
