@@ -30,6 +30,10 @@ class CheckpointError(ModelError):
     """The file is not a readable VentFusion checkpoint."""
 
 
+def _fmt(value: float) -> str:
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.4f}"
+
+
 @dataclass(slots=True)
 class ModelCard:
     """What the model is for, what it was trained on, how well it did, and its limits."""
@@ -67,7 +71,7 @@ class ModelCard:
             "",
             "| metric | value |",
             "|---|---|",
-            *(f"| {k} | {v:.4f} |" for k, v in sorted(self.metrics.items())),
+            *(f"| {k} | {_fmt(v)} |" for k, v in sorted(self.metrics.items())),
             "",
             "## Limitations",
             "",

@@ -92,7 +92,7 @@ def simulate_course(rng: np.random.Generator) -> Course:
     has_injury = phenotype is Phenotype.LUNG_INJURY or (copd and rng.random() < 0.3)
     dni = rng.random() < (0.12 if copd else 0.02)
 
-    delay = float(rng.uniform(20.0, 32.0))
+    delay = float(rng.uniform(22.0, 26.0))
     t = np.arange(hours + 1, dtype=np.float64)
     background = float(rng.uniform(0.0, 0.05))
     injury = np.full_like(t, background)

@@ -10,7 +10,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 from pydicom import dcmread
-from pydicom.uid import ComputedRadiographyImageStorage, DeflatedExplicitVRLittleEndian
+from pydicom.uid import (
+    ComputedRadiographyImageStorage,
+    DeflatedExplicitVRLittleEndian,
+    DigitalXRayImageStorageForProcessing,
+)
 
 from dicom_listener.directory_sink import DirectoryFilmSink
 from dicom_listener.server import RunningListener
@@ -155,3 +159,15 @@ def test_missing_pixel_attributes_get_0xa900(listener: RunningListener, tmp_path
     del ds.Rows
     ds.save_as(film, enforce_file_format=True)
     assert store_files(listener.port, [film]) == [0xA900]
+
+
+def test_dx_for_processing_without_a_window_is_processed(
+    listener: RunningListener, sink: DirectoryFilmSink, tmp_path: Path
+) -> None:
+    path = make_film(tmp_path / "proc.dcm", modality="DX", window=None, bits=14)
+    ds = dcmread(path)
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = DigitalXRayImageStorageForProcessing
+    ds.save_as(path, enforce_file_format=True)
+    assert store_files(listener.port, [path]) == [0x0000]
+    assert listener.wait_idle(30)
+    assert sink.added_uids() == [str(ds.SOPInstanceUID)]

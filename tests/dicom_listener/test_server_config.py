@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +133,22 @@ def test_tls_echo_and_store(
         assert assoc.send_c_echo().Status == 0x0000
     finally:
         assoc.release()
+
+
+def test_maximum_associations(
+    tmp_path: Path, sink: DirectoryFilmSink, started: list[RunningListener]
+) -> None:
+    config = listener_config(tmp_path / "spool", max_associations=1)
+    started.append(start_listener(config, ModelFilmProcessor(StatsModel()), sink))
+    ae = AE(ae_title="FIRST")
+    ae.add_requested_context(VERIFICATION)
+    first = ae.associate("127.0.0.1", started[0].port, ae_title=AE_TITLE)
+    assert first.is_established
+    try:
+        assert echo(started[0].port, calling="SECOND") is None  # local limit exceeded
+    finally:
+        first.release()
+    deadline = time.monotonic() + 10  # the acceptor's association thread ends shortly after
+    while started[0].ae.active_associations and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert echo(started[0].port, calling="SECOND") == 0x0000
