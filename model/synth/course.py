@@ -128,7 +128,9 @@ def simulate_course(rng: np.random.Generator) -> Course:
         shock = level * np.exp(-t / recover)
         fever = np.clip(0.4 + 0.6 * np.exp(-t / (recover * 1.5)), 0.0, 1.0)
     if has_injury:
-        fever = np.maximum(fever, np.clip(ehr_injury * 1.2, 0.0, 1.0) * (0.6 if not sepsis else 1.0))
+        fever = np.maximum(
+            fever, np.clip(ehr_injury * 1.2, 0.0, 1.0) * (0.6 if not sepsis else 1.0)
+        )
 
     threshold = 0.5 + float(rng.normal(0.0, 0.03))
     severity = ehr_injury + 0.45 * edema + 0.2 * np.maximum(shock - 0.5, 0.0)

@@ -50,7 +50,7 @@ def _times(
     times: list[float] = []
     if rng.random() < 0.85:
         times.append(float(rng.uniform(0.2, 3.0)))
-    p_daily = float(rng.uniform(0.6, 1.0))
+    p_daily = float(rng.uniform(0.75, 1.0))
     first = (6.0 - admit_clock) % 24.0
     for day in np.arange(first, end, 24.0):
         if day > 4.0 and rng.random() < p_daily:
@@ -78,7 +78,7 @@ def schedule_films(
     course: Course, phys: Physiology, rng: np.random.Generator, admit_clock: float = 0.0
 ) -> list[FilmSpec]:
     """Films roughly daily, extra when oxygen needs climb, one after intubation; none for some."""
-    if rng.random() < 0.06:
+    if rng.random() < 0.05:
         return []
     times = _times(course, phys, rng, admit_clock)
     habitus = _habitus(course)

@@ -8,7 +8,7 @@ Every rank builds the same windows and split, and runs stage 1 (film encoder) id
 ``batch_size / world`` windows per step and DDP averages the gradients, so one step sees the same
 global batch as a single process. Training loss and validation logits are gathered across ranks,
 so every rank computes the same AUROC and takes the same early-stopping decision. Rank 0 writes
-the checkpoint (through ``train_from_cohort``).
+the checkpoint (through ``model.training.pipeline.train_from_cohort``).
 """
 
 from __future__ import annotations
@@ -31,15 +31,19 @@ from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset, DistributedSampler
 
+from model import ModelError
 from model.evaluation.metrics import auroc
 from model.features.dataset import WindowSet
 from model.features.spec import FeatureSpec, Normalisation
 from model.nets import FusionNet
+from model.training import pipeline
 from model.training.batches import Batch, film_embeddings, make_batch
 from model.training.loop import EpochRecord, ProgressFn, TrainConfig, TrainResult
-from model.training.pipeline import train_from_cohort
 
 log = logging.getLogger(__name__)
+
+#: The stage-2 trainer ``train_from_cohort`` calls (see :func:`run_pipeline`).
+_STAGE2 = "train_net"
 
 
 class _Step(nn.Module):
@@ -209,6 +213,44 @@ def init_process_group() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
+def run_pipeline(
+    cohort: Path,
+    out: Path,
+    *,
+    spec: FeatureSpec,
+    net_overrides: dict[str, object],
+    cfg: TrainConfig,
+) -> None:
+    """``train_from_cohort`` with stage 2 trained by :func:`ddp_train_net` on every rank.
+
+    ``train_from_cohort`` has no trainer parameter yet (requested from its owner), so this swaps
+    the module's ``train_net`` for the duration of the call — in the torchrun worker process
+    only — and checks that the distributed trainer really ran.
+    """
+    calls: list[int] = []
+
+    def trainer(
+        windows: WindowSet,
+        norm: Normalisation,
+        net: FusionNet,
+        cfg: TrainConfig,
+        train_rows: np.ndarray,
+        val_rows: np.ndarray,
+        on_epoch: ProgressFn | None = None,
+    ) -> TrainResult:
+        calls.append(1)
+        return ddp_train_net(windows, norm, net, cfg, train_rows, val_rows, on_epoch)
+
+    original = getattr(pipeline, _STAGE2)
+    setattr(pipeline, _STAGE2, trainer)
+    try:
+        pipeline.train_from_cohort(cohort, out, spec=spec, net_overrides=net_overrides, cfg=cfg)
+    finally:
+        setattr(pipeline, _STAGE2, original)
+    if not calls:
+        raise ModelError("train_from_cohort did not call the distributed trainer")
+
+
 def _parser() -> argparse.ArgumentParser:
     train, spec = TrainConfig(), FeatureSpec()
     parser = argparse.ArgumentParser(
@@ -263,9 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         # Every rank runs the pipeline (same windows, split, stage 1); rank 0's file is kept.
         out = args.out if rank == 0 else args.out.with_name(f".{args.out.name}.rank{rank}.tmp")
-        train_from_cohort(
-            args.cohort, out, spec=spec, net_overrides=overrides, cfg=cfg, trainer=ddp_train_net
-        )
+        run_pipeline(args.cohort, out, spec=spec, net_overrides=overrides, cfg=cfg)
         if rank != 0:
             out.unlink(missing_ok=True)
         dist.barrier()
