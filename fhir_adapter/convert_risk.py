@@ -16,6 +16,9 @@ from fhir_adapter.errors import MappingError
 from model.schemas import PatientKey, RiskLevel, RiskPrediction
 from model.variables import VENTILATION_SNOMED
 
+#: RiskAssessment.status values we write: final, or preliminary in shadow (silent) mode.
+RISK_STATUSES = ("final", "preliminary")
+
 JsonDict = dict[str, Any]
 
 URI_SYSTEM = "urn:ietf:rfc:3986"
@@ -110,14 +113,18 @@ def build_risk_assessment(
     device_ref: str,
     patient_ref: str | None = None,
     encounter_ref: str | None = None,
+    status: str = RISK_STATUSES[0],
 ) -> JsonDict:
-    """The RiskAssessment of one prediction (outcome SNOMED 40617009 within the horizon)."""
+    """The RiskAssessment of one prediction (outcome SNOMED 40617009 within the horizon).
+
+    ``status`` is ``final``, or ``preliminary`` for predictions made in shadow (silent) mode.
+    """
     code, display = _QUALITATIVE[prediction.level]
     end = prediction.as_of + timedelta(hours=prediction.horizon_h)
     resource: JsonDict = {
         "resourceType": "RiskAssessment",
         "identifier": [risk_identifier(prediction)],
-        "status": "final",
+        "status": status,
         "method": {
             "coding": [
                 {

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from fhir_adapter import FhirAdapterError
 from fhir_adapter.client import FhirClient
 from fhir_adapter.convert_risk import (
+    RISK_STATUSES,
     build_device,
     build_provenance,
     build_risk_assessment,
@@ -85,6 +86,11 @@ class RiskAssessmentWriter:
         fields = dict(payload)
         fhir_patient_id = fields.pop("fhir_patient_id", None)
         encounter_id = fields.pop("fhir_encounter_id", None)
+        status = fields.pop("ra_status", "final")  # "preliminary" in shadow (silent) mode
+        if status not in RISK_STATUSES:
+            raise MappingError(
+                f"outbox payload has an unsupported RiskAssessment status {status!r}"
+            )
         try:
             prediction = RiskPrediction.model_validate(fields)
         except ValidationError as exc:
@@ -100,6 +106,7 @@ class RiskAssessmentWriter:
                 device_ref=device_ref,
                 patient_ref=patient_ref,
                 encounter_ref=encounter_ref,
+                status=status,
             )
         )
         token = search_token(risk_identifier(prediction))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cds_app.db.types import utcnow
@@ -59,15 +59,17 @@ class Rescorer:
                 timer.cancel()
             self._timers[key] = self._loop.call_later(self._debounce_s, self._fire, key, trigger)
 
-    def _fire(self, key: PatientKey, trigger: str) -> None:
+    def _fire(self, key: PatientKey, trigger: str, *, now_due: bool = False) -> None:
         self._timers.pop(key, None)
-        task = self._loop.create_task(self._score(key, trigger))
+        task = self._loop.create_task(self._score(key, trigger, now_due=now_due))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _score(self, key: PatientKey, trigger: str) -> None:
+    async def _score(self, key: PatientKey, trigger: str, *, now_due: bool = False) -> None:
         if self._gate is not None:
-            claimed = await asyncio.to_thread(self._gate.claim, key, utcnow())
+            # On drain the rescoring is due now whatever due time the replicas agreed on.
+            at = datetime.max.replace(tzinfo=UTC) if now_due else utcnow()
+            claimed = await asyncio.to_thread(self._gate.claim, key, at)
             if not claimed:  # another replica, or a later datum, owns this rescoring
                 return
         try:
@@ -86,7 +88,7 @@ class Rescorer:
         await asyncio.sleep(0)  # let schedule() calls queued from other threads arm first
         for key, timer in list(self._timers.items()):
             timer.cancel()
-            self._fire(key, "data")
+            self._fire(key, "data", now_due=True)
         self._timers.clear()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)

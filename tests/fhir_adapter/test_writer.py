@@ -178,3 +178,21 @@ def test_permanent_failures_are_parked(fhir_server: FhirTestServer) -> None:
     states = sorted(i.state for i in outbox.items.values())
     assert states == ["delivered", "failed"]
     assert fhir_server.current("RiskAssessment")[0]["subject"] == {"reference": "Patient/p9"}
+
+
+def test_shadow_mode_payload_is_delivered_as_preliminary(fhir_server: FhirTestServer) -> None:
+    outbox = MemoryOutbox()
+    pred = _prediction()
+    payload = {**prediction_payload(pred), "fhir_patient_id": "p3", "ra_status": "preliminary"}
+    outbox.enqueue(RISK_KIND, payload, prediction_dedup_key(pred), AS_OF)
+    bogus = {**prediction_payload(_prediction(hour=1)), "ra_status": "amended"}
+    outbox.enqueue(RISK_KIND, bogus, "bogus-status", AS_OF)
+
+    async def run() -> tuple[int, int, int]:
+        async with FhirClient(fhir_server.base_url) as client:
+            report = await drain_outbox(outbox, RiskAssessmentWriter(client), now=lambda: AS_OF)
+            return report.delivered, report.retried, report.failed
+
+    assert asyncio.run(run()) == (1, 0, 1)
+    (stored,) = fhir_server.current("RiskAssessment")
+    assert stored["status"] == "preliminary"
