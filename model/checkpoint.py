@@ -67,7 +67,7 @@ class ModelCard:
             f"- **Training data:** {self.training_data}",
             f"- **Created:** {self.created}",
             "",
-            f"## Validation metrics{tag}",
+            f"## Metrics{tag}: val_ = validation split, test_ = held-out cohort",
             "",
             "| metric | value |",
             "|---|---|",

@@ -10,6 +10,10 @@ if TYPE_CHECKING:
     from model.comparators.table import ComparisonTable, Estimate, MatchedRow, RuleRow
 
 
+#: Achieved minus target specificity above which a matched row is flagged (ties in the score).
+OVERSHOOT = 0.005
+
+
 def _f(value: float, digits: int = 2, signed: bool = False) -> str:
     if not np.isfinite(value):
         return "—"
@@ -44,13 +48,16 @@ def _rule_cells(r: RuleRow) -> list[str]:
     ]
 
 
-def _matched_cells(m: MatchedRow) -> list[str]:
+def _matched_cells(m: MatchedRow, target_specificity: float) -> list[str]:
     b = m.burden
+    cells = _metric_cells(m.metrics)
+    if m.metrics["specificity"].value - target_specificity > OVERSHOOT:
+        cells[1] += " †"
     return [
         "",
         m.model,
         _f(m.threshold, 3),
-        *_metric_cells(m.metrics),
+        *cells,
         _ci(m.delta_sensitivity, signed=True),
         _ci(m.delta_ppv, signed=True),
         _f(b.alerts_per_patient_day),
@@ -97,11 +104,21 @@ def table_markdown(table: ComparisonTable) -> str:
         "| " + " | ".join(_HEADER) + " |",
         "|" + "---|" * len(_HEADER),
     ]
+    overshoot = False
     for r in table.rules:
         lines.append("| " + " | ".join(_rule_cells(r)) + " |")
         for m in table.matched:
             if m.comparator == r.name:
-                lines.append("| " + " | ".join(_matched_cells(m)) + " |")
+                target = r.metrics["specificity"].value
+                overshoot = overshoot or m.metrics["specificity"].value - target > OVERSHOOT
+                lines.append("| " + " | ".join(_matched_cells(m, target)) + " |")
+    if overshoot:
+        lines += [
+            "",
+            f"† Tied scores (e.g. one score per film) leave no threshold within {OVERSHOOT} of the "
+            "rule's specificity: the model sits at a higher specificity, so its sensitivity there "
+            "is not a like-for-like comparison.",
+        ]
     lines += ["", "Sources:"]
     lines += [f"- {r.label}: {r.source}" for r in table.rules if r.source]
     return "\n".join(lines) + "\n"

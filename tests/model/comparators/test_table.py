@@ -16,6 +16,7 @@ from model.comparators import (
     model_card_summary,
     plot_roc_with_comparators,
 )
+from model.comparators.markdown import OVERSHOOT
 from model.comparators.operating_points import alert_burden, confusion
 
 
@@ -93,6 +94,12 @@ def test_a_perfect_model_catches_everything_at_any_rule_specificity(cohort: Coho
         assert row.delta_sensitivity.value == pytest.approx(1 - rule.metrics["sensitivity"].value)
         assert row.burden.patients_caught == row.burden.patients_ventilated
     assert table.model_auroc["oracle"] == 1.0
+    # Two distinct scores: the match overshoots every rule's specificity, and the table says so.
+    md = table.to_markdown()
+    looser = [r for r in table.rules if 1.0 - r.metrics["specificity"].value > OVERSHOOT]
+    assert looser
+    assert md.count(" †") == len(looser)
+    assert "Tied scores" in md
 
 
 def test_report_outputs(cohort: Cohort, tmp_path: Path) -> None:
@@ -108,6 +115,7 @@ def test_report_outputs(cohort: Cohort, tmp_path: Path) -> None:
     for label in ("ROX < 3.85", "ROX < 4.88", "S/F < 235", "S/F < 315", "RR ≥ 30/min"):
         assert label in md
     assert md.count("| gated |") == len(flags)
+    assert "Tied scores" not in md  # continuous scores match the rules' specificity
     card = model_card_summary(table, primary="gated")
     assert "synthetic" in card
     assert "**gated**" in card
