@@ -10,8 +10,6 @@ from typing import Annotated
 import typer
 
 from cds_app.cli.common import load_settings
-from model import ModelError
-from model.evaluation.run import EvaluationRequest, evaluate
 
 
 def register(app: typer.Typer) -> None:
@@ -33,6 +31,9 @@ def register(app: typer.Typer) -> None:
         ] = True,
     ) -> None:
         """Evaluate one or more checkpoints on a cohort and write report.json/report.md/PNGs."""
+        from model import ModelError  # torch-heavy imports only when evaluating
+        from model.evaluation.run import EvaluationRequest, evaluate
+
         load_settings()
         request = EvaluationRequest(
             checkpoints=tuple(checkpoint),

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cds_app.cli.common import load_settings
-from model import ModelError
-from model.features.spec import FeatureSpec
-from model.nets.fusion import ARCHS, CXR_ENCODERS
-from model.training.loop import EpochRecord, TrainConfig
-from model.training.pipeline import train_from_cohort
+
+if TYPE_CHECKING:
+    from model.training.loop import EpochRecord
+
+# torch and the training code are imported inside the command: every other subcommand
+# (worker, migrate, dicom-listen) starts without paying for them.
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ def register(app: typer.Typer) -> None:
     def train(
         cohort: Annotated[Path, typer.Option(help="Cohort directory (docs/cohort-format.md).")],
         out: Annotated[Path, typer.Option(help="Checkpoint file to write (.pt).")],
-        arch: Annotated[str, typer.Option(help=f"One of {', '.join(ARCHS)}.")] = "gated",
+        arch: Annotated[str, typer.Option(help="gated, concat, ehr_only or image_only.")] = "gated",
         seed: Annotated[int, typer.Option(help="Seed of weights, batches and split.")] = 0,
         epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 10,
         patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 3,
@@ -45,13 +46,30 @@ def register(app: typer.Typer) -> None:
         film_size: Annotated[int, typer.Option(help="Film tensor side (px).")] = 64,
         ehr_encoder: Annotated[str, typer.Option(help="gru or transformer.")] = "gru",
         cxr_encoder: Annotated[
-            str, typer.Option(help=f"One of {', '.join(CXR_ENCODERS)}.")
+            str, typer.Option(help="small_cnn, densenet121 or embedding.")
         ] = "small_cnn",
         hidden: Annotated[int, typer.Option(help="EHR hidden size.")] = 64,
         threads: Annotated[int, typer.Option(help="torch threads (0 = default).")] = 0,
     ) -> None:
         """Train a model on a cohort, calibrate it on validation and write a checkpoint."""
+        from model import ModelError
+        from model.features.spec import FeatureSpec
+        from model.nets.fusion import ARCHS, CXR_ENCODERS
+        from model.training.loop import TrainConfig
+        from model.training.pipeline import train_from_cohort
+
         settings = load_settings()
+        for name, value, allowed in (
+            ("arch", arch, ARCHS),
+            ("cxr-encoder", cxr_encoder, CXR_ENCODERS),
+        ):
+            if value not in allowed:
+                typer.secho(
+                    f"--{name} must be one of {', '.join(allowed)}, not {value!r}",
+                    err=True,
+                    fg=typer.colors.RED,
+                )
+                raise typer.Exit(2)
         spec = FeatureSpec(
             lookback_h=lookback_h or settings.model.lookback_h,
             film_max_age_h=film_max_age_h or settings.model.film_max_age_h,

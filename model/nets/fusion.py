@@ -8,7 +8,12 @@
     logit = head(z)                logit_ehr = head(h_ehr)
 
 Without a film ``g`` is exactly 0, so ``z`` is ``h_ehr`` bit for bit and the fused logit equals the
-EHR path. Baselines in the same harness: ``ehr_only`` (head on h_ehr), ``concat``
+EHR path. With ``fusion="residual"`` the film adds a gated residual to the EHR logit instead::
+
+    logit = logit_ehr + g · R([h_ehr, h_img, film_age / max_age, has_film])
+
+which is the form used when the EHR path is warm-started from an EHR-only model and frozen
+(``TrainConfig.ehr_warm_start``): a window without a film then scores exactly as that model. Baselines in the same harness: ``ehr_only`` (head on h_ehr), ``concat``
 (head on [h_ehr, has·h_img, has·age, has], no gate) and ``image_only`` (head on h_img, a learned
 constant without a film).
 """
@@ -32,6 +37,7 @@ from model.nets.encoders import (
 
 ARCHS = ("gated", "concat", "ehr_only", "image_only")
 CXR_ENCODERS = ("small_cnn", "densenet121", "embedding")
+FUSIONS = ("hidden", "residual")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,7 @@ class NetConfig:
     embedding_dim: int = 0  # for cxr_encoder == "embedding"
     gate_hidden: int = 32
     dropout: float = 0.1
+    fusion: str = "hidden"  # gated: hidden (z = h_ehr + g·W·h_img) | residual (logit_ehr + g·R)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +90,8 @@ class FusionNet(nn.Module):
         super().__init__()
         if cfg.arch not in ARCHS:
             raise ModelError(f"unknown architecture {cfg.arch!r}; choose from {ARCHS}")
+        if cfg.fusion not in FUSIONS:
+            raise ModelError(f"unknown fusion {cfg.fusion!r}; choose from {FUSIONS}")
         self.cfg = cfg
         d = cfg.hidden
         if cfg.ehr_encoder == "gru":
@@ -102,6 +111,11 @@ class FusionNet(nn.Module):
         head_in = 2 * d + 2 if cfg.arch == "concat" else d
         self.head = nn.Sequential(nn.Linear(head_in, d), nn.ReLU(), nn.Linear(d, 1))
         self.no_film_logit = nn.Parameter(torch.zeros(1))
+        self.res_head: nn.Module | None = None
+        if cfg.arch == "gated" and cfg.fusion == "residual":
+            self.res_head = nn.Sequential(
+                nn.Linear(2 * d + 2, d), nn.ReLU(), nn.Linear(d, 1)
+            )
 
     @property
     def uses_ehr(self) -> bool:
@@ -147,6 +161,11 @@ class FusionNet(nn.Module):
         assert logit_ehr is not None
         gate = torch.sigmoid(self.gate_mlp(torch.cat([h_ehr, h_img, side], dim=1))).squeeze(1)
         gate = gate * has
+        if self.res_head is not None:
+            feats = self.drop(torch.cat([h_ehr, h_img, side], dim=1))
+            residual = self.res_head(feats).squeeze(1)
+            logit = torch.where(has > 0, logit_ehr + gate * residual, logit_ehr)
+            return NetOutput(logit, logit_ehr, gate)
         z = h_ehr + gate[:, None] * self.mix(h_img)
         logit = self.head(self.drop(z)).squeeze(1)
         return NetOutput(logit, logit_ehr, gate)

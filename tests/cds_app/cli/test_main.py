@@ -23,3 +23,17 @@ def test_invalid_configuration_is_reported(
     monkeypatch.setenv("VENTFUSION_PORT", "not-a-port")
     assert main(["serve"]) == 2
     assert "invalid configuration" in capsys.readouterr().err
+
+
+def test_unknown_architecture_is_a_clear_cli_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["train", "--cohort", "c", "--out", "m.pt", "--arch", "transformerish"])
+    assert code == 2
+    assert "--arch must be one of gated, concat, ehr_only, image_only" in capsys.readouterr().err
+
+
+def test_cli_starts_without_importing_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, cds_app.cli.main; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
