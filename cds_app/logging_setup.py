@@ -28,6 +28,21 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(payload)
 
 
+class StripQueryStrings(logging.Filter):
+    """Drop query strings from uvicorn access-log lines.
+
+    Query strings can carry patient identifiers (``/risk?key=<system>|<MRN>``, FHIR searches by
+    identifier); the path and status are what operators need.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            path = args[2].split("?", 1)[0]
+            record.args = (*args[:2], path, *args[3:])
+        return True
+
+
 def configure_logging(level: str = "INFO", *, json_format: bool = False) -> None:
     """Install one stderr handler on the root logger (idempotent)."""
     global _CONFIGURED
@@ -42,6 +57,7 @@ def configure_logging(level: str = "INFO", *, json_format: bool = False) -> None
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     root.addHandler(handler)
+    logging.getLogger("uvicorn.access").addFilter(StripQueryStrings())
     for noisy in ("pynetdicom", "httpx", "httpcore", "multipart"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     _CONFIGURED = True

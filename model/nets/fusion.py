@@ -13,7 +13,9 @@ EHR path. With ``fusion="residual"`` the film adds a gated residual to the EHR l
     logit = logit_ehr + g · R([h_ehr, h_img, film_age / max_age, has_film])
 
 which is the form used when the EHR path is warm-started from an EHR-only model and frozen
-(``TrainConfig.ehr_warm_start``): a window without a film then scores exactly as that model. Baselines in the same harness: ``ehr_only`` (head on h_ehr), ``concat``
+(``TrainConfig.ehr_warm_start``): a window without a film then scores exactly as that model.
+
+Baselines in the same harness: ``ehr_only`` (head on h_ehr), ``concat``
 (head on [h_ehr, has·h_img, has·age, has], no gate) and ``image_only`` (head on h_img, a learned
 constant without a film).
 """
@@ -113,9 +115,7 @@ class FusionNet(nn.Module):
         self.no_film_logit = nn.Parameter(torch.zeros(1))
         self.res_head: nn.Module | None = None
         if cfg.arch == "gated" and cfg.fusion == "residual":
-            self.res_head = nn.Sequential(
-                nn.Linear(2 * d + 2, d), nn.ReLU(), nn.Linear(d, 1)
-            )
+            self.res_head = nn.Sequential(nn.Linear(2 * d + 2, d), nn.ReLU(), nn.Linear(d, 1))
 
     @property
     def uses_ehr(self) -> bool:
@@ -162,6 +162,8 @@ class FusionNet(nn.Module):
         gate = torch.sigmoid(self.gate_mlp(torch.cat([h_ehr, h_img, side], dim=1))).squeeze(1)
         gate = gate * has
         if self.res_head is not None:
+            # The EHR logit is the base (frozen when warm-started): no dropout on it.
+            logit_ehr = self.head(h_ehr).squeeze(1)
             feats = self.drop(torch.cat([h_ehr, h_img, side], dim=1))
             residual = self.res_head(feats).squeeze(1)
             logit = torch.where(has > 0, logit_ehr + gate * residual, logit_ehr)

@@ -39,6 +39,9 @@ class TrainConfig:
     film_batch_size: int = 64
     ehr_aux_weight: float = 0.5  # gated: BCE of the EHR path alone, so it stands on its own
     gate_l1: float = 0.02  # gated: pushes the gate shut unless the film helps
+    # gated: EHR-only checkpoint whose EHR encoder + head are copied in and frozen ("" = none);
+    # must come from the same cohort, seed and split fractions (its normalisation is reused).
+    ehr_warm_start: str = ""
     val_fraction: float = 0.2
     test_fraction: float = 0.0
     threads: int = 0  # 0 = leave torch's default

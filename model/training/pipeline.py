@@ -26,6 +26,7 @@ from model.training.film_pretrain import (
     with_films,
 )
 from model.training.loop import ProgressFn, TrainConfig, new_net, train_net
+from model.training.warm_start import warm_start_ehr
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,8 @@ def train_from_cohort(
         )
     net_cfg = replace(net_cfg, **dict(net_overrides or {}))  # type: ignore[arg-type]
     net = new_net(net_cfg, cfg)
+    if cfg.ehr_warm_start:
+        norm = warm_start_ehr(net, Path(cfg.ehr_warm_start), spec, cfg)
     film_metrics: dict[str, float] = {}
     if net.uses_film and net_cfg.cxr_encoder != "embedding" and cfg.film_epochs > 0:
         film_metrics, windows = _pretrain_films(cohort, windows, rows, net, cfg)
@@ -148,6 +151,12 @@ def train_from_cohort(
         architecture=(
             f"{ARCH_TITLES[net_cfg.arch]}; EHR encoder {net_cfg.ehr_encoder} (hidden "
             f"{net_cfg.hidden}); CXR encoder {net_cfg.cxr_encoder} at {spec.film_size} px"
+            + (
+                "; EHR path warm-started from an EHR-only model and frozen, film as a gated "
+                "residual"
+                if cfg.ehr_warm_start
+                else ""
+            )
         ),
         intended_use=(
             "Estimate, for an adult ICU patient, the probability of invasive mechanical "

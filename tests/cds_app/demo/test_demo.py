@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 import httpx
@@ -9,12 +11,17 @@ import pytest
 
 from cds_app.cli.main import main
 from cds_app.demo.runner import DemoOptions, run_demo
+from cds_app.logging_setup import configure_logging
 from cds_app.settings import Settings
 from tests.support.server import free_port
 
 
 @pytest.mark.slow
-def test_demo_runs_a_ward_through_the_real_app(tmp_path: Path) -> None:
+def test_demo_runs_a_ward_through_the_real_app(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    configure_logging("INFO")  # as every entry point does
+    caplog.set_level(logging.INFO)
     lines: list[str] = []
     settings = Settings.model_validate({"data_dir": str(tmp_path / "var"), "port": free_port()})
     report = run_demo(
@@ -32,6 +39,12 @@ def test_demo_runs_a_ward_through_the_real_app(tmp_path: Path) -> None:
     assert len(report.page_urls) == 3
     assert any("/risk?key=" in line for line in lines)
     assert not any("answered 4" in line or "answered 5" in line for line in lines)
+    # Clinical safety: no MRN (SYN<seed>-<n>), patient name or birth date reaches the logs.
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert len(caplog.records) > 20  # ingest, C-STORE, scoring and hooks were all logged
+    assert not re.search(r"SYN\d+-\d{6}", logged)
+    assert "Synthetic" not in logged
+    assert not re.search(r"\b(19\d\d|200\d)-01-01\b", logged)  # birth years
 
 
 def test_demo_cli_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
