@@ -20,7 +20,15 @@ if [ ! -f "$TRAIN_COHORT/cohort.json" ]; then
 print(simulate(SynthConfig(patients=$PATIENTS, seed=0, film_size=128, workers=2), Path('$TRAIN_COHORT')))"
 fi
 
-"$PY" -m cds_app.cli.main train --cohort "$TRAIN_COHORT" --out model/bundled/default.pt \
-  --arch gated --seed 0 --threads 1
+# The gated model's EHR path (encoder + head) is the EHR-only model's, copied and frozen; only the
+# film side (projection, gate, residual head) is trained, so a window without a film scores exactly
+# as the EHR-only model. The EHR-only model is the baseline bench/evaluate_default_model.sh uses.
+EHR_ONLY="$WORK/ehr_only.pt"
+if [ ! -f "$EHR_ONLY" ]; then
+  "$PY" -m cds_app.cli.main train --cohort "$TRAIN_COHORT" --out "$EHR_ONLY" \
+    --arch ehr_only --seed 0 --threads 1
+fi
+"$PY" bench/train_gated_default.py --cohort "$TRAIN_COHORT" --out model/bundled/default.pt \
+  --ehr-checkpoint "$EHR_ONLY" --seed 0 --threads 1
 "$PY" -c "from model.predictor import Predictor; p = Predictor.load(); \
 open('model/bundled/MODEL_CARD.md', 'w').write(p.card.to_markdown()); print(p.model_id, p.model_version)"

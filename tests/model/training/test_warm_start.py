@@ -60,7 +60,8 @@ def test_no_film_windows_score_exactly_as_the_ehr_only_model(
     g = score_windows(gated.build_net(), windows, rows, reloaded.normalisation)
     e = score_windows(source.build_net(), windows, rows, source.normalisation)
     no_film = g.gate == 0.0
-    assert no_film.any() and (~no_film).any()
+    assert no_film.any()
+    assert (~no_film).any()
     np.testing.assert_array_equal(g.logit[no_film], e.logit[no_film])
     np.testing.assert_array_equal(g.logit_ehr, e.logit)
     assert not np.array_equal(g.logit[~no_film], e.logit[~no_film])
