@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -49,6 +50,23 @@ def register(app: typer.Typer) -> None:
             str, typer.Option(help="small_cnn, densenet121 or embedding.")
         ] = "small_cnn",
         hidden: Annotated[int, typer.Option(help="EHR hidden size.")] = 64,
+        fusion: Annotated[
+            str,
+            typer.Option(
+                help="gated/concat: 'hidden' (fuse hidden states) or 'residual' (the film adds "
+                "a gated correction to the EHR logit)."
+            ),
+        ] = "hidden",
+        ehr_checkpoint: Annotated[
+            Path | None,
+            typer.Option(
+                help="gated: an ehr_only checkpoint (same cohort, seed, split) whose EHR path is "
+                "copied in and frozen, so windows without a film score exactly as it does."
+            ),
+        ] = None,
+        gate_l1: Annotated[
+            float | None, typer.Option(help="gated: L1 pressure on the gate (default 0.02).")
+        ] = None,
         threads: Annotated[int, typer.Option(help="torch threads (0 = default).")] = 0,
     ) -> None:
         """Train a model on a cohort, calibrate it on validation and write a checkpoint."""
@@ -87,6 +105,10 @@ def register(app: typer.Typer) -> None:
             test_fraction=test_fraction,
             threads=threads,
         )
+        if gate_l1 is not None:
+            cfg = replace(cfg, gate_l1=gate_l1)
+        if ehr_checkpoint is not None:
+            cfg = replace(cfg, ehr_warm_start=str(ehr_checkpoint))
         overrides: dict[str, object] = {
             "arch": arch,
             "ehr_encoder": ehr_encoder,
@@ -94,6 +116,8 @@ def register(app: typer.Typer) -> None:
         }
         if cxr_encoder != "small_cnn":
             overrides["cxr_encoder"] = cxr_encoder
+        if fusion != "hidden":
+            overrides["fusion"] = fusion
 
         def progress(r: EpochRecord) -> None:
             typer.echo(
