@@ -14,7 +14,6 @@ the checkpoint (through ``model.training.pipeline.train_from_cohort``).
 from __future__ import annotations
 
 import argparse
-import copy
 import logging
 import os
 import socket
@@ -27,23 +26,25 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset, DistributedSampler
 
-from model import ModelError
 from model.evaluation.metrics import auroc
 from model.features.dataset import WindowSet
 from model.features.spec import FeatureSpec, Normalisation
 from model.nets import FusionNet
 from model.training import pipeline
 from model.training.batches import Batch, film_embeddings, make_batch
-from model.training.loop import EpochRecord, ProgressFn, TrainConfig, TrainResult
+from model.training.loop import (
+    EarlyStopping,
+    EpochRecord,
+    ProgressFn,
+    TrainConfig,
+    TrainResult,
+    fusion_loss,
+)
 
 log = logging.getLogger(__name__)
-
-#: The stage-2 trainer ``train_from_cohort`` calls (see :func:`run_pipeline`).
-_STAGE2 = "train_net"
 
 
 class _Step(nn.Module):
@@ -103,13 +104,7 @@ def _val_logits(
 
 def _loss(model: nn.Module, batch: Batch, cfg: TrainConfig, gated: bool) -> torch.Tensor:
     logit, logit_ehr, gate = model(batch)
-    loss = F.binary_cross_entropy_with_logits(logit, batch.label)
-    if gated:
-        loss = loss + cfg.ehr_aux_weight * F.binary_cross_entropy_with_logits(
-            logit_ehr, batch.label
-        )
-        loss = loss + cfg.gate_l1 * gate.sum() / batch.has_film.sum().clamp(min=1.0)
-    return loss
+    return fusion_loss(logit, logit_ehr, gate, batch, cfg, gated=gated)
 
 
 def ddp_train_net(
@@ -140,8 +135,7 @@ def ddp_train_net(
         _Indices(len(train_rows)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed
     )
     per_rank_batch = max(1, cfg.batch_size // world)
-    best_state = copy.deepcopy(net.state_dict())
-    best_auc, best_epoch, stale = -1.0, 0, 0
+    stopper = EarlyStopping(net, cfg.patience)
     history: list[EpochRecord] = []
     gated = net.cfg.arch == "gated"
     for epoch in range(1, cfg.epochs + 1):
@@ -171,16 +165,11 @@ def ddp_train_net(
             log.info("epoch %d: loss %.4f, val AUROC %.4f (%d ranks)", epoch, mean_loss, auc, world)
             if on_epoch is not None:
                 on_epoch(record)
-        if np.isnan(auc) or auc > best_auc:
-            best_auc = auc if not np.isnan(auc) else best_auc
-            best_state, best_epoch, stale = copy.deepcopy(net.state_dict()), epoch, 0
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
-    net.load_state_dict(best_state)
+        if stopper.update(epoch, auc):
+            break
+    stopper.restore_best()
     net.to("cpu").eval()
-    return TrainResult(net, best_epoch, best_auc, history)
+    return TrainResult(net, stopper.best_epoch, stopper.best_auc, history)
 
 
 def _use_cuda() -> bool:
@@ -221,34 +210,10 @@ def run_pipeline(
     net_overrides: dict[str, object],
     cfg: TrainConfig,
 ) -> None:
-    """``train_from_cohort`` with stage 2 trained by :func:`ddp_train_net` on every rank.
-
-    ``train_from_cohort`` has no trainer parameter yet (requested from its owner), so this swaps
-    the module's ``train_net`` for the duration of the call — in the torchrun worker process
-    only — and checks that the distributed trainer really ran.
-    """
-    calls: list[int] = []
-
-    def trainer(
-        windows: WindowSet,
-        norm: Normalisation,
-        net: FusionNet,
-        cfg: TrainConfig,
-        train_rows: np.ndarray,
-        val_rows: np.ndarray,
-        on_epoch: ProgressFn | None = None,
-    ) -> TrainResult:
-        calls.append(1)
-        return ddp_train_net(windows, norm, net, cfg, train_rows, val_rows, on_epoch)
-
-    original = getattr(pipeline, _STAGE2)
-    setattr(pipeline, _STAGE2, trainer)
-    try:
-        pipeline.train_from_cohort(cohort, out, spec=spec, net_overrides=net_overrides, cfg=cfg)
-    finally:
-        setattr(pipeline, _STAGE2, original)
-    if not calls:
-        raise ModelError("train_from_cohort did not call the distributed trainer")
+    """``train_from_cohort`` with stage 2 trained by :func:`ddp_train_net` on every rank."""
+    pipeline.train_from_cohort(
+        cohort, out, spec=spec, net_overrides=net_overrides, cfg=cfg, trainer=ddp_train_net
+    )
 
 
 def _parser() -> argparse.ArgumentParser:

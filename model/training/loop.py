@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from model.features.dataset import WindowSet
 from model.features.spec import Normalisation
 from model.nets import FusionNet, NetConfig
-from model.training.batches import film_embeddings, make_batch, score_windows
+from model.training.batches import Batch, film_embeddings, make_batch, score_windows
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,13 @@ def new_net(net_cfg: NetConfig, cfg: TrainConfig) -> FusionNet:
     return FusionNet(net_cfg)
 
 
+#: The stage-2 trainer signature (``train_net`` and its DDP twin in ``model.training.distributed``).
+Trainer = Callable[
+    [WindowSet, Normalisation, FusionNet, TrainConfig, np.ndarray, np.ndarray, ProgressFn | None],
+    "TrainResult",
+]
+
+
 def train_net(
     windows: WindowSet,
     norm: Normalisation,
@@ -106,8 +113,7 @@ def train_net(
         val_rows = np.sort(rng.choice(val_rows, cfg.val_max_windows, replace=False))
     trainable = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    best_state = copy.deepcopy(net.state_dict())
-    best_auc, best_epoch, stale = -1.0, 0, 0
+    stopper = EarlyStopping(net, cfg.patience)
     history: list[EpochRecord] = []
     gated = net.cfg.arch == "gated"
     for epoch in range(1, cfg.epochs + 1):
@@ -120,13 +126,7 @@ def train_net(
         for start in range(0, len(order), cfg.batch_size):
             batch = make_batch(windows, np.sort(order[start : start + cfg.batch_size]), norm)
             out = net(batch.x, film_embeddings(net, batch), batch.film_age, batch.has_film)
-            loss = F.binary_cross_entropy_with_logits(out.logit, batch.label)
-            if gated:
-                loss = loss + cfg.ehr_aux_weight * F.binary_cross_entropy_with_logits(
-                    out.logit_ehr, batch.label
-                )
-                has = batch.has_film.sum().clamp(min=1.0)
-                loss = loss + cfg.gate_l1 * out.gate.sum() / has
+            loss = fusion_loss(out.logit, out.logit_ehr, out.gate, batch, cfg, gated=gated)
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(trainable, 5.0)
@@ -146,13 +146,54 @@ def train_net(
         )
         if on_epoch is not None:
             on_epoch(record)
-        if np.isnan(auc) or auc > best_auc:
-            best_auc = auc if not np.isnan(auc) else best_auc
-            best_state, best_epoch, stale = copy.deepcopy(net.state_dict()), epoch, 0
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
-    net.load_state_dict(best_state)
+        if stopper.update(epoch, auc):
+            break
+    stopper.restore_best()
     net.eval()
-    return TrainResult(net, best_epoch, best_auc, history)
+    return TrainResult(net, stopper.best_epoch, stopper.best_auc, history)
+
+
+def fusion_loss(
+    logit: torch.Tensor,
+    logit_ehr: torch.Tensor,
+    gate: torch.Tensor,
+    batch: Batch,
+    cfg: TrainConfig,
+    *,
+    gated: bool,
+) -> torch.Tensor:
+    """BCE of the fused logit; for the gated net also the EHR path's own BCE (so it stands on its
+    own) and an L1 pressure on the gate per film window (shut unless the film helps)."""
+    loss = F.binary_cross_entropy_with_logits(logit, batch.label)
+    if gated:
+        loss = loss + cfg.ehr_aux_weight * F.binary_cross_entropy_with_logits(
+            logit_ehr, batch.label
+        )
+        has = batch.has_film.sum().clamp(min=1.0)
+        loss = loss + cfg.gate_l1 * gate.sum() / has
+    return loss
+
+
+class EarlyStopping:
+    """Keeps the weights of the epoch with the best validation AUROC; says when to stop."""
+
+    def __init__(self, net: torch.nn.Module, patience: int) -> None:
+        self._net = net
+        self._patience = patience
+        self._best_state = copy.deepcopy(net.state_dict())
+        self._stale = 0
+        self.best_auc = -1.0
+        self.best_epoch = 0
+
+    def update(self, epoch: int, auc: float) -> bool:
+        """Record an epoch's validation AUROC; True when training should stop."""
+        if np.isnan(auc) or auc > self.best_auc:
+            self.best_auc = auc if not np.isnan(auc) else self.best_auc
+            self._best_state = copy.deepcopy(self._net.state_dict())
+            self.best_epoch, self._stale = epoch, 0
+            return False
+        self._stale += 1
+        return self._stale >= self._patience
+
+    def restore_best(self) -> None:
+        self._net.load_state_dict(self._best_state)

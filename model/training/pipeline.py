@@ -25,7 +25,7 @@ from model.training.film_pretrain import (
     pretrain_film_encoder,
     with_films,
 )
-from model.training.loop import ProgressFn, TrainConfig, new_net, train_net
+from model.training.loop import ProgressFn, TrainConfig, Trainer, new_net, train_net
 from model.training.warm_start import warm_start_ehr
 
 log = logging.getLogger(__name__)
@@ -108,9 +108,13 @@ def train_from_cohort(
     net_overrides: dict[str, object] | None = None,
     cfg: TrainConfig,
     on_epoch: ProgressFn | None = None,
+    trainer: Trainer = train_net,
 ) -> Checkpoint:
     """Build windows, split by patient, fit normalisation on train, train, calibrate on
-    validation, choose card thresholds, write the checkpoint to ``out`` and return it."""
+    validation, choose card thresholds, write the checkpoint to ``out`` and return it.
+
+    ``trainer`` runs stage 2 (``train_net``; ``model.training.distributed`` passes its DDP twin).
+    """
     cohort = read_cohort(cohort_dir)
     windows = build_windows(cohort, spec)
     rows = split_rows(windows, cfg)
@@ -135,7 +139,7 @@ def train_from_cohort(
     film_metrics: dict[str, float] = {}
     if net.uses_film and net_cfg.cxr_encoder != "embedding" and cfg.film_epochs > 0:
         film_metrics, windows = _pretrain_films(cohort, windows, rows, net, cfg)
-    result = train_net(windows, norm, net, cfg, rows.train, rows.val, on_epoch)
+    result = trainer(windows, norm, net, cfg, rows.train, rows.val, on_epoch)
     val = score_windows(result.net, windows, rows.val, norm)
     labels = windows.label[rows.val]
     calibration = fit_platt(val.logit, labels)
