@@ -52,16 +52,7 @@ class Store:
                     continue
                 if m.source_id:
                     seen.add(m.source_id)
-                session.add(
-                    MeasurementRow(
-                        patient_key=str(m.patient_key),
-                        variable=m.variable,
-                        value=m.value,
-                        unit=m.unit,
-                        time=m.time,
-                        source_id=m.source_id or None,
-                    )
-                )
+                session.add(_measurement_row(m))
                 new += 1
             try:
                 session.commit()
@@ -74,16 +65,7 @@ class Store:
         new = 0
         for m in measurements:
             with Session(self._engine) as session:
-                session.add(
-                    MeasurementRow(
-                        patient_key=str(m.patient_key),
-                        variable=m.variable,
-                        value=m.value,
-                        unit=m.unit,
-                        time=m.time,
-                        source_id=m.source_id or None,
-                    )
-                )
+                session.add(_measurement_row(m))
                 try:
                     session.commit()
                     new += 1
@@ -285,4 +267,15 @@ def film_from_row(row: FilmRow) -> ChestFilm:
         embedding=tuple(row.embedding) if row.embedding is not None else None,
         embedding_model=row.embedding_model,
         source=row.source,
+    )
+
+
+def _measurement_row(m: Measurement) -> MeasurementRow:
+    return MeasurementRow(
+        patient_key=str(m.patient_key),
+        variable=m.variable,
+        value=m.value,
+        unit=m.unit,
+        time=m.time,
+        source_id=m.source_id or None,
     )
