@@ -138,6 +138,19 @@ async def _run_level(
     }
 
 
+def wait_ready(base: str, server: subprocess.Popen[bytes], deadline: float) -> None:
+    """Poll ``base``/readyz until the server answers 200; exit if it dies or ``deadline`` passes."""
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise SystemExit(f"the server at {base} did not become ready")
+        time.sleep(0.3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=400, help="requests per level")
@@ -171,16 +184,7 @@ def main() -> None:
                "--no-worker"]  # fmt: skip
     server = subprocess.Popen(command, env=env, cwd=work)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("server did not become ready")
-            time.sleep(0.3)
+        wait_ready(base, server, time.monotonic() + 120)
         now = datetime.now(UTC)
         bodies = []
         count = args.requests if args.cold else args.patients

@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 from sqlalchemy import create_engine, text
 
@@ -34,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_hooks import SERVICE, _cpu_seconds, _run_level  # noqa: E402
+from bench_hooks import SERVICE, _cpu_seconds, _run_level, wait_ready  # noqa: E402
 
 from tests.support.ehr import TestEhr, full_prefetch, hook_request  # noqa: E402
 from tests.support.server import free_port  # noqa: E402
@@ -64,15 +63,7 @@ def _start_replicas(n: int, db_url: str, ehr: TestEhr, work: Path) -> tuple[list
         bases.append(base)
     deadline = time.monotonic() + 180
     for proc, base in zip(procs, bases, strict=True):
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("a replica did not become ready")
-            time.sleep(0.3)
+        wait_ready(base, proc, deadline)
     return procs, bases
 
 

@@ -93,3 +93,13 @@ def spawn(args: Sequence[str], env: dict[str, str]) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def wait_all(procs: Sequence[subprocess.Popen[str]], timeout_s: float = 60) -> list[str]:
+    """Wait for every worker process; each must exit 0. Returns their standard outputs."""
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=timeout_s)
+        assert proc.returncode == 0, err[-3000:]
+        outputs.append(out)
+    return outputs

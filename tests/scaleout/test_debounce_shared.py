@@ -15,7 +15,7 @@ from cds_app.db.session import make_engine, migrate
 from cds_app.scaleout.debounce import DbDebounce, DebounceGate, RedisDebounce, build_debounce_gate
 from cds_app.settings import Settings
 from model.schemas import PatientKey
-from tests.scaleout.conftest import child_env, spawn
+from tests.scaleout.conftest import child_env, spawn, wait_all
 
 PROCESSES = 3
 PATIENTS = 25
@@ -70,12 +70,7 @@ def _burst(backend: str, url: str, ready: Path) -> list[list[str]]:
         )
         for index in range(PROCESSES)
     ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err[-2000:]
-        results.append(json.loads(out))
-    return results
+    return [json.loads(out) for out in wait_all(procs)]
 
 
 def _assert_one_rescoring_per_patient(results: list[list[str]]) -> None:

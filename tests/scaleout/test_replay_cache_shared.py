@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scaleout.conftest import child_env, spawn
+from tests.scaleout.conftest import child_env, spawn, wait_all
 
 PROCESSES = 3
 JTIS = 120
@@ -26,12 +26,7 @@ def _race(backend: str, url: str, ready: Path) -> list[list[str]]:
         )
         for seed in range(PROCESSES)
     ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err[-2000:]
-        results.append(json.loads(out))
-    return results
+    return [json.loads(out) for out in wait_all(procs)]
 
 
 def _assert_each_jti_accepted_once(results: list[list[str]]) -> None:

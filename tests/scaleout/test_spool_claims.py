@@ -14,7 +14,7 @@ from cds_app.scaleout.pg_spool_claims import PgSpoolClaims
 from dicom_listener.claims import ClaimStore
 from dicom_listener.spool import FileSpool
 from tests.dicom_listener.films import make_film
-from tests.scaleout.conftest import child_env, spawn
+from tests.scaleout.conftest import child_env, spawn, wait_all
 
 pytestmark = pytest.mark.postgres
 
@@ -83,9 +83,7 @@ def test_three_listener_processes_share_one_spool(
     procs = [
         spawn(["-m", "tests.scaleout.spool_worker", *args], child_env()) for _ in range(PROCESSES)
     ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err[-3000:]
+    wait_all(procs, timeout_s=120)
 
     received = [name.split("@") for name in (p.name for p in out.iterdir())]
     per_uid = Counter(uid for uid, _ in received)
