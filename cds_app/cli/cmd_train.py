@@ -38,6 +38,13 @@ def register(app: typer.Typer) -> None:
         film_epochs: Annotated[
             int, typer.Option(help="CXR encoder pretraining epochs (0 = end to end).")
         ] = 4,
+        film_finding_weight: Annotated[
+            float,
+            typer.Option(
+                help="Weight of the stage-1 finding heads (0 = off; films with labelled "
+                "findings only)."
+            ),
+        ] = 0.0,
         val_fraction: Annotated[float, typer.Option(help="Patients for validation.")] = 0.2,
         test_fraction: Annotated[float, typer.Option(help="Patients held out for test.")] = 0.0,
         lookback_h: Annotated[int | None, typer.Option(help="EHR lookback (h).")] = None,
@@ -101,6 +108,7 @@ def register(app: typer.Typer) -> None:
             lr=lr,
             windows_per_epoch=windows_per_epoch,
             film_epochs=film_epochs,
+            film_finding_weight=film_finding_weight,
             val_fraction=val_fraction,
             test_fraction=test_fraction,
             threads=threads,

@@ -232,6 +232,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=train.seed)
     parser.add_argument("--windows-per-epoch", type=int, default=train.windows_per_epoch)
     parser.add_argument("--film-epochs", type=int, default=train.film_epochs)
+    parser.add_argument("--film-finding-weight", type=float, default=train.film_finding_weight)
     parser.add_argument("--val-fraction", type=float, default=train.val_fraction)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per rank (CPU)")
     parser.add_argument("--lookback-h", type=int, default=spec.lookback_h)
@@ -258,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             lr=args.lr,
             windows_per_epoch=args.windows_per_epoch,
             film_epochs=args.film_epochs,
+            film_finding_weight=args.film_finding_weight,
             val_fraction=args.val_fraction,
             threads=args.threads,
         )

@@ -37,6 +37,8 @@ class TrainConfig:
     val_max_windows: int = 6000  # fixed validation subsample for early stopping; 0 = all
     film_epochs: int = 4  # stage-1 CXR encoder pretraining epochs; 0 = train it end to end
     film_batch_size: int = 64
+    # stage 1: weight of the auxiliary finding heads (0 = off; used where films are labelled)
+    film_finding_weight: float = 0.0
     ehr_aux_weight: float = 0.5  # gated: BCE of the EHR path alone, so it stands on its own
     gate_l1: float = 0.02  # gated: pushes the gate shut unless the film helps
     # gated: EHR-only checkpoint whose EHR encoder + head are copied in and frozen ("" = none);

@@ -22,6 +22,7 @@ from model.training.batches import score_windows
 from model.training.film_pretrain import (
     embed_store,
     film_targets,
+    finding_targets,
     pretrain_film_encoder,
     with_films,
 )
@@ -87,6 +88,8 @@ def _pretrain_films(
         batch_size=cfg.film_batch_size,
         lr=cfg.lr,
         seed=cfg.seed,
+        findings=finding_targets(cohort, films) if cfg.film_finding_weight > 0 else None,
+        finding_weight=cfg.film_finding_weight,
     )
     log.info("stage 1 done: %s", metrics)
     return metrics, with_films(windows, embed_store(net, films))

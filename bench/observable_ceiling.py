@@ -1,0 +1,131 @@
+"""How close to the simulator's oracle can any model get? (synthetic data only)
+
+The oracle knows the latent lung injury every hour; a model sees it only on the films, which are
+taken about once a day, so part of the oracle's AUROC is out of reach for every model. This
+script estimates the reachable part: a gradient-boosted classifier is given the EHR at four lags
+(latest value of every variable now, 6, 12 and 24 h ago), the hours since admission and the
+latest film's **true** findings (consolidation and edema extents from ``film_truth.csv``, never
+a model input) with its age — a perfect film reader. With ``--checkpoint`` it also gives the
+same classifier the findings read back from that model's frozen film embeddings (a ridge probe
+fitted on the training films), which shows what imperfect reading costs.
+
+    .venv/bin/python bench/observable_ceiling.py --train COHORT --test COHORT [--checkpoint PT]
+
+Prints a Markdown table (overall and by film age) for docs/model.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import RidgeCV
+
+from model.checkpoint import load_checkpoint
+from model.cohort import read_cohort
+from model.evaluation.metrics import auroc
+from model.features.dataset import WindowSet, build_windows
+from model.features.grid import latest_raw
+from model.features.spec import FeatureSpec
+from model.training.film_pretrain import embed_store
+
+EHR_LAGS_H = (0, 6, 12, 24)
+FINDINGS = ("consolidation", "edema")
+AGE_BANDS = ((0.0, 12.0), (12.0, 24.0), (24.0, 72.0))
+
+
+@dataclass(slots=True)
+class Table:
+    windows: WindowSet
+    ehr: np.ndarray  # (W, V * lags)
+    truth: np.ndarray  # (N films, len(FINDINGS))
+    embeddings: np.ndarray | None  # (N films, E)
+
+
+def _table(path: Path, spec: FeatureSpec, checkpoint: Path | None) -> Table:
+    cohort = read_cohort(path)
+    if not cohort.film_truth:
+        raise SystemExit(f"{path} has no film_truth.csv: a simulator cohort is needed")
+    windows = build_windows(cohort, spec)
+    lagged = []
+    for lag in EHR_LAGS_H:
+        values = latest_raw(windows.grid, windows.end_bin - lag, spec.lookback_h).astype(float)
+        values[windows.hours < lag + 1] = np.nan  # before admission: unknown
+        lagged.append(values)
+    truth = np.asarray(
+        [[float(cohort.film_truth[u][f]) for f in FINDINGS] for u in windows.films.uids]
+    ).reshape(-1, len(FINDINGS))
+    embeddings = None
+    if checkpoint is not None:
+        net = load_checkpoint(checkpoint).build_net()
+        embeddings = embed_store(net, windows.films).data
+    return Table(windows, np.concatenate(lagged, axis=1), truth, embeddings)
+
+
+def _features(table: Table, findings: np.ndarray | None) -> np.ndarray:
+    """EHR lags + hours since admission, and the latest film's findings and age unless None."""
+    w = table.windows
+    parts = [table.ehr, w.hours.astype(float)[:, None]]
+    if findings is not None:
+        has = w.film >= 0
+        parts.append(np.where(has[:, None], findings[np.maximum(w.film, 0)], np.nan))
+        parts.append(w.film_age_h.astype(float)[:, None])
+    return np.concatenate(parts, axis=1)
+
+
+def _aurocs(table: Table, scores: np.ndarray) -> list[float]:
+    w = table.windows
+    labels = w.label.astype(np.int64)
+    out = [auroc(labels, scores)]
+    for low, high in AGE_BANDS:
+        band = (w.film_age_h >= low) & (w.film_age_h < high)
+        out.append(auroc(labels[band], scores[band]))
+    no_film = w.film < 0
+    out.append(auroc(labels[no_film], scores[no_film]))
+    return out
+
+
+def _fit_score(
+    train: Table, test: Table, f_train: np.ndarray | None, f_test: np.ndarray | None
+) -> np.ndarray:
+    clf = HistGradientBoostingClassifier(max_iter=400, learning_rate=0.05, random_state=0)
+    clf.fit(_features(train, f_train), train.windows.label)
+    scores: np.ndarray = clf.predict_proba(_features(test, f_test))[:, 1]
+    return scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=Path, required=True, help="simulator cohort to fit on")
+    parser.add_argument("--test", type=Path, required=True, help="held-out simulator cohort")
+    parser.add_argument("--checkpoint", type=Path, help="also read findings from its embeddings")
+    args = parser.parse_args()
+    spec = load_checkpoint(args.checkpoint).feature_spec if args.checkpoint else FeatureSpec()
+    train = _table(args.train, spec, args.checkpoint)
+    test = _table(args.test, spec, args.checkpoint)
+    rows = {"oracle (latent state)": _aurocs(test, test.windows.oracle.astype(float))}
+    rows["perfect film reader + EHR (GBM)"] = _aurocs(
+        test, _fit_score(train, test, train.truth, test.truth)
+    )
+    if train.embeddings is not None and test.embeddings is not None:
+        probe = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(train.embeddings, train.truth)
+        read_train = probe.predict(train.embeddings).reshape(train.truth.shape)
+        read_test = probe.predict(test.embeddings).reshape(test.truth.shape)
+        rows["findings read from the embedding + EHR (GBM)"] = _aurocs(
+            test, _fit_score(train, test, read_train, read_test)
+        )
+    rows["EHR only (GBM)"] = _aurocs(test, _fit_score(train, test, None, None))
+    bands = [f"film {lo:.0f}-{hi:.0f} h" for lo, hi in AGE_BANDS]
+    print("| AUROC (synthetic) | all | " + " | ".join(bands) + " | no film |")
+    print("|---|" + "---|" * (len(bands) + 2))
+    for name, values in rows.items():
+        print(f"| {name} | " + " | ".join(f"{v:.4f}" for v in values) + " |")
+    n = len(test.windows)
+    print(f"\n{n} windows of {len(test.windows.patient_keys)} patients in {args.test.name}")
+
+
+if __name__ == "__main__":
+    main()
