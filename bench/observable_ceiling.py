@@ -30,7 +30,7 @@ from model.evaluation.metrics import auroc
 from model.features.dataset import WindowSet, build_windows
 from model.features.grid import latest_raw
 from model.features.spec import FeatureSpec
-from model.training.film_pretrain import embed_store
+from model.training.film_pretrain import FILM_FINDINGS, embed_store, finding_targets
 
 EHR_LAGS_H = (0, 6, 12, 24)
 FINDINGS = ("consolidation", "edema")
@@ -47,17 +47,16 @@ class Table:
 
 def _table(path: Path, spec: FeatureSpec, checkpoint: Path | None) -> Table:
     cohort = read_cohort(path)
-    if not cohort.film_truth:
-        raise SystemExit(f"{path} has no film_truth.csv: a simulator cohort is needed")
     windows = build_windows(cohort, spec)
     lagged = []
     for lag in EHR_LAGS_H:
         values = latest_raw(windows.grid, windows.end_bin - lag, spec.lookback_h).astype(float)
         values[windows.hours < lag + 1] = np.nan  # before admission: unknown
         lagged.append(values)
-    truth = np.asarray(
-        [[float(cohort.film_truth[u][f]) for f in FINDINGS] for u in windows.films.uids]
-    ).reshape(-1, len(FINDINGS))
+    labelled = finding_targets(cohort, windows.films)
+    if labelled is None:
+        raise SystemExit(f"{path} labels no film: a simulator cohort is needed")
+    truth = labelled[:, [FILM_FINDINGS.index(f) for f in FINDINGS]].astype(float)
     embeddings = None
     if checkpoint is not None:
         net = load_checkpoint(checkpoint).build_net()

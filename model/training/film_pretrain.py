@@ -19,6 +19,7 @@ from dataclasses import replace
 
 import numpy as np
 import torch
+from sklearn.metrics import r2_score
 from torch import nn
 from torch.nn import functional as F
 
@@ -84,6 +85,16 @@ def stage1_loss(
     return loss
 
 
+def _finding_r2(truth: np.ndarray, read: np.ndarray) -> dict[str, float]:
+    """Validation R² of each finding read by the head (labelled films only)."""
+    out: dict[str, float] = {}
+    for k, name in enumerate(FILM_FINDINGS):
+        known = np.isfinite(truth[:, k])
+        if known.sum() > 1 and truth[known, k].var() > 0:
+            out[f"film_val_r2_{name}"] = float(r2_score(truth[known, k], read[known, k]))
+    return out
+
+
 def pretrain_film_encoder(
     net: FusionNet,
     films: FilmStore,
@@ -145,12 +156,7 @@ def pretrain_film_encoder(
     }
     if findings is not None and len(val_idx):
         read = torch.sigmoid(val_scores[:, targets.shape[1] :]).numpy()
-        for k, name in enumerate(FILM_FINDINGS):
-            truth = findings[val_idx, k]
-            known = np.isfinite(truth)
-            if known.sum() > 1 and truth[known].var() > 0:
-                resid = float(((read[known, k] - truth[known]) ** 2).mean())
-                result[f"film_val_r2_{name}"] = 1.0 - resid / float(truth[known].var())
+        result.update(_finding_r2(findings[val_idx], read))
     for p in encoder.parameters():
         p.requires_grad_(False)
     encoder.eval()
