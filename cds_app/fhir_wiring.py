@@ -57,6 +57,7 @@ async def start_fhir(
         cursors=DbCursorStore(ctx.db),
         codes=load_code_table(settings.fhir.local_codes_file),
         lookback_h=settings.model.lookback_h,
+        patients=ctx.store,
     )
     ctx.fhir_processor = services.processor
     if settings.fhir.write_back and settings.worker.enabled:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from model.schemas import PatientKey
+from model.schemas import PatientKey, StaticInfo
 
 JsonDict = dict[str, Any]
 
@@ -36,6 +36,18 @@ def gender(patient: JsonDict) -> str | None:
     """``Patient.gender`` as the FHIR administrative gender code."""
     value = patient.get("gender")
     return value if isinstance(value, str) and value else None
+
+
+def age_years(born: date | None, as_of: datetime) -> float | None:
+    """Age in years (two decimals) at ``as_of``; None without a full birth date."""
+    if born is None:
+        return None
+    return round((as_of.date() - born).days / 365.25, 2)
+
+
+def static_info(patient: JsonDict, as_of: datetime) -> StaticInfo:
+    """The model's static inputs (age at ``as_of``, administrative gender) of ``patient``."""
+    return StaticInfo(age_years=age_years(birth_date(patient), as_of), sex=gender(patient))
 
 
 def identifier_token(key: PatientKey) -> str:

@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_patient import identifier_token, patient_key
+from fhir_adapter.convert_patient import identifier_token, patient_key, static_info
 from fhir_adapter.errors import FhirHttpError, MappingError
+from model.ports import PatientSink
 from model.schemas import PatientKey
 
 logger = logging.getLogger(__name__)
 
 
-class PatientResolver:
-    """Resolves and caches the patient key of FHIR Patient ids (per instance, no globals)."""
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
-    def __init__(self, client: FhirClient, mrn_system: str) -> None:
+
+class PatientResolver:
+    """Resolves and caches the patient key of FHIR Patient ids (per instance, no globals).
+
+    Every Patient it reads is also handed to ``patients`` (FHIR id, age, sex), so scores computed
+    from notifications, polling or backfill have the model's static inputs before any hook call.
+    """
+
+    def __init__(
+        self,
+        client: FhirClient,
+        mrn_system: str,
+        patients: PatientSink | None = None,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
         if not mrn_system:
             raise MappingError("an MRN identifier system is required")
         self.client = client
         self.mrn_system = mrn_system
+        self.patients = patients
+        self._clock = clock
         self._by_ref: dict[str, PatientKey] = {}
         self._by_key: dict[PatientKey, str] = {}
 
@@ -51,6 +72,9 @@ class PatientResolver:
         if key is None:
             logger.warning("%s has no identifier in the configured MRN system", patient_ref)
             return None
+        if self.patients is not None:
+            static = static_info(patient, self._clock())
+            await asyncio.to_thread(self.patients.upsert_patient, key, fhir_id=rid, static=static)
         self.remember(patient_ref, key)
         return key
 

@@ -11,7 +11,7 @@ from fhir_adapter.ingest import ObservationIngestor
 from fhir_adapter.poller import Backfiller, ObservationPoller
 from fhir_adapter.processor import NotificationProcessor
 from fhir_adapter.stores import CursorStore, SeenStore
-from model.ports import MeasurementSink
+from model.ports import MeasurementSink, PatientSink
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +36,13 @@ def build_ingest(
     codes: CodeTable | None = None,
     lookback_h: float = 48.0,
     backfill: bool = True,
+    patients: PatientSink | None = None,
 ) -> IngestServices:
-    """Build resolver, ingestor, poller, backfiller and notification processor sharing state."""
-    resolver = PatientResolver(client, mrn_system)
+    """Build resolver, ingestor, poller, backfiller and notification processor sharing state.
+
+    ``patients`` receives the FHIR id, age and sex of every Patient the resolver reads.
+    """
+    resolver = PatientResolver(client, mrn_system, patients)
     backfiller = Backfiller(client, cursors, lookback_h=lookback_h)
     ingestor = ObservationIngestor(
         sink, resolver, seen, codes, on_new_patient=backfiller if backfill else None

@@ -12,7 +12,14 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from model.schemas import ChestFilm, Measurement, PatientKey, PatientWindow, RiskPrediction
+from model.schemas import (
+    ChestFilm,
+    Measurement,
+    PatientKey,
+    PatientWindow,
+    RiskPrediction,
+    StaticInfo,
+)
 
 
 @runtime_checkable
@@ -23,6 +30,13 @@ class MeasurementSink(Protocol):
 
     def retract(self, source_ids: Sequence[str]) -> int:
         """Withdraw measurements whose source was entered in error; return how many."""
+        ...
+
+
+@runtime_checkable
+class PatientSink(Protocol):
+    def upsert_patient(self, key: PatientKey, *, fhir_id: str | None, static: StaticInfo) -> None:
+        """Store a patient's FHIR id and static inputs (age, sex); fields left None keep theirs."""
         ...
 
 

@@ -68,15 +68,17 @@ async def run_poller(settings: Settings, *, once: bool) -> None:
 
     engine = make_engine(settings.database_url)
     migrate(engine)
+    store = Store(engine)
     async with fhir_client(settings) as client:
         services = build_ingest(
             client,
-            Store(engine),
+            store,
             mrn_system=settings.fhir.mrn_system or settings.patient_id_system,
             seen=DbSeenStore(engine),
             cursors=DbCursorStore(engine),
             codes=load_code_table(settings.fhir.local_codes_file),
             lookback_h=settings.model.lookback_h,
+            patients=store,
         )
         while True:
             report = await services.poller.poll_once()

@@ -9,14 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
 from cds_app import CdsAppError
 from cds_app.hooks.mapping_cache import ObservationMappingCache
-from fhir_adapter.convert_patient import birth_date, gender, patient_key
+from fhir_adapter.convert_patient import patient_key, static_info
 from model.schemas import Measurement, PatientKey, StaticInfo
 
 JsonDict = dict[str, Any]
@@ -63,12 +63,6 @@ def _bundle_resources(bundle: Any, resource_type: str) -> Iterator[JsonDict]:
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if isinstance(resource, dict) and resource.get("resourceType") == resource_type:
             yield resource
-
-
-def _age_years(born: date | None, as_of: datetime) -> float | None:
-    if born is None:
-        return None
-    return round((as_of.date() - born).days / 365.25, 2)
 
 
 class FhirFetcher:
@@ -187,7 +181,7 @@ def gather_patient_data(
     key = patient_key(patient, mrn_system) or PatientKey(
         system="urn:ventfusion:fhir-patient-id", value=patient_id
     )
-    static = StaticInfo(age_years=_age_years(birth_date(patient), as_of), sex=gender(patient))
+    static = static_info(patient, as_of)
     return PatientData(
         key=key,
         fhir_id=patient_id,

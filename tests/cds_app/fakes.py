@@ -23,6 +23,7 @@ class FakeRiskModel:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.windows: list[PatientWindow] = []  # every window scored, in order
 
     @staticmethod
     def _level(p: float) -> RiskLevel:
@@ -36,6 +37,7 @@ class FakeRiskModel:
 
     def predict(self, window: PatientWindow) -> RiskPrediction:
         self.calls += 1
+        self.windows.append(window)
         latest: dict[str, float] = {}
         for m in sorted(window.measurements, key=lambda m: m.time):
             latest[m.variable] = m.value

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from model.schemas import Measurement
+from model.schemas import Measurement, PatientKey, StaticInfo
 from tests.support.fhir_server import FhirTestServer
 
 REAL_SERVER_URL = os.environ.get("VENTFUSION_TEST_FHIR_URL", "")  # read before env isolation
@@ -29,16 +29,27 @@ Json = dict[str, Any]
 
 
 class RecordingSink:
-    """A MeasurementSink like the app's: idempotent on source_id, retracts by resource id."""
+    """A MeasurementSink like the app's: idempotent on source_id, retracts by resource id.
+
+    It is also a PatientSink; ``events`` lists the calls in order ("patient" / "measurements").
+    """
 
     def __init__(self) -> None:
         self.rows: dict[str, Measurement] = {}
+        self.patients: dict[PatientKey, tuple[str | None, StaticInfo]] = {}
+        self.events: list[str] = []
         self.calls = 0
         self._lock = threading.Lock()
+
+    def upsert_patient(self, key: PatientKey, *, fhir_id: str | None, static: StaticInfo) -> None:
+        with self._lock:
+            self.events.append("patient")
+            self.patients[key] = (fhir_id, static)
 
     def add_measurements(self, measurements: Sequence[Measurement]) -> int:
         with self._lock:
             self.calls += 1
+            self.events.append("measurements")
             new = [m for m in measurements if m.source_id not in self.rows]
             self.rows.update({m.source_id: m for m in new})
             return len(new)

@@ -30,6 +30,7 @@ def _run(server: FhirTestServer, sink: RecordingSink, bodies: list[bytes]) -> li
                 seen=MemorySeenStore(),
                 cursors=MemoryCursorStore(),
                 backfill=False,
+                patients=sink,
             )
             return [
                 await services.processor.process(parse_notification(b, "application/fhir+json"))
@@ -67,6 +68,21 @@ def test_batched_reread_with_a_deleted_observation(
     assert reports[0].retracted == 1
     assert sink.values("resp_rate") == []
     assert sink.values("heart_rate") == [90.0, 91.0, 92.0]
+
+
+def test_a_new_patient_is_stored_with_age_and_sex_before_its_measurements(
+    fhir_server: FhirTestServer, sink: RecordingSink
+) -> None:
+    """The app rescores on new measurements: age and sex must already be there."""
+    fhir_server.deliver_notifications = False
+    pref = "Patient/" + fhir_server.put(patient("MRN0044"))["id"]
+    obs = fhir_server.put(observation("8867-4", 118, "/min", patient=pref, when=recent()))
+    _run(fhir_server, sink, [_bundle(fhir_server, [obs], "full-resource")])
+    assert sink.events == ["patient", "measurements"]
+    (stored,) = sink.patients.values()
+    assert stored[1].sex == "female"
+    assert stored[1].age_years is not None
+    assert 70.0 < stored[1].age_years < 90.0  # born 1956, read "now"
 
 
 def test_event_gap_and_error_status_trigger_a_catch_up_poll(
