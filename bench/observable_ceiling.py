@@ -7,9 +7,12 @@ script estimates the reachable part: a gradient-boosted classifier is given the 
 latest film's **true** findings (consolidation and edema extents from ``film_truth.csv``, never
 a model input) with its age — a perfect film reader. With ``--checkpoint`` it also gives the
 same classifier the findings read back from that model's frozen film embeddings (a ridge probe
-fitted on the training films), which shows what imperfect reading costs.
+fitted on the training films), which shows what imperfect reading costs. ``--reader-r2`` adds
+rows for simulated readers: the true findings plus Gaussian noise sized so that each finding is
+read at that R², which shows how precise a film reader must be to approach the perfect one.
 
-    .venv/bin/python bench/observable_ceiling.py --train COHORT --test COHORT [--checkpoint PT]
+    .venv/bin/python bench/observable_ceiling.py --train COHORT --test COHORT [--checkpoint PT] \
+        [--reader-r2 0.99 0.97]
 
 Prints a Markdown table (overall and by film age) for docs/model.md.
 """
@@ -96,12 +99,24 @@ def _fit_score(
     return scores
 
 
+def _noisy_reader(truth: np.ndarray, r2: float, rng: np.random.Generator) -> np.ndarray:
+    """The true findings read with independent Gaussian errors at ``r2`` per finding."""
+    sd = truth.std(axis=0) * np.sqrt(1.0 - r2)  # R² = 1 - var(error) / var(truth), as r2_score
+    read: np.ndarray = truth + rng.normal(size=truth.shape) * sd
+    return read
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, required=True, help="simulator cohort to fit on")
     parser.add_argument("--test", type=Path, required=True, help="held-out simulator cohort")
     parser.add_argument("--checkpoint", type=Path, help="also read findings from its embeddings")
+    parser.add_argument(
+        "--reader-r2", type=float, nargs="*", default=[], help="simulated reader precisions"
+    )
     args = parser.parse_args()
+    if any(not 0.0 < r2 < 1.0 for r2 in args.reader_r2):
+        parser.error("--reader-r2 values must lie strictly between 0 and 1")
     spec = load_checkpoint(args.checkpoint).feature_spec if args.checkpoint else FeatureSpec()
     train = _table(args.train, spec, args.checkpoint)
     test = _table(args.test, spec, args.checkpoint)
@@ -109,6 +124,13 @@ def main() -> None:
     rows["perfect film reader + EHR (GBM)"] = _aurocs(
         test, _fit_score(train, test, train.truth, test.truth)
     )
+    rng = np.random.default_rng(0)
+    for r2 in args.reader_r2:
+        noisy_train = _noisy_reader(train.truth, r2, rng)
+        noisy_test = _noisy_reader(test.truth, r2, rng)
+        rows[f"findings read at R² {r2:g} + EHR (GBM)"] = _aurocs(
+            test, _fit_score(train, test, noisy_train, noisy_test)
+        )
     if train.embeddings is not None and test.embeddings is not None:
         probe = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(train.embeddings, train.truth)
         read_train = probe.predict(train.embeddings).reshape(train.truth.shape)
