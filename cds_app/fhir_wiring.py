@@ -7,7 +7,7 @@ from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
-from cds_app.db.fhir_state import DbCursorStore, DbSeenStore
+from cds_app.db.fhir_state import DbCursorStore, DbEventNumberStore, DbSeenStore
 from fhir_adapter.auth import build_auth
 from fhir_adapter.client import FhirClient
 from fhir_adapter.codes import load_code_table
@@ -58,6 +58,7 @@ async def start_fhir(
         codes=load_code_table(settings.fhir.local_codes_file),
         lookback_h=settings.model.lookback_h,
         patients=ctx.store,
+        events=DbEventNumberStore(ctx.db),
     )
     ctx.fhir_processor = services.processor
     if settings.fhir.write_back and settings.worker.enabled:

@@ -11,7 +11,7 @@ from fhir_adapter.convert_notification import NotificationHint
 from fhir_adapter.errors import FhirHttpError
 from fhir_adapter.ingest import IngestReport, ObservationIngestor
 from fhir_adapter.poller import ObservationPoller
-from fhir_adapter.stores import SeenStore
+from fhir_adapter.stores import EventNumberStore, MemoryEventNumberStore, SeenStore
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class NotificationProcessor:
         poller: ObservationPoller,
         seen: SeenStore,
         *,
+        events: EventNumberStore | None = None,
         concurrency: int = 8,
         batch_reads: bool = True,
         batch_size: int = 50,
@@ -46,15 +47,15 @@ class NotificationProcessor:
         self._limit = asyncio.Semaphore(concurrency)
         self.batch_reads = batch_reads
         self.batch_size = batch_size
-        self._last_event: dict[str, int] = {}
+        self.events = events or MemoryEventNumberStore()
 
-    def _gap(self, hint: NotificationHint) -> bool:
+    async def _gap(self, hint: NotificationHint) -> bool:
+        """True when events were skipped since the highest number seen for this subscription."""
         numbers = [e.number for e in hint.events if e.number is not None]
         key = hint.subscription or ""
         if not numbers or not key:
             return False
-        last = self._last_event.get(key)
-        self._last_event[key] = max(max(numbers), last or 0)
+        last = await asyncio.to_thread(self.events.advance, key, max(numbers))
         return last is not None and min(numbers) > last + 1
 
     async def _reread(self, ref: str, gone: list[str]) -> JsonDict | None:
@@ -106,7 +107,7 @@ class NotificationProcessor:
         if hint.errors:
             logger.warning("subscription %s reports errors: %s", hint.subscription, hint.errors)
         refs = [r for r in hint.focus_refs if r.startswith("Observation/")]
-        gap = self._gap(hint)
+        gap = await self._gap(hint)
         if gap or hint.errors or (hint.kind == "event-notification" and hint.payload == "empty"):
             report.catch_up = True
             report.merge(await self.poller.poll_once())

@@ -10,7 +10,7 @@ from fhir_adapter.identity import PatientResolver
 from fhir_adapter.ingest import ObservationIngestor
 from fhir_adapter.poller import Backfiller, ObservationPoller
 from fhir_adapter.processor import NotificationProcessor
-from fhir_adapter.stores import CursorStore, SeenStore
+from fhir_adapter.stores import CursorStore, EventNumberStore, SeenStore
 from model.ports import MeasurementSink, PatientSink
 
 
@@ -37,10 +37,12 @@ def build_ingest(
     lookback_h: float = 48.0,
     backfill: bool = True,
     patients: PatientSink | None = None,
+    events: EventNumberStore | None = None,
 ) -> IngestServices:
     """Build resolver, ingestor, poller, backfiller and notification processor sharing state.
 
-    ``patients`` receives the FHIR id, age and sex of every Patient the resolver reads.
+    ``patients`` receives the FHIR id, age and sex of every Patient the resolver reads;
+    ``events`` keeps notification event numbers (in memory when None).
     """
     resolver = PatientResolver(client, mrn_system, patients)
     backfiller = Backfiller(client, cursors, lookback_h=lookback_h)
@@ -49,5 +51,5 @@ def build_ingest(
     )
     backfiller.ingestor = ingestor
     poller = ObservationPoller(client, ingestor, cursors, lookback_h=lookback_h)
-    processor = NotificationProcessor(client, ingestor, poller, seen)
+    processor = NotificationProcessor(client, ingestor, poller, seen, events=events)
     return IngestServices(client, resolver, ingestor, poller, backfiller, processor)

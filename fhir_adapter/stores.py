@@ -2,7 +2,9 @@
 
 ``SeenStore`` remembers the last ingested ``versionId`` per resource (dedup, out-of-order
 notifications); ``CursorStore`` keeps named timestamps (the ``_lastUpdated`` poll cursor and
-"this patient's lookback was backfilled"). Simple in-memory and JSON-file versions are here.
+"this patient's lookback was backfilled"); ``EventNumberStore`` keeps the highest notification
+event number per subscription, so a gap is seen across restarts and by every replica. Simple
+in-memory (and, for cursors, JSON-file) versions are here.
 """
 
 from __future__ import annotations
@@ -41,6 +43,15 @@ class CursorStore(Protocol):
         ...
 
 
+@runtime_checkable
+class EventNumberStore(Protocol):
+    """Highest notification event number seen per subscription (gap detection)."""
+
+    def advance(self, subscription: str, highest: int) -> int | None:
+        """Raise the mark of ``subscription`` to ``highest``; return the mark before (None: new)."""
+        ...
+
+
 def version_is_newer(candidate: str, known: str | None) -> bool:
     """True when ``candidate`` is a later versionId than ``known`` (numeric when both are)."""
     if known is None:
@@ -64,6 +75,20 @@ class MemorySeenStore:
     def remember(self, ref: str, version_id: str) -> None:
         with self._lock:
             self._versions[ref] = version_id
+
+
+class MemoryEventNumberStore:
+    """Event-number marks in a dict (one process; gaps during a restart go unseen)."""
+
+    def __init__(self) -> None:
+        self._marks: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def advance(self, subscription: str, highest: int) -> int | None:
+        with self._lock:
+            before = self._marks.get(subscription)
+            self._marks[subscription] = max(highest, before or 0)
+            return before
 
 
 class MemoryCursorStore:

@@ -1,13 +1,15 @@
-"""DB-backed ``SeenStore`` and ``CursorStore`` for the FHIR adapter's processor and poller."""
+"""DB-backed ``SeenStore``, ``CursorStore`` and ``EventNumberStore`` for the FHIR adapter."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy import Engine, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
 
-from cds_app.db.tables import FhirCursorRow, FhirSeenRow
+from cds_app import CdsAppError
+from cds_app.db.tables import FhirCursorRow, FhirEventMarkRow, FhirSeenRow
 
 
 class DbSeenStore:
@@ -50,3 +52,39 @@ class DbCursorStore:
             row.value = value
             session.add(row)
             session.commit()
+
+
+class DbEventNumberStore:
+    """Highest notification event number per subscription, shared by restarts and replicas."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def advance(self, subscription: str, highest: int) -> int | None:
+        """Raise the mark to ``highest``; return the mark before (None: first event).
+
+        The raise is one conditional UPDATE, so concurrent writers never lower the mark; the row
+        lock (PostgreSQL) also makes the returned "before" exact there.
+        """
+        raise_mark = (
+            update(FhirEventMarkRow)
+            .where(col(FhirEventMarkRow.subscription) == subscription)
+            .where(col(FhirEventMarkRow.last_event) < highest)
+            .values(last_event=highest)
+        )
+        for _ in range(2):  # a replica may insert the first mark concurrently: update it then
+            with Session(self._engine) as session:
+                row = session.get(FhirEventMarkRow, subscription, with_for_update=True)
+                if row is None:
+                    session.add(FhirEventMarkRow(subscription=subscription, last_event=highest))
+                    try:
+                        session.commit()
+                    except IntegrityError:
+                        session.rollback()
+                        continue
+                    return None
+                before = row.last_event
+                session.execute(raise_mark)
+                session.commit()
+                return before
+        raise CdsAppError(f"could not record the event mark of {subscription!r}")

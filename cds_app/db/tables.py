@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from cds_app.db.types import UtcDateTime, utcnow
@@ -166,3 +166,12 @@ class FhirCursorRow(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=128)
     value: datetime = Field(sa_type=UtcDateTime)
+
+
+class FhirEventMarkRow(SQLModel, table=True):
+    """Highest notification event number per subscription (fhir_adapter ``EventNumberStore``)."""
+
+    __tablename__ = "fhir_event_marks"
+
+    subscription: str = Field(primary_key=True, max_length=300)
+    last_event: int = Field(sa_type=BigInteger)

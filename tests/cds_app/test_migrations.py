@@ -18,6 +18,7 @@ TABLES = {
     "audit_log",
     "fhir_seen",
     "fhir_cursors",
+    "fhir_event_marks",
     "alembic_version",
 }
 

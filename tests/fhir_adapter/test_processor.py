@@ -13,14 +13,26 @@ from fhir_adapter.convert_notification import parse_notification
 from fhir_adapter.errors import FhirHttpError
 from fhir_adapter.ingest import IngestReport
 from fhir_adapter.service import build_ingest
-from fhir_adapter.stores import MemoryCursorStore, MemorySeenStore
+from fhir_adapter.stores import (
+    EventNumberStore,
+    MemoryCursorStore,
+    MemoryEventNumberStore,
+    MemorySeenStore,
+)
 from tests.fhir_adapter.conftest import MRN, RecordingSink, observation, patient, recent
 from tests.support.fhir_server import FhirTestServer
 
 SUB = {"id": "s1", "criteria": "http://example.org/topic/obs"}
 
 
-def _run(server: FhirTestServer, sink: RecordingSink, bodies: list[bytes]) -> list[IngestReport]:
+def _run(
+    server: FhirTestServer,
+    sink: RecordingSink,
+    bodies: list[bytes],
+    events: EventNumberStore | None = None,
+) -> list[IngestReport]:
+    """One processor (a fresh process: its own resolver cache) handles ``bodies`` in order."""
+
     async def run() -> list[IngestReport]:
         async with FhirClient(server.base_url, backoff_s=0.01) as client:
             services = build_ingest(
@@ -31,6 +43,7 @@ def _run(server: FhirTestServer, sink: RecordingSink, bodies: list[bytes]) -> li
                 cursors=MemoryCursorStore(),
                 backfill=False,
                 patients=sink,
+                events=events,
             )
             return [
                 await services.processor.process(parse_notification(b, "application/fhir+json"))
@@ -99,6 +112,26 @@ def test_event_gap_and_error_status_trigger_a_catch_up_poll(
     heartbeat = fhir_server.backport_bundle(SUB, "heartbeat", [], "empty")
     reports = _run(fhir_server, sink, [b1, orjson.dumps(heartbeat), b3])
     assert [r.catch_up for r in reports] == [False, False, True]
+    assert sink.values("spo2") == [90.0, 93.0, 95.0]
+
+
+def test_a_gap_during_a_restart_is_caught_up_from_the_shared_event_marks(
+    fhir_server: FhirTestServer, sink: RecordingSink
+) -> None:
+    fhir_server.deliver_notifications = False
+    pref = "Patient/" + fhir_server.put(patient("MRN0001"))["id"]
+    a = fhir_server.put(observation("59408-5", 95, "%", patient=pref, when=recent(3)))
+    b1 = _bundle(fhir_server, [a])  # event 1
+    missed = fhir_server.put(observation("59408-5", 93, "%", patient=pref, when=recent(2)))
+    _bundle(fhir_server, [missed])  # event 2: sent while we were down, never retried
+    c = fhir_server.put(observation("59408-5", 90, "%", patient=pref, when=recent(1)))
+    b3 = _bundle(fhir_server, [c])  # event 3
+    (alone,) = _run(fhir_server, RecordingSink(), [b3])  # a process without marks sees no gap
+    assert not alone.catch_up
+    marks = MemoryEventNumberStore()  # what the app keeps in its database
+    (before,) = _run(fhir_server, sink, [b1], events=marks)
+    (after,) = _run(fhir_server, sink, [b3], events=marks)  # the restarted process
+    assert (before.catch_up, after.catch_up) == (False, True)
     assert sink.values("spo2") == [90.0, 93.0, 95.0]
 
 
