@@ -3,8 +3,9 @@
 Writes ``Patient``, ``Encounter``, ``Observation``, ``Procedure`` and ``ImagingStudy`` files in
 the layout of a bulk ``$export`` (one resource per line), as plain JSON dicts: Patient with the MRN
 identifier, one ICU Encounter per stay, Observations with LOINC codes and UCUM units (canonical
-units of model.variables), a Procedure (SNOMED 40617009) at the ventilation start, and one
-ImagingStudy per film whose UIDs match the DICOM export.
+units of model.variables; systolic and diastolic pressure taken together as one US Core
+blood-pressure panel, 85354-9 with two components), a Procedure (SNOMED 40617009) at the
+ventilation start, and one ImagingStudy per film whose UIDs match the DICOM export.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import orjson
 from fhir_adapter.codes import LOINC, SNOMED, UCUM
 from model.cohort import Cohort, CohortFilm, CohortPatient, read_cohort
 from model.schemas import PatientKey
-from model.variables import BY_NAME, VENTILATION_SNOMED
+from model.variables import BP_PANEL_LOINC, BY_NAME, VENTILATION_SNOMED, Category
 
 log = logging.getLogger(__name__)
 JsonDict = dict[str, Any]
@@ -43,6 +44,7 @@ LOINC_DISPLAY = {
     "8480-6": "Systolic blood pressure",
     "8462-4": "Diastolic blood pressure",
     "8478-0": "Mean blood pressure",
+    "85354-9": "Blood pressure panel with all children optional",
     "3150-0": "Inhaled oxygen concentration",
     "3151-8": "Inhaled oxygen flow rate",
     "2703-7": "Oxygen [Partial pressure] in Arterial blood",
@@ -130,34 +132,79 @@ def build_encounter(patient: CohortPatient, died: bool = False) -> JsonDict:
     return resource
 
 
+def _code(code: str, label: str) -> JsonDict:
+    return {
+        "coding": [{"system": LOINC, "code": code, "display": LOINC_DISPLAY.get(code, label)}],
+        "text": label,
+    }
+
+
+def _quantity(variable: str, value: float) -> JsonDict:
+    spec = BY_NAME[variable]
+    number: float | int = int(value) if float(value).is_integer() else float(value)
+    return {
+        "value": number,
+        "unit": spec.display_unit or spec.unit,
+        "system": UCUM,
+        "code": spec.unit,
+    }
+
+
+def _observation(key: str, rid: str, category: str, code: JsonDict, time: datetime) -> JsonDict:
+    return {
+        "resourceType": "Observation",
+        "id": rid,
+        "status": "final",
+        "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": category}]}],
+        "code": code,
+        "subject": {"reference": f"Patient/{resource_id('pat', key)}"},
+        "encounter": {"reference": f"Encounter/{resource_id('enc', key)}"},
+        "effectiveDateTime": _instant(time),
+    }
+
+
 def build_observation(
     key: str, index: int, variable: str, value: float, time: datetime
 ) -> JsonDict:
     """One measurement as a final Observation with its LOINC code and UCUM quantity."""
     spec = BY_NAME[variable]
-    code = spec.loinc[0]
-    number: float | int = int(value) if float(value).is_integer() else float(value)
-    return {
-        "resourceType": "Observation",
-        "id": resource_id("obs", key, str(index)),
-        "status": "final",
-        "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": spec.category.value}]}],
-        "code": {
-            "coding": [
-                {"system": LOINC, "code": code, "display": LOINC_DISPLAY.get(code, spec.label)}
-            ],
-            "text": spec.label,
-        },
-        "subject": {"reference": f"Patient/{resource_id('pat', key)}"},
-        "encounter": {"reference": f"Encounter/{resource_id('enc', key)}"},
-        "effectiveDateTime": _instant(time),
-        "valueQuantity": {
-            "value": number,
-            "unit": spec.display_unit or spec.unit,
-            "system": UCUM,
-            "code": spec.unit,
-        },
-    }
+    resource = _observation(
+        key, resource_id("obs", key, str(index)), spec.category.value,
+        _code(spec.loinc[0], spec.label), time,
+    )  # fmt: skip
+    resource["valueQuantity"] = _quantity(variable, value)
+    return resource
+
+
+def build_blood_pressure_panel(
+    key: str, index: int, systolic: float, diastolic: float, time: datetime
+) -> JsonDict:
+    """A systolic/diastolic pair as one US Core blood-pressure panel (85354-9, two components)."""
+    resource = _observation(
+        key, resource_id("obs", key, str(index)), Category.VITAL_SIGNS.value,
+        _code(BP_PANEL_LOINC, "Blood pressure panel"), time,
+    )  # fmt: skip
+    resource["component"] = [
+        {
+            "code": _code(BY_NAME[name].loinc[0], BY_NAME[name].label),
+            "valueQuantity": _quantity(name, value),
+        }
+        for name, value in (("sbp", systolic), ("dbp", diastolic))
+    ]
+    return resource
+
+
+def blood_pressure_partners(cohort: Cohort) -> dict[int, int]:
+    """Row of each systolic reading -> row of the diastolic one of the same patient and time."""
+    systolic: dict[tuple[str, datetime], int] = {}
+    diastolic: dict[tuple[str, datetime], int] = {}
+    rows = zip(cohort.m_key, cohort.m_time, cohort.m_variable, strict=True)
+    for i, (key, time, variable) in enumerate(rows):
+        if variable == "sbp":
+            systolic.setdefault((key, time), i)
+        elif variable == "dbp":
+            diastolic.setdefault((key, time), i)
+    return {row: diastolic[at] for at, row in systolic.items() if at in diastolic}
 
 
 def build_ventilation_procedure(key: str, start: datetime, end: datetime) -> JsonDict:
@@ -265,11 +312,21 @@ def export_fhir(
                 counts["Procedure"] += 1
                 advance()
         obs = handles["Observation"]
+        partners = blood_pressure_partners(cohort)
+        in_a_panel = set(partners.values())
         rows = zip(cohort.m_key, cohort.m_time, cohort.m_variable, cohort.m_value, strict=True)
         for i, (key, time, variable, value) in enumerate(rows):
-            _write(obs, build_observation(key, i, variable, value, time))
-            counts["Observation"] += 1
             advance()
+            if i in in_a_panel:
+                continue  # written with its systolic partner
+            partner = partners.get(i)
+            if partner is None:
+                resource = build_observation(key, i, variable, value, time)
+            else:
+                diastolic = cohort.m_value[partner]
+                resource = build_blood_pressure_panel(key, i, value, diastolic, time)
+            _write(obs, resource)
+            counts["Observation"] += 1
         for film in cohort.films:
             modality = modality_of(film.sop_instance_uid) if modality_of else "CR"
             _write(handles["ImagingStudy"], build_imaging_study(film, modality))

@@ -6,6 +6,7 @@ import hashlib
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -15,12 +16,13 @@ from fhir_adapter.bulk import import_ndjson
 from fhir_adapter.convert_export import (
     RESOURCE_TYPES,
     FhirExportReport,
+    blood_pressure_partners,
     build_observation,
     export_cohort_fhir,
 )
 from model.cohort import Cohort, read_cohort
 from model.synth import DEFAULT_MRN_SYSTEM, SynthConfig, simulate
-from model.variables import BY_LOINC, VENTILATION_SNOMED
+from model.variables import BP_PANEL_LOINC, BY_LOINC, VENTILATION_SNOMED
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Cohort, FhirExpo
     return cohort, report
 
 
-def _lines(report: FhirExportReport, kind: str) -> list[dict[str, object]]:
+def _lines(report: FhirExportReport, kind: str) -> list[dict[str, Any]]:
     path = next(p for p in report.files if p.name == f"{kind}.ndjson")
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
@@ -55,16 +57,26 @@ def test_resources_match_the_cohort(exported: tuple[Cohort, FhirExportReport]) -
     cohort, report = exported
     assert report.counts["Patient"] == len(cohort.patients)
     assert report.counts["Encounter"] == len(cohort.patients)
-    assert report.counts["Observation"] == len(cohort.m_key)
+    panels = len(blood_pressure_partners(cohort))
+    assert panels > 0
+    assert report.counts["Observation"] == len(cohort.m_key) - panels  # a panel holds two rows
     assert report.counts["Procedure"] == len(cohort.ventilation_start) > 0
     assert report.counts["ImagingStudy"] == len(cohort.films) > 0
     identifiers = {
-        (ident["system"], ident["value"])  # type: ignore[index]
+        (ident["system"], ident["value"])
         for patient in _lines(report, "Patient")
-        for ident in patient["identifier"]  # type: ignore[attr-defined]
+        for ident in patient["identifier"]
     }
     assert identifiers == {tuple(p.key.split("|", 1)) for p in cohort.patients}
     assert {s for s, _ in identifiers} == {DEFAULT_MRN_SYSTEM}
+
+
+def _coded_quantities(obs: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(LOINC, valueQuantity) of an Observation: its value, or each component of a panel."""
+    if obs["code"]["coding"][0]["code"] == BP_PANEL_LOINC:
+        assert "valueQuantity" not in obs
+        return [(c["code"]["coding"][0]["code"], c["valueQuantity"]) for c in obs["component"]]
+    return [(obs["code"]["coding"][0]["code"], obs["valueQuantity"])]
 
 
 def test_observations_carry_loinc_codes_and_canonical_ucum_units(
@@ -73,15 +85,33 @@ def test_observations_carry_loinc_codes_and_canonical_ucum_units(
     _, report = exported
     seen: Counter[str] = Counter()
     for obs in _lines(report, "Observation"):
-        coding = obs["code"]["coding"][0]  # type: ignore[index]
-        variable = BY_LOINC[coding["code"]]
-        assert coding["system"] == "http://loinc.org"
-        quantity = obs["valueQuantity"]
-        assert quantity["system"] == "http://unitsofmeasure.org"  # type: ignore[index]
-        assert quantity["code"] == variable.unit  # type: ignore[index]
-        assert obs["category"][0]["coding"][0]["code"] == variable.category.value  # type: ignore[index]
-        seen[variable.name] += 1
+        assert obs["code"]["coding"][0]["system"] == "http://loinc.org"
+        category = obs["category"][0]["coding"][0]["code"]
+        for code, quantity in _coded_quantities(obs):
+            variable = BY_LOINC[code]
+            assert quantity["system"] == "http://unitsofmeasure.org"
+            assert quantity["code"] == variable.unit
+            assert category == variable.category.value
+            seen[variable.name] += 1
     assert len(seen) == 17
+
+
+def test_blood_pressure_is_a_us_core_panel(exported: tuple[Cohort, FhirExportReport]) -> None:
+    cohort, report = exported
+    panels = [
+        o for o in _lines(report, "Observation") if o["code"]["coding"][0]["code"] == BP_PANEL_LOINC
+    ]
+    assert len(panels) == len(blood_pressure_partners(cohort)) > 0
+    for panel in panels:
+        assert [code for code, _ in _coded_quantities(panel)] == ["8480-6", "8462-4"]
+        assert panel["category"][0]["coding"][0]["code"] == "vital-signs"
+    alone = [
+        o
+        for o in _lines(report, "Observation")
+        if o["code"]["coding"][0]["code"] in ("8480-6", "8462-4")
+    ]
+    pressures = cohort.m_variable.count("sbp") + cohort.m_variable.count("dbp")
+    assert len(alone) == pressures - 2 * len(panels)  # readings without a partner stand alone
 
 
 def test_ventilation_procedure_and_imaging_studies(
@@ -89,14 +119,14 @@ def test_ventilation_procedure_and_imaging_studies(
 ) -> None:
     cohort, report = exported
     for proc in _lines(report, "Procedure"):
-        assert proc["code"]["coding"][0]["code"] == VENTILATION_SNOMED  # type: ignore[index]
+        assert proc["code"]["coding"][0]["code"] == VENTILATION_SNOMED
     uids = {f.sop_instance_uid: f for f in cohort.films}
     for study in _lines(report, "ImagingStudy"):
-        instance = study["series"][0]["instance"][0]  # type: ignore[index]
+        instance = study["series"][0]["instance"][0]
         film = uids[instance["uid"]]
-        assert study["identifier"][0]["value"] == f"urn:oid:{film.study_instance_uid}"  # type: ignore[index]
-        assert study["series"][0]["uid"] == film.series_instance_uid  # type: ignore[index]
-        assert study["modality"][0]["code"] == "DX"  # type: ignore[index]
+        assert study["identifier"][0]["value"] == f"urn:oid:{film.study_instance_uid}"
+        assert study["series"][0]["uid"] == film.series_instance_uid
+        assert study["modality"][0]["code"] == "DX"
 
 
 def test_no_mrn_in_resource_ids(exported: tuple[Cohort, FhirExportReport]) -> None:
@@ -127,6 +157,10 @@ def test_round_trip_through_the_bulk_importer(
     back = read_cohort(tmp_path / "back")
     assert sorted(p.key for p in back.patients) == sorted(p.key for p in cohort.patients)
     assert len(back.m_key) == len(cohort.m_key)
+    for name in ("sbp", "dbp"):  # the panels' components come back as the readings they were
+        values = [v for v, n in zip(back.m_value, back.m_variable, strict=True) if n == name]
+        before = [v for v, n in zip(cohort.m_value, cohort.m_variable, strict=True) if n == name]
+        assert sorted(values) == sorted(before)
     assert back.ventilation_start == cohort.ventilation_start
 
 
@@ -145,10 +179,12 @@ def test_integer_and_decimal_values_keep_their_number() -> None:
 def test_progress_reaches_the_total(
     exported: tuple[Cohort, FhirExportReport], tmp_path: Path
 ) -> None:
-    cohort, report = exported
+    cohort, _ = exported
     calls: list[tuple[int, int]] = []
     export_cohort_fhir(
         cohort.root, tmp_path, on_progress=lambda done, total: calls.append((done, total))
     )
-    assert calls[-1] == (sum(report.counts.values()), sum(report.counts.values()))
+    rows = 2 * len(cohort.patients) + len(cohort.ventilation_start) + len(cohort.m_key)
+    rows += len(cohort.films)  # every cohort row, also those two of which make one panel
+    assert calls[-1] == (rows, rows)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
