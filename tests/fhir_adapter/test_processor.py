@@ -98,17 +98,21 @@ def test_a_new_patient_is_stored_with_age_and_sex_before_its_measurements(
     assert 70.0 < stored[1].age_years < 90.0  # born 1956, read "now"
 
 
+def _event_two_lost(server: FhirTestServer) -> tuple[bytes, bytes]:
+    """Notifications 1 and 3 of three SpO2 readings (95, 93, 90 %); event 2 never arrives."""
+    server.deliver_notifications = False
+    pref = "Patient/" + server.put(patient("MRN0001"))["id"]
+    bodies = []
+    for hours_ago, value in ((3, 95), (2, 93), (1, 90)):
+        obs = server.put(observation("59408-5", value, "%", patient=pref, when=recent(hours_ago)))
+        bodies.append(_bundle(server, [obs]))  # events 1, 2, 3
+    return bodies[0], bodies[2]
+
+
 def test_event_gap_and_error_status_trigger_a_catch_up_poll(
     fhir_server: FhirTestServer, sink: RecordingSink
 ) -> None:
-    fhir_server.deliver_notifications = False
-    pref = "Patient/" + fhir_server.put(patient("MRN0001"))["id"]
-    a = fhir_server.put(observation("59408-5", 95, "%", patient=pref, when=recent(3)))
-    b1 = _bundle(fhir_server, [a])  # event 1
-    missed = fhir_server.put(observation("59408-5", 93, "%", patient=pref, when=recent(2)))
-    _bundle(fhir_server, [missed])  # event 2 is lost on the way
-    c = fhir_server.put(observation("59408-5", 90, "%", patient=pref, when=recent(1)))
-    b3 = _bundle(fhir_server, [c])  # event 3: a gap
+    b1, b3 = _event_two_lost(fhir_server)
     heartbeat = fhir_server.backport_bundle(SUB, "heartbeat", [], "empty")
     reports = _run(fhir_server, sink, [b1, orjson.dumps(heartbeat), b3])
     assert [r.catch_up for r in reports] == [False, False, True]
@@ -118,14 +122,7 @@ def test_event_gap_and_error_status_trigger_a_catch_up_poll(
 def test_a_gap_during_a_restart_is_caught_up_from_the_shared_event_marks(
     fhir_server: FhirTestServer, sink: RecordingSink
 ) -> None:
-    fhir_server.deliver_notifications = False
-    pref = "Patient/" + fhir_server.put(patient("MRN0001"))["id"]
-    a = fhir_server.put(observation("59408-5", 95, "%", patient=pref, when=recent(3)))
-    b1 = _bundle(fhir_server, [a])  # event 1
-    missed = fhir_server.put(observation("59408-5", 93, "%", patient=pref, when=recent(2)))
-    _bundle(fhir_server, [missed])  # event 2: sent while we were down, never retried
-    c = fhir_server.put(observation("59408-5", 90, "%", patient=pref, when=recent(1)))
-    b3 = _bundle(fhir_server, [c])  # event 3
+    b1, b3 = _event_two_lost(fhir_server)  # event 2 was sent while we were down, never retried
     (alone,) = _run(fhir_server, RecordingSink(), [b3])  # a process without marks sees no gap
     assert not alone.catch_up
     marks = MemoryEventNumberStore()  # what the app keeps in its database
