@@ -78,6 +78,13 @@ def register(app: typer.Typer) -> None:
         mrn_system: Annotated[
             str, typer.Option("--mrn-system", help="MRN identifier system (default: settings).")
         ] = "",
+        ehr_lag_h: Annotated[
+            tuple[float, float],
+            typer.Option("--ehr-lag-h", help="Range of hours the EHR trails the film (LOW HIGH)."),
+        ] = (22.0, 26.0),
+        film_interval_h: Annotated[
+            float, typer.Option("--film-interval-h", help="Hours between routine film rounds.")
+        ] = 24.0,
     ) -> None:
         """Simulate a synthetic ICU cohort (EHR + chest films + oracle risk) and export it."""
         # Heavy imports here, not at module top: every other `ventfusion` command stays fast.
@@ -101,6 +108,8 @@ def register(app: typer.Typer) -> None:
                 film_size=film_size,
                 workers=procs,
                 mrn_system=mrn_system or settings.patient_id_system,
+                ehr_lag_h=ehr_lag_h,
+                film_interval_h=film_interval_h,
             )
             with _bar(console, "simulating patients") as update:
                 summary = simulate(config, out, on_progress=update)

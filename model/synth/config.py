@@ -45,6 +45,10 @@ class SynthConfig:
     workers: int = 1
     render_films: bool = True
     start_year: int = 2026
+    #: Hours the EHR's view of lung injury trails the film, drawn uniformly per patient.
+    ehr_lag_h: tuple[float, float] = (22.0, 26.0)
+    #: Routine portable films are taken on rounds every this many hours (from 06:00).
+    film_interval_h: float = 24.0
 
     def __post_init__(self) -> None:
         if self.patients < 1:
@@ -55,6 +59,11 @@ class SynthConfig:
             raise SynthError("workers must be >= 1")
         if not self.mrn_system:
             raise SynthError("mrn_system must not be empty")
+        low, high = self.ehr_lag_h
+        if not 0.0 <= low <= high <= 72.0:
+            raise SynthError("ehr_lag_h must be (low, high) with 0 <= low <= high <= 72 hours")
+        if not 4.0 <= self.film_interval_h <= 72.0:
+            raise SynthError("film_interval_h must be within 4..72 hours")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 All arrays are hourly, index ``h`` = hours since ICU admission (0..T). The lung-injury extent
 ``injury`` is what a chest film shows *now*; the EHR sees only ``ehr_injury``, a delayed and
-smoothed copy of it (the study's premise: the film leads, the EHR lags by several hours).
+smoothed copy of it (the study's premise: the film leads, the EHR lags; by 22–26 h unless the
+``SynthConfig.ehr_lag_h`` knob says otherwise).
 """
 
 from __future__ import annotations
@@ -77,8 +78,13 @@ def _smooth(x: np.ndarray, tau: float) -> np.ndarray:
     return out
 
 
-def simulate_course(rng: np.random.Generator) -> Course:
-    """Draw one patient's phenotype and latent course, then the intubation decision."""
+def simulate_course(
+    rng: np.random.Generator, ehr_lag_h: tuple[float, float] = (22.0, 26.0)
+) -> Course:
+    """Draw one patient's phenotype and latent course, then the intubation decision.
+
+    ``ehr_lag_h``: the range of the per-patient delay of the EHR-visible injury behind the film.
+    """
     phenotype = _PHENOTYPES[int(rng.choice(len(_PHENOTYPES), p=_PRIOR))]
     age = float(np.clip(rng.normal(64, 14), 18, 95))
     sex = "female" if rng.random() < 0.42 else "male"
@@ -92,7 +98,7 @@ def simulate_course(rng: np.random.Generator) -> Course:
     has_injury = phenotype is Phenotype.LUNG_INJURY or (copd and rng.random() < 0.3)
     dni = rng.random() < (0.12 if copd else 0.02)
 
-    delay = float(rng.uniform(22.0, 26.0))
+    delay = float(rng.uniform(*ehr_lag_h))
     t = np.arange(hours + 1, dtype=np.float64)
     background = float(rng.uniform(0.0, 0.05))
     injury = np.full_like(t, background)

@@ -44,17 +44,21 @@ def _habitus(course: Course) -> str:
 
 
 def _times(
-    course: Course, phys: Physiology, rng: np.random.Generator, admit_clock: float
+    course: Course,
+    phys: Physiology,
+    rng: np.random.Generator,
+    admit_clock: float,
+    interval_h: float,
 ) -> np.ndarray:
     end = course.end_h
     times: list[float] = []
     if rng.random() < 0.85:
         times.append(float(rng.uniform(0.2, 3.0)))
-    p_daily = float(rng.uniform(0.75, 1.0))
-    first = (6.0 - admit_clock) % 24.0
-    for day in np.arange(first, end, 24.0):
-        if day > 4.0 and rng.random() < p_daily:
-            times.append(float(day + rng.uniform(-0.7, 0.7)))
+    p_round = float(rng.uniform(0.75, 1.0))  # how reliably this patient gets the routine film
+    first = (6.0 - admit_clock) % interval_h
+    for round_h in np.arange(first, end, interval_h):
+        if round_h > 4.0 and rng.random() < p_round:
+            times.append(float(round_h + rng.uniform(-0.7, 0.7)))
     fio2 = phys.values["fio2"]
     last_extra = -99.0
     for h in range(6, course.hours + 1):
@@ -75,12 +79,17 @@ def _interp(series: np.ndarray, hour: float) -> float:
 
 
 def schedule_films(
-    course: Course, phys: Physiology, rng: np.random.Generator, admit_clock: float = 0.0
+    course: Course,
+    phys: Physiology,
+    rng: np.random.Generator,
+    admit_clock: float = 0.0,
+    interval_h: float = 24.0,
 ) -> list[FilmSpec]:
-    """Films roughly daily, extra when oxygen needs climb, one after intubation; none for some."""
+    """Films on rounds every ``interval_h`` (roughly daily by default), extra when oxygen needs
+    climb, one after intubation; none for some patients."""
     if rng.random() < 0.05:
         return []
-    times = _times(course, phys, rng, admit_clock)
+    times = _times(course, phys, rng, admit_clock, interval_h)
     habitus = _habitus(course)
     pattern = int(rng.integers(0, N_PATTERNS))
     device = (int(rng.integers(0, 3)), "MONOCHROME1" if rng.random() < 0.35 else "MONOCHROME2",

@@ -75,14 +75,14 @@ def simulate_patient(
         np.random.default_rng(s) for s in np.random.SeedSequence([config.seed, index]).spawn(5)
     ]
     admin, course_rng, phys_rng, chart_rng, film_rng = streams
-    course = simulate_course(course_rng)
+    course = simulate_course(course_rng, config.ehr_lag_h)
     day = int(admin.integers(0, 365))
     minute = int(admin.integers(0, 24 * 60))
     start = datetime(config.start_year, 1, 1, tzinfo=UTC) + timedelta(days=day, minutes=minute)
     admit_clock = minute / 60.0
     phys = simulate_physiology(course, phys_rng)
     charted = chart(course, phys, chart_rng, admit_clock)
-    films = schedule_films(course, phys, film_rng, admit_clock)
+    films = schedule_films(course, phys, film_rng, admit_clock, config.film_interval_h)
     key = f"{config.mrn_system}|{mrn_for(config.seed, index)}"
     start_s = int(start.timestamp())
     end = start + timedelta(seconds=round(course.end_h * 3600.0))

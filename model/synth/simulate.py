@@ -144,6 +144,8 @@ def simulate(
         mrn_system=config.mrn_system,
         oracle_horizon_h=ORACLE_HORIZON_H,
         prediction_step_h=1,
+        ehr_lag_h=list(config.ehr_lag_h),
+        film_interval_h=config.film_interval_h,
         ventilated=summary.ventilated,
         positive_windows=summary.positive_windows,
         prediction_times=summary.prediction_times,

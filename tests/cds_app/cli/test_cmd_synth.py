@@ -42,3 +42,9 @@ def test_synth_refuses_an_existing_cohort(
 
 def test_synth_rejects_unknown_formats(tmp_path: Path) -> None:
     assert main(["synth", "--out", str(tmp_path), "--formats", "cohort,hl7v2"]) == 2
+
+
+def test_synth_refuses_impossible_knobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["synth", "--out", str(tmp_path), "--patients", "2", "--ehr-lag-h", "30", "20"])
+    assert code == 1
+    assert "ehr_lag_h" in capsys.readouterr().err
