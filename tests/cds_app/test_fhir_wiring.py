@@ -1,4 +1,4 @@
-"""The app's FHIR ingest: a notification for a new patient is scored with its age and sex."""
+"""FHIR ingest as the app wires it: a notification for a new patient is scored with age and sex."""
 
 from __future__ import annotations
 
