@@ -56,6 +56,7 @@ def build_context(
         film_max_age_h=settings.model.film_max_age_h,
         write_back=settings.fhir.write_back,
         shadow=settings.model.shadow_mode,
+        require_vitals_within_h=settings.model.require_vitals_within_h,
     )
     rescorer = Rescorer(
         engine, loop, settings.model.debounce_s, gate=build_debounce_gate(settings, db)

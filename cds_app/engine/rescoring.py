@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from cds_app.db.types import utcnow
-from cds_app.engine.scorer import RiskEngine
+from cds_app.engine.scorer import NotScoredError, RiskEngine
 from cds_app.logging_setup import patient_ref
 from model.schemas import PatientKey
 
@@ -75,6 +75,8 @@ class Rescorer:
         try:
             await asyncio.to_thread(self._engine.score, key, trigger=trigger)
             self.scored += 1
+        except NotScoredError as exc:
+            log.info("not scoring %s: %s", patient_ref(key), exc)
         except Exception:
             log.exception("rescoring %s failed", patient_ref(key))
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlmodel import SQLModel
 
+from cds_app import CdsAppError
 from cds_app.db.outbox import DbOutbox
 from cds_app.db.predictions import PredictionRepository
 from cds_app.db.store import Store
@@ -17,8 +18,13 @@ from cds_app.logging_setup import patient_ref
 from fhir_adapter.writer import RISK_KIND, prediction_dedup_key, prediction_payload
 from model.ports import RiskModel
 from model.schemas import PatientKey, PatientWindow, RiskPrediction
+from model.sufficiency import vital_signs_gap
 
 log = logging.getLogger(__name__)
+
+
+class NotScoredError(CdsAppError):
+    """The window lacks current data (e.g. no recent vital sign): no risk may be shown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +50,7 @@ class RiskEngine:
         film_max_age_h: float,
         write_back: bool,
         shadow: bool = False,
+        require_vitals_within_h: float = 0.0,
     ) -> None:
         self.store = store
         self.predictions = predictions
@@ -53,6 +60,7 @@ class RiskEngine:
         self.film_max_age_h = film_max_age_h
         self.write_back = write_back
         self.shadow = shadow
+        self.require_vitals_within_h = require_vitals_within_h
 
     def window(self, key: PatientKey, as_of: datetime | None = None) -> PatientWindow:
         """The patient's stored window at ``as_of`` (default: now)."""
@@ -84,7 +92,13 @@ class RiskEngine:
         fhir_patient_id: str | None = None,
     ) -> Scored:
         """Predict on ``window``; record the prediction, its RiskAssessment write and the rows
-        ``also(prediction, previous, prediction_id)`` returns in one transaction."""
+        ``also(prediction, previous, prediction_id)`` returns in one transaction.
+
+        Raises NotScoredError, recording nothing, when the window has no recent vital sign.
+        """
+        gap = vital_signs_gap(window, self.require_vitals_within_h)
+        if gap is not None:
+            raise NotScoredError(gap)
         previous = self.predictions.latest(window.patient_key, before=window.as_of)
         prediction = self.model.predict(window)
 

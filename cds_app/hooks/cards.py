@@ -119,6 +119,24 @@ def _detail(prediction: RiskPrediction, change: str | None, ctx: CardContext) ->
     return "\n".join(lines)
 
 
+def not_scored_card(reason: str, base_url: str) -> Card:
+    """An info card saying why no risk is shown (never a number computed from stale data)."""
+    return Card(
+        uuid=str(uuid.uuid4()),
+        summary="Ventilation risk not estimated: no recent vital signs",
+        detail=(
+            f"VentFusion shows no risk for this patient now: {reason}. It needs current vital "
+            "signs (heart rate, respiratory rate, SpO2, FiO2, blood pressure …) to estimate the "
+            "risk of invasive ventilation within 24 h. If the patient is being monitored, check "
+            "that the observations reach the EHR."
+        ),
+        indicator="info",
+        source=Source(
+            label="VentFusion ventilation risk model", url=f"{base_url}/model-card", topic=TOPIC
+        ),
+    )
+
+
 def _film_suggestion(prediction: RiskPrediction, ctx: CardContext) -> Suggestion | None:
     if prediction.level not in ELEVATED:
         return None

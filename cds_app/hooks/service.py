@@ -16,8 +16,8 @@ from cds_app.db.security import CardLog
 from cds_app.db.store import Store
 from cds_app.db.tables import AuditRow, FeedbackRow, IssuedCardRow
 from cds_app.db.types import utcnow
-from cds_app.engine.scorer import RiskEngine
-from cds_app.hooks.cards import CardContext, build_cards
+from cds_app.engine.scorer import NotScoredError, RiskEngine
+from cds_app.hooks.cards import CardContext, build_cards, not_scored_card
 from cds_app.hooks.jwt_auth import Caller, JwtVerifier
 from cds_app.hooks.mapping_cache import ObservationMappingCache
 from cds_app.hooks.patient_data import PREFETCH_TEMPLATES, gather_patient_data
@@ -182,9 +182,18 @@ class CdsService:
             )
             return rows
 
-        self._engine.score_window(
-            window, trigger="patient-view", also=card_rows, fhir_patient_id=data.fhir_id
-        )
+        try:
+            self._engine.score_window(
+                window, trigger="patient-view", also=card_rows, fhir_patient_id=data.fhir_id
+            )
+        except NotScoredError as exc:
+            if not self.config.shadow_mode:
+                cards = [not_scored_card(str(exc), self.config.base_url)]
+            self._cards.audit(
+                actor, "hook-not-scored", str(data.key), f"hookInstance={hook_instance}"
+            )
+            log.info("patient-view %s: not scored (%s)", patient_ref(data.key), exc)
+            return CdsResponse(cards=cards)
         log.info(
             "patient-view %s: %d cards, %.1f ms, fhirServer=%s",
             patient_ref(data.key),

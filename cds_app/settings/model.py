@@ -12,6 +12,8 @@ class ModelSettings(BaseModel):
     lookback_h: int = 48
     film_max_age_h: float = 72.0
     debounce_s: float = 2.0  # coalesce rescoring after bursts of new data
+    # No score (a "not estimated" card instead) when no vital sign is this recent; 0: always score.
+    require_vitals_within_h: float = Field(default=6.0, ge=0)
     # intra-op threads per inference; 1 keeps concurrent requests from oversubscribing the cores
     torch_threads: int = Field(default=1, ge=0)  # 0: torch's default
     # Silent evaluation: predictions recorded (RiskAssessments queued as preliminary), no cards.

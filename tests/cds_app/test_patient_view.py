@@ -23,6 +23,7 @@ from tests.cds_app.hooks_helpers import call_hook, discovery, prefetch_call
 from tests.support.ehr import (
     MRN_SYSTEM,
     TestEhr,
+    full_prefetch,
     hook_request,
     patient,
     searchset,
@@ -72,6 +73,26 @@ def _check_card(card: dict[str, Any]) -> None:
     assert link["type"] == "smart"
     assert link["url"] == f"{BASE_URL}/smart/launch"
     assert '"patient"' in link["appContext"]
+
+
+def test_no_recent_vital_signs_gives_a_not_estimated_card_and_no_risk(
+    client: TestClient, ehr: TestEhr
+) -> None:
+    stale = datetime.now(UTC) - timedelta(hours=10)  # the interface stopped 10 h ago
+    prefetch = full_prefetch("pt-stale", "MRN-STALE", now=stale, severity=1.0)
+    response = call_hook(client, ehr, hook_request("pt-stale", prefetch=prefetch))
+    assert response.status_code == 200
+    (card,) = response.json()["cards"]
+    assert_spec_clean(card)
+    assert card["indicator"] == "info"
+    assert card["summary"] == "Ventilation risk not estimated: no recent vital signs"
+    assert "latest 10 h ago" in card["detail"]
+    assert "%" not in card["summary"] + card["detail"]  # no number from stale data
+    with Session(_ctx(client).db) as session:
+        assert session.exec(select(PredictionRow)).all() == []
+        assert session.exec(select(OutboxRow)).all() == []
+        actions = [a.action for a in session.exec(select(AuditRow)).all()]
+    assert actions == ["hook-not-scored"]
 
 
 def test_high_risk_with_recent_film(client: TestClient, ehr: TestEhr) -> None:

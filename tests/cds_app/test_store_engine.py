@@ -14,7 +14,7 @@ from cds_app.db.predictions import PredictionRepository
 from cds_app.db.session import make_engine, migrate
 from cds_app.db.store import Store
 from cds_app.engine.rescoring import Rescorer
-from cds_app.engine.scorer import RiskEngine
+from cds_app.engine.scorer import NotScoredError, RiskEngine
 from cds_app.engine.sinks import ScoringFilmSink, ScoringMeasurementSink
 from model.ports import FilmSink, MeasurementSink
 from model.schemas import ChestFilm, Measurement, PatientKey
@@ -43,7 +43,7 @@ def _m(variable: str, value: float, hours_ago: float, source: str) -> Measuremen
     )
 
 
-def _engine(db: Engine, model: FakeRiskModel) -> RiskEngine:
+def _engine(db: Engine, model: FakeRiskModel, require_vitals_within_h: float = 0.0) -> RiskEngine:
     return RiskEngine(
         store=Store(db),
         predictions=PredictionRepository(db),
@@ -52,6 +52,7 @@ def _engine(db: Engine, model: FakeRiskModel) -> RiskEngine:
         lookback_h=48,
         film_max_age_h=72,
         write_back=True,
+        require_vitals_within_h=require_vitals_within_h,
     )
 
 
@@ -110,6 +111,19 @@ def test_engine_records_predictions_and_queues_one_risk_assessment_each(db: Engi
     rows = engine.outbox.rows("pending")
     assert len(rows) == 2
     assert rows[0].kind == "risk-assessment"
+
+
+def test_a_window_without_recent_vital_signs_is_not_scored(db: Engine) -> None:
+    model = FakeRiskModel()
+    engine = _engine(db, model, require_vitals_within_h=6)
+    engine.store.add_measurements([_m("fio2", 60, 8, "Observation/old/_history/1")])
+    with pytest.raises(NotScoredError, match=r"last 6 h \(latest 8 h ago\)"):
+        engine.score(KEY, NOW)
+    assert model.calls == 0  # the model never saw the window
+    assert engine.predictions.latest(KEY) is None
+    assert engine.outbox.rows("pending") == []
+    engine.store.add_measurements([_m("resp_rate", 30, 1, "Observation/new/_history/1")])
+    assert engine.score(KEY, NOW).prediction.probability > 0  # fresh data: scored again
 
 
 def test_outbox_claims_are_exclusive_and_settle(db: Engine) -> None:
