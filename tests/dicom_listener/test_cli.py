@@ -7,7 +7,7 @@ import signal
 import socket
 import subprocess
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,8 @@ from tests.dicom_listener.scu import echo, store_files
 from .conftest import AE_TITLE, PATIENT_SYSTEM
 
 VENTFUSION = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "ventfusion"
+#: Current vital signs of the film's patient: without them the app shows no risk at all.
+VITALS = (("heart_rate", 96.0, "/min"), ("resp_rate", 24.0, "/min"), ("spo2", 93.0, "%"))
 
 
 def _free_port() -> int:
@@ -92,7 +94,7 @@ def test_dicom_listen_stores_the_film_and_updates_the_prediction(tmp_path: Path)
     from cds_app.db.predictions import PredictionRepository
     from cds_app.db.session import make_engine
     from cds_app.db.store import Store
-    from model.schemas import PatientKey
+    from model.schemas import Measurement, PatientKey
 
     port = _free_port()
     database = f"sqlite:///{tmp_path / 'ventfusion.sqlite3'}"
@@ -100,14 +102,19 @@ def test_dicom_listen_stores_the_film_and_updates_the_prediction(tmp_path: Path)
     log = tmp_path / "listener.log"
     process = _run_listener([], env, log)
     try:
-        _wait_ready(process, port, log)
+        _wait_ready(process, port, log)  # the listener has migrated the database
+        engine = make_engine(database)
+        key = PatientKey(system=PATIENT_SYSTEM, value=PATIENT_ID)
+        store, predictions = Store(engine), PredictionRepository(engine)
+        charted = datetime.now(UTC) - timedelta(minutes=20)  # vitals are current: scorable
+        store.add_measurements(
+            [Measurement(patient_key=key, variable=v, value=x, unit=u, time=charted,
+                         source_id=f"Observation/{v}") for v, x, u in VITALS]
+        )  # fmt: skip
         now = datetime.now(UTC).replace(tzinfo=None)
         film = make_film(tmp_path / "f.dcm", acquired=now, tz_offset="+0000")
         uid = str(dcmread(film).SOPInstanceUID)
         assert store_files(port, [film]) == [0x0000]
-        engine = make_engine(database)
-        key = PatientKey(system=PATIENT_SYSTEM, value=PATIENT_ID)
-        store, predictions = Store(engine), PredictionRepository(engine)
         deadline = time.monotonic() + 60
         latest = None
         while time.monotonic() < deadline:
