@@ -37,6 +37,7 @@ class RiskPageView:
     image_weight: float | None
     points: int
     model_card_url: str
+    stale_h: float | None = None  # age of the latest assessment when too old to show as current
 
 
 def _bands(model: Any) -> list[Band]:
@@ -64,6 +65,11 @@ def risk_page_view(ctx: AppContext, key: PatientKey, now: datetime | None = None
             age_h=(end - film_row.acquired_at).total_seconds() / 3600,
             has_thumbnail=film_row.thumbnail_png is not None,
         )
+    stale_h = None
+    within_h = ctx.settings.model.require_vitals_within_h
+    if latest is not None and within_h > 0:
+        age_h = (end - latest.as_of).total_seconds() / 3600
+        stale_h = age_h if age_h > within_h else None
     drivers = []
     if latest is not None:
         ordered = sorted(latest.drivers, key=lambda d: abs(d.contribution), reverse=True)[:5]
@@ -82,4 +88,5 @@ def risk_page_view(ctx: AppContext, key: PatientKey, now: datetime | None = None
         image_weight=latest.image_weight if latest else None,
         points=len(history),
         model_card_url=f"{ctx.settings.base_url}/model-card",
+        stale_h=stale_h,
     )

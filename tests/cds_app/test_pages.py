@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -45,6 +46,18 @@ def test_demo_mode_serves_the_page_directly(
     assert thumb.content.startswith(b"\x89PNG")
     assert other.status_code == 404
     assert [(a.actor, a.patient_key) for a in audit] == [("demo", str(KEY))]
+
+
+def test_an_old_assessment_is_not_shown_as_the_current_risk(
+    sqlite_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    with TestClient(create_app(make_settings(sqlite_url, demo=True), model=FakeRiskModel())) as c:
+        seed_patient(_ctx(c), now=datetime.now(UTC) - timedelta(hours=10))  # then data stopped
+        html = c.get("/risk", params={"key": str(KEY)}).text
+    assert 'id="probability"' not in html
+    assert 'id="no-current-risk"' in html
+    assert "the latest assessment is 10 h old" in html
+    assert '<svg id="risk-chart"' in html  # the trend up to then is still shown
 
 
 def test_page_needs_a_smart_session_outside_demo(client: TestClient) -> None:
