@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 
 from fhir_adapter.client import FhirClient
+from fhir_adapter.clock import Clock, utcnow
 from fhir_adapter.convert_patient import identifier_token, patient_key, static_info
 from fhir_adapter.errors import FhirHttpError, MappingError
 from model.ports import PatientSink
 from model.schemas import PatientKey
 
 logger = logging.getLogger(__name__)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class PatientResolver:
@@ -33,7 +28,7 @@ class PatientResolver:
         mrn_system: str,
         patients: PatientSink | None = None,
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock = utcnow,
     ) -> None:
         if not mrn_system:
             raise MappingError("an MRN identifier system is required")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from fhir_adapter.client import FhirClient
+from fhir_adapter.clock import Clock, utcnow
 from fhir_adapter.convert_observation import observation_header
 from fhir_adapter.errors import MappingError
 from fhir_adapter.ingest import IngestReport, ObservationIngestor
@@ -15,16 +15,11 @@ from fhir_adapter.stores import CursorStore
 logger = logging.getLogger(__name__)
 
 POLL_CURSOR = "observation-poll"
-Clock = Callable[[], datetime]
 
 
 def fhir_instant(value: datetime) -> str:
     """A FHIR instant with an explicit zone, for search parameters."""
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class ObservationPoller:
@@ -44,7 +39,7 @@ class ObservationPoller:
         lookback_h: float = 48.0,
         page_size: int = 100,
         overlap_s: float = 5.0,
-        clock: Clock = _utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self.client = client
         self.ingestor = ingestor
@@ -96,7 +91,7 @@ class Backfiller:
         *,
         lookback_h: float = 48.0,
         page_size: int = 200,
-        clock: Clock = _utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self.client = client
         self.cursors = cursors

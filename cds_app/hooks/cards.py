@@ -119,6 +119,12 @@ def _detail(prediction: RiskPrediction, change: str | None, ctx: CardContext) ->
     return "\n".join(lines)
 
 
+def _source(base_url: str) -> Source:
+    return Source(
+        label="VentFusion ventilation risk model", url=f"{base_url}/model-card", topic=TOPIC
+    )
+
+
 def not_scored_card(reason: str, base_url: str) -> Card:
     """An info card saying why no risk is shown (never a number computed from stale data)."""
     return Card(
@@ -131,9 +137,7 @@ def not_scored_card(reason: str, base_url: str) -> Card:
             "that the observations reach the EHR."
         ),
         indicator="info",
-        source=Source(
-            label="VentFusion ventilation risk model", url=f"{base_url}/model-card", topic=TOPIC
-        ),
+        source=_source(base_url),
     )
 
 
@@ -210,11 +214,7 @@ def build_cards(
             summary=_summary(prediction, change),
             detail=_detail(prediction, change, ctx),
             indicator=INDICATOR[prediction.level],
-            source=Source(
-                label="VentFusion ventilation risk model",
-                url=f"{ctx.base_url}/model-card",
-                topic=TOPIC,
-            ),
+            source=_source(ctx.base_url),
             suggestions=[suggestion] if suggestion else None,
             selectionBehavior="at-most-one" if suggestion else None,
             overrideReasons=OVERRIDE_REASONS if elevated else None,

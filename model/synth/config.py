@@ -34,6 +34,12 @@ PHENOTYPE_PRIOR: dict[Phenotype, float] = {
 }
 
 
+#: Hours the EHR-visible injury trails the film (uniform per patient), unless configured.
+DEFAULT_EHR_LAG_H = (22.0, 26.0)
+#: Hours between routine film rounds, unless configured.
+DEFAULT_FILM_INTERVAL_H = 24.0
+
+
 @dataclass(frozen=True, slots=True)
 class SynthConfig:
     """What to simulate. The same config always produces byte-identical output."""
@@ -46,9 +52,9 @@ class SynthConfig:
     render_films: bool = True
     start_year: int = 2026
     #: Hours the EHR's view of lung injury trails the film, drawn uniformly per patient.
-    ehr_lag_h: tuple[float, float] = (22.0, 26.0)
+    ehr_lag_h: tuple[float, float] = DEFAULT_EHR_LAG_H
     #: Routine portable films are taken on rounds every this many hours (from 06:00).
-    film_interval_h: float = 24.0
+    film_interval_h: float = DEFAULT_FILM_INTERVAL_H
 
     def __post_init__(self) -> None:
         if self.patients < 1:

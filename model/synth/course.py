@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.synth.config import PHENOTYPE_PRIOR, Phenotype
+from model.synth.config import DEFAULT_EHR_LAG_H, PHENOTYPE_PRIOR, Phenotype
 
 _PHENOTYPES = tuple(PHENOTYPE_PRIOR)
 _PRIOR = np.array([PHENOTYPE_PRIOR[p] for p in _PHENOTYPES])
@@ -79,7 +79,7 @@ def _smooth(x: np.ndarray, tau: float) -> np.ndarray:
 
 
 def simulate_course(
-    rng: np.random.Generator, ehr_lag_h: tuple[float, float] = (22.0, 26.0)
+    rng: np.random.Generator, ehr_lag_h: tuple[float, float] = DEFAULT_EHR_LAG_H
 ) -> Course:
     """Draw one patient's phenotype and latent course, then the intubation decision.
 

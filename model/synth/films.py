@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.synth.config import DEFAULT_FILM_INTERVAL_H
 from model.synth.course import Course
 from model.synth.physiology import Physiology
 
@@ -83,7 +84,7 @@ def schedule_films(
     phys: Physiology,
     rng: np.random.Generator,
     admit_clock: float = 0.0,
-    interval_h: float = 24.0,
+    interval_h: float = DEFAULT_FILM_INTERVAL_H,
 ) -> list[FilmSpec]:
     """Films on rounds every ``interval_h`` (roughly daily by default), extra when oxygen needs
     climb, one after intubation; none for some patients."""
