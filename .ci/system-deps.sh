@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests use, only when missing (idempotent), and make sure the
-# PostgreSQL server the tests use is running.
+# PostgreSQL server the tests use is running. Node.js runs the Medplum FHIR test server, whose npm
+# packages `make test-servers` installs (`make test` and `make system-deps` call it).
 set -euo pipefail
 need=()
 command -v storescu >/dev/null 2>&1 || need+=(dcmtk)
 command -v Orthanc >/dev/null 2>&1 || need+=(orthanc)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive

@@ -1,12 +1,16 @@
-"""Fixtures of the FHIR adapter tests: the test FHIR server (or a real one), data, sinks.
+"""Fixtures of the FHIR adapter tests: FHIR servers, data, sinks.
 
-``VENTFUSION_TEST_FHIR_URL=http://host/fhir`` points the client suite at a real server (e.g. HAPI
-FHIR); tests that need the test server's switches (down, delivery, token endpoint) then skip.
+Tests taking ``fhir_url`` run once per server: ``fake`` (our own ``tests/support/fhir_server.py``,
+which also has fault-injection and notification switches for the tests that take ``fhir_server``),
+``medplum`` (Medplum's FHIR router, ``tests/support/medplum_server.py``; skipped with the reason
+where Node.js is absent), and ``external`` when ``VENTFUSION_TEST_FHIR_URL=http://host/fhir``
+names a real server such as HAPI FHIR. The servers are shared: tests use fresh identifiers.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import threading
 import time
@@ -18,10 +22,15 @@ from typing import Any
 import pytest
 import uvicorn
 
+from fhir_adapter.client import FhirClient
+from fhir_adapter.service import IngestServices, build_ingest
+from fhir_adapter.stores import MemoryCursorStore, MemorySeenStore
 from model.schemas import Measurement, PatientKey, StaticInfo
 from tests.support.fhir_server import FhirTestServer
+from tests.support.medplum_server import MedplumServer, unavailable_reason
 
 REAL_SERVER_URL = os.environ.get("VENTFUSION_TEST_FHIR_URL", "")  # read before env isolation
+SERVER_KINDS = ("fake", "medplum", *(("external",) if REAL_SERVER_URL else ()))
 MRN = "urn:oid:2.16.840.1.113883.4.1.999.1"
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -132,11 +141,27 @@ def fhir_server() -> Iterator[FhirTestServer]:
     server.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
+def medplum_server() -> Iterator[MedplumServer]:
+    """Medplum's FHIR router on a loopback port, one per test session."""
+    reason = unavailable_reason()
+    if reason is not None:
+        if os.environ.get("CI") and shutil.which("node"):
+            pytest.fail(f"CI has Node.js but not the Medplum test server: {reason}")
+        pytest.skip(reason)
+    server = MedplumServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=SERVER_KINDS)
 def fhir_url(request: pytest.FixtureRequest) -> str:
-    """The FHIR base of the client suite: the real server if configured, else the test server."""
-    if REAL_SERVER_URL:
+    """The FHIR base of a test that runs against every server (see the module docstring)."""
+    if request.param == "external":
         return REAL_SERVER_URL.rstrip("/")
+    if request.param == "medplum":
+        medplum: MedplumServer = request.getfixturevalue("medplum_server")
+        return medplum.base_url
     server: FhirTestServer = request.getfixturevalue("fhir_server")
     return server.base_url
 
@@ -169,6 +194,19 @@ def serve(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(5)
+
+
+def memory_ingest(client: FhirClient, sink: RecordingSink, **options: Any) -> IngestServices:
+    """Ingest services on in-memory stores, without backfill unless asked (a test "process")."""
+    options.setdefault("backfill", False)
+    return build_ingest(
+        client,
+        sink,
+        mrn_system=MRN,
+        seen=MemorySeenStore(),
+        cursors=MemoryCursorStore(),
+        **options,
+    )
 
 
 def recent(hours: float = 1.0) -> datetime:

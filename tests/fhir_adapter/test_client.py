@@ -1,4 +1,4 @@
-"""The async FHIR client against the test server (or VENTFUSION_TEST_FHIR_URL)."""
+"""The async FHIR client against every test server (``fhir_url``) and the fake's switches."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from fhir_adapter.client import FhirClient
 from fhir_adapter.errors import FhirHttpError, FhirUnavailableError
-from tests.fhir_adapter.conftest import free_port, observation, patient, recent
+from tests.fhir_adapter.conftest import component, free_port, observation, patient, recent
 from tests.support.fhir_server import FhirTestServer
 
 
@@ -33,7 +33,8 @@ def test_create_read_search_with_paging(fhir_url: str) -> None:
             found = [r async for r in client.search("Observation", params)]
             assert sorted(r["valueQuantity"]["value"] for r in found) == list(range(80, 87))
             first = await client.read("Observation", found[0]["id"])
-            assert first["meta"]["versionId"] == "1"
+            assert first["meta"]["versionId"]
+            assert first["meta"]["lastUpdated"]
             hits = [
                 p
                 async for p in client.search(
@@ -41,6 +42,32 @@ def test_create_read_search_with_paging(fhir_url: str) -> None:
                 )
             ]
             assert [f"Patient/{p['id']}" for p in hits] == [pref]
+
+    asyncio.run(run())
+
+
+def test_an_update_is_a_new_version_and_searches_find_only_the_current_one(
+    fhir_url: str,
+) -> None:
+    """versionId is opaque (Medplum: a UUID, the fake and HAPI: 1, 2, ...); vread keeps the old."""
+
+    async def run() -> None:
+        async with FhirClient(fhir_url) as client:
+            pref = await client.create(patient(f"MRN-{uuid.uuid4().hex[:8]}"))
+            rid = await client.create(observation("8867-4", 80, "/min", patient=pref))
+            old = await client.read("Observation", rid.split("/")[1])
+            await client.update(
+                {**old, "status": "amended", "valueQuantity": {**old["valueQuantity"], "value": 90}}
+            )
+            new = await client.read("Observation", old["id"])
+            assert new["meta"]["versionId"] != old["meta"]["versionId"]
+            assert new["meta"]["lastUpdated"] >= old["meta"]["lastUpdated"]
+            vid = old["meta"]["versionId"]
+            again = await client.get_json(f"Observation/{old['id']}/_history/{vid}")
+            assert again["valueQuantity"]["value"] == 80
+            params = {"patient": pref.split("/")[1], "code": "http://loinc.org|8867-4"}
+            found = [r async for r in client.search("Observation", params)]
+            assert [(r["id"], r["valueQuantity"]["value"]) for r in found] == [(old["id"], 90)]
 
     asyncio.run(run())
 
@@ -116,5 +143,33 @@ def test_connection_refused_is_transient() -> None:
         async with FhirClient(url, retries=1, backoff_s=0.01, timeout_s=1) as client:
             with pytest.raises(FhirUnavailableError, match="ConnectError"):
                 await client.read("Patient", "p1")
+
+    asyncio.run(run())
+
+
+def test_search_semantics_the_adapter_relies_on(fhir_url: str) -> None:
+    """``code`` is Observation.code (not a component's), ``_sort`` orders, ``_id`` ORs."""
+
+    async def run() -> None:
+        async with FhirClient(fhir_url) as client:
+            pref = await client.create(patient(f"MRN-{uuid.uuid4().hex[:8]}"))
+            parts = [component("8480-6", 118, "mm[Hg]"), component("8462-4", 71, "mm[Hg]")]
+            panel = observation("85354-9", None, "", patient=pref, components=parts)
+            ids = [(await client.create(panel)).split("/")[1]]
+            for i in range(3):
+                obs = observation("8867-4", 90 + i, "/min", patient=pref, when=recent(3 - i))
+                ids.append((await client.create(obs)).split("/")[1])
+            pid = pref.split("/")[1]
+
+            async def found(**params: str) -> list[str]:
+                return [r["id"] async for r in client.search("Observation", params)]
+
+            assert await found(patient=pid, code="http://loinc.org|8480-6") == []
+            assert await found(patient=pid, code="http://loinc.org|85354-9") == ids[:1]
+            newest_first = await found(patient=pid, code="http://loinc.org|8867-4", _sort="-date")
+            assert newest_first == ids[:0:-1]
+            by_update = await found(patient=pid, _sort="-_lastUpdated")
+            assert by_update == ids[::-1]
+            assert sorted(await found(_id=",".join(ids[1:3]))) == sorted(ids[1:3])
 
     asyncio.run(run())

@@ -12,14 +12,11 @@ from fhir_adapter.client import FhirClient
 from fhir_adapter.convert_notification import parse_notification
 from fhir_adapter.errors import FhirHttpError
 from fhir_adapter.ingest import IngestReport
-from fhir_adapter.service import build_ingest
 from fhir_adapter.stores import (
     EventNumberStore,
-    MemoryCursorStore,
     MemoryEventNumberStore,
-    MemorySeenStore,
 )
-from tests.fhir_adapter.conftest import MRN, RecordingSink, observation, patient, recent
+from tests.fhir_adapter.conftest import RecordingSink, memory_ingest, observation, patient, recent
 from tests.support.fhir_server import FhirTestServer
 
 SUB = {"id": "s1", "criteria": "http://example.org/topic/obs"}
@@ -35,16 +32,7 @@ def _run(
 
     async def run() -> list[IngestReport]:
         async with FhirClient(server.base_url, backoff_s=0.01) as client:
-            services = build_ingest(
-                client,
-                sink,
-                mrn_system=MRN,
-                seen=MemorySeenStore(),
-                cursors=MemoryCursorStore(),
-                backfill=False,
-                patients=sink,
-                events=events,
-            )
+            services = memory_ingest(client, sink, patients=sink, events=events)
             return [
                 await services.processor.process(parse_notification(b, "application/fhir+json"))
                 for b in bodies

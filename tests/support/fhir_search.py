@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+
 Json = dict[str, Any]
 SEARCH_PARAMETERS = frozenset(
     {
@@ -19,6 +21,8 @@ SEARCH_PARAMETERS = frozenset(
         "url",
         "status",
         "criteria",
+        "target",
+        "agent",
     }
 )
 
@@ -62,19 +66,53 @@ def _effective(res: Json) -> datetime | None:
     return instant(text) if text else None
 
 
+def split_values(value: str) -> list[str]:
+    """The OR-ed values of one parameter: split on unescaped commas, then unescape (R4 search)."""
+    parts: list[str] = []
+    current = ""
+    escaped = False
+    for char in value:
+        if escaped:
+            current += char
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ",":
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return parts
+
+
+SORT_KEYS = {
+    "_lastUpdated": lambda r: instant(r["meta"]["lastUpdated"]),
+    "date": lambda r: _effective(r) or datetime.min.replace(tzinfo=UTC),
+    "_id": lambda r: r["id"],
+}
+
+
+def sort_resources(found: list[Json], sort: str) -> list[Json]:
+    """Order ``found`` by ``_sort`` (comma-separated keys, ``-`` for descending)."""
+    for field in reversed(sort.split(",")):
+        key = SORT_KEYS.get(field.removeprefix("-"))
+        if key is None:
+            raise ValueError(f"unsupported _sort parameter {field!r}")
+        found = sorted(found, key=key, reverse=field.startswith("-"))
+    return found
+
+
 def match(res: Json, name: str, values: list[str]) -> bool:
     """One search parameter (all repetitions AND, commas OR)."""
     for value in values:
-        options = value.split(",")
+        options = split_values(value)
         if name in ("patient", "subject"):
             ok = _ref_id((res.get("subject") or {}).get("reference")) in {
                 _ref_id(o) for o in options
             }
-        elif name == "code":
-            ok = bool(
-                _tokens(res.get("code")) & set(options)
-                or any(_tokens(c.get("code")) & set(options) for c in res.get("component") or ())
-            )
+        elif name == "code":  # Observation.code only; components are ``component-code``
+            ok = bool(_tokens(res.get("code")) & set(options))
         elif name == "category":
             cats = set().union(*(_tokens(c) for c in res.get("category") or ())) or set()
             ok = bool(cats & set(options))
@@ -84,6 +122,11 @@ def match(res: Json, name: str, values: list[str]) -> bool:
             ok = bool(idents & set(options))
         elif name == "date":
             ok = _compare(value, _effective(res))
+        elif name == "target":  # Provenance.target
+            ok = bool({r.get("reference") for r in res.get("target") or ()} & set(options))
+        elif name == "agent":  # Provenance.agent.who
+            whos = {(a.get("who") or {}).get("reference") for a in res.get("agent") or ()}
+            ok = bool(whos & set(options))
         elif name == "_lastUpdated":
             ok = _compare(value, instant(res["meta"]["lastUpdated"]))
         elif name == "_id":
@@ -97,3 +140,27 @@ def match(res: Json, name: str, values: list[str]) -> bool:
         if not ok:
             return False
     return True
+
+
+def searchset_page(found: list[Json], url: str, base_url: str, offset: int, count: int) -> Json:
+    """The searchset Bundle of ``found[offset:offset+count]`` with offset ``next`` link."""
+    links = [{"relation": "self", "url": url}]
+    if offset + count < len(found):
+        following = httpx.URL(url).copy_merge_params(
+            {"_offset": str(offset + count), "_count": str(count)}
+        )
+        links.append({"relation": "next", "url": str(following)})
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(found),
+        "link": links,
+        "entry": [
+            {
+                "fullUrl": f"{base_url}/{r['resourceType']}/{r['id']}",
+                "resource": r,
+                "search": {"mode": "match"},
+            }
+            for r in found[offset : offset + count]
+        ],
+    }

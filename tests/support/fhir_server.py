@@ -1,12 +1,14 @@
 """A small spec-following FHIR R4 server for tests (in memory, uvicorn on a loopback port).
 
 Supports what VentFusion uses: read/vread, create (``If-None-Exist``), update, delete, searches
-(``Observation?patient=&code=&date=&_lastUpdated=&category=&_count=&_sort``, ``Patient?identifier``,
-``Procedure?patient=&code=``, ``Subscription?url=``, ``*?identifier=``) with ``next`` links,
+(``Observation?patient=&code=&date=&_lastUpdated=&category=&_count=``, ``Patient?identifier``,
+``Procedure?patient=&code=``, ``Subscription?url=``, ``*?identifier=``, ``_sort`` on
+``_lastUpdated``, ``date``, ``_id``) with offset ``next`` links,
 Subscription delivery in both styles (R4 criteria rest-hook: empty POST or PUT of the resource;
 Backport: history Bundle, R4 Parameters or R4B SubscriptionStatus status, empty / id-only /
 full-resource, handshake and heartbeat), a SMART Backend Services token endpoint that verifies the
-client assertion, and switches to be "down" (503) or fail the next requests.
+client assertion, and switches to be "down" (503), fail the next requests, refuse search
+parameters, or ignore ``_sort`` as some servers do.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
 import httpx
 import jwt
@@ -33,7 +35,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tests.support.fhir_notify import notification_bundle
-from tests.support.fhir_search import SEARCH_PARAMETERS, Json, match
+from tests.support.fhir_search import (
+    SEARCH_PARAMETERS,
+    Json,
+    match,
+    searchset_page,
+    sort_resources,
+)
 
 
 def _outcome(status: int, code: str, text: str) -> Response:
@@ -67,6 +75,7 @@ class FhirTestServer:
     fail_next: list[int] = field(default_factory=list)  # statuses for the next requests
     deliver_notifications: bool = True
     unsupported: set[str] = field(default_factory=set)  # search parameters to refuse (400)
+    ignore_sort: bool = False  # like servers that drop ``_sort``: newest first, whatever asked
 
     def __post_init__(self) -> None:
         self.store: dict[str, dict[str, list[Json]]] = {}
@@ -162,12 +171,15 @@ class FhirTestServer:
                 if f"{kind}/{rid}" not in self.deleted
             ]
 
-    def search(self, kind: str, params: dict[str, list[str]]) -> list[Json]:
+    def search(self, kind: str, params: dict[str, list[str]], sort: str = "") -> list[Json]:
+        """Current resources matching ``params``, by ``sort`` (default: oldest update first)."""
         unknown = (set(params) - SEARCH_PARAMETERS) | (set(params) & self.unsupported)
         if unknown:
             raise ValueError(f"unsupported search parameter {sorted(unknown)[0]!r}")
         found = [r for r in self.current(kind) if all(match(r, k, v) for k, v in params.items())]
-        return sorted(found, key=lambda r: r["meta"]["lastUpdated"])
+        if self.ignore_sort:
+            return sort_resources(found, "-_lastUpdated")
+        return sort_resources(found, sort or "_lastUpdated")
 
     # ---- notifications ---------------------------------------------------------------------
     @staticmethod
@@ -319,10 +331,9 @@ class FhirTestServer:
             if resource.get("resourceType") != kind:
                 return _outcome(400, "invalid", "resourceType does not match the URL")
             condition = request.headers.get("If-None-Exist")
-            if condition:
+            if condition:  # the query part of a search URL: URL-decoded like one
                 params: dict[str, list[str]] = {}
-                for pair in condition.split("&"):
-                    name, _, value = pair.partition("=")
+                for name, value in parse_qsl(condition, keep_blank_values=True):
                     params.setdefault(name, []).append(value)
                 with self.lock:
                     found = self.search(kind, params)
@@ -344,34 +355,12 @@ class FhirTestServer:
             query.setdefault(name, []).append(value)
         count = min(int(query.pop("_count", [str(self.max_page)])[0]), self.max_page)
         offset = int(query.pop("_offset", ["0"])[0])
-        query.pop("_sort", None)
+        sort = ",".join(query.pop("_sort", []))
         try:
-            found = self.search(kind, query)
+            found = self.search(kind, query, sort)
         except ValueError as exc:
             return _outcome(400, "not-supported", str(exc))
-        page = found[offset : offset + count]
-        links = [{"relation": "self", "url": str(request.url)}]
-        if offset + count < len(found):
-            nxt = httpx.URL(str(request.url)).copy_merge_params(
-                {"_offset": str(offset + count), "_count": str(count)}
-            )
-            links.append({"relation": "next", "url": str(nxt)})
-        return _json(
-            {
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "total": len(found),
-                "link": links,
-                "entry": [
-                    {
-                        "fullUrl": f"{self.base_url}/{kind}/{r['id']}",
-                        "resource": r,
-                        "search": {"mode": "match"},
-                    }
-                    for r in page
-                ],
-            }
-        )
+        return _json(searchset_page(found, str(request.url), self.base_url, offset, count))
 
     async def _instance(self, request: Request) -> Response:
         kind, rid = request.path_params["type"], request.path_params["id"]
