@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fhir_adapter.errors import MappingError
+from fhir_adapter.search import token
 from model.variables import BP_PANEL_LOINC, BY_LOINC, BY_NAME
 
 LOINC = "http://loinc.org"
@@ -37,9 +38,9 @@ class CodeTable:
 
     def query_codes(self) -> list[str]:
         """``system|code`` tokens of every mapped code (for ``code=`` searches)."""
-        tokens = [f"{LOINC}|{code}" for code in BY_LOINC]
-        tokens.append(f"{LOINC}|{BP_PANEL_LOINC}")
-        tokens.extend(f"{system}|{code}" for system, code in self.local)
+        tokens = [token(LOINC, code) for code in BY_LOINC]
+        tokens.append(token(LOINC, BP_PANEL_LOINC))
+        tokens.extend(token(system, code) for system, code in self.local)
         return tokens
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from fhir_adapter.search import token
 from model.schemas import PatientKey, StaticInfo
 
 JsonDict = dict[str, Any]
@@ -19,6 +20,16 @@ def patient_key(patient: JsonDict, mrn_system: str) -> PatientKey | None:
         if isinstance(value, str) and value:
             return PatientKey(system=mrn_system, value=value)
     return None
+
+
+def has_identifier(patient: JsonDict, key: PatientKey) -> bool:
+    """True when ``patient`` carries exactly ``key`` (same system, same value, same case)."""
+    return any(
+        isinstance(ident, dict)
+        and ident.get("system") == key.system
+        and ident.get("value") == key.value
+        for ident in patient.get("identifier") or ()
+    )
 
 
 def birth_date(patient: JsonDict) -> date | None:
@@ -51,5 +62,5 @@ def static_info(patient: JsonDict, as_of: datetime) -> StaticInfo:
 
 
 def identifier_token(key: PatientKey) -> str:
-    """``system|value`` for ``Patient?identifier=`` searches."""
-    return f"{key.system}|{key.value}"
+    """``system|value`` for ``Patient?identifier=`` searches (escaped)."""
+    return token(key.system, key.value)

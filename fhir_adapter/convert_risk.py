@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from fhir_adapter.codes import SNOMED
 from fhir_adapter.errors import MappingError
+from fhir_adapter.search import query_string, token
 from model.schemas import PatientKey, RiskLevel, RiskPrediction
 from model.variables import VENTILATION_SNOMED
 
@@ -52,13 +53,17 @@ def risk_identifier(prediction: RiskPrediction) -> JsonDict:
 
 
 def device_identifier(model_id: str, version: str) -> JsonDict:
-    """The identifier of the Device resource that stands for one model version."""
-    return {"system": MODEL_SYSTEM, "value": f"{model_id}|{version}"}
+    """The identifier of the Device resource that stands for one model version.
+
+    ``<model>@<version>``: no ``|`` in the value, which servers would read as a token separator.
+    """
+    return {"system": MODEL_SYSTEM, "value": f"{model_id}@{version}"}
 
 
 def search_token(identifier: JsonDict) -> str:
-    """``identifier=system|value`` for If-None-Exist."""
-    return f"identifier={identifier['system']}|{identifier['value']}"
+    """``identifier=system|value`` for If-None-Exist (escaped and URL-encoded)."""
+    value = token(str(identifier["system"]), str(identifier["value"]))
+    return query_string({"identifier": value})
 
 
 def patient_reference(key: PatientKey, patient_ref: str | None) -> JsonDict:

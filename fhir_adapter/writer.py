@@ -25,6 +25,7 @@ from fhir_adapter.convert_risk import (
 from fhir_adapter.errors import AuthError, FhirHttpError, MappingError
 from fhir_adapter.identity import PatientResolver
 from fhir_adapter.outbox import Outbox
+from fhir_adapter.search import query_string
 from model.schemas import RiskPrediction
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,8 @@ class RiskAssessmentWriter:
         location = await self.client.create(resource, if_none_exist=token)
         if self.write_provenance:
             provenance = validate(build_provenance(location, device_ref, datetime.now(UTC)))
-            await self.client.create(provenance)
+            ours = query_string({"target": location, "agent": device_ref})
+            await self.client.create(provenance, if_none_exist=ours)  # once, however retried
         return location
 
 
