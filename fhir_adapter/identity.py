@@ -7,7 +7,12 @@ import logging
 
 from fhir_adapter.client import FhirClient
 from fhir_adapter.clock import Clock, utcnow
-from fhir_adapter.convert_patient import identifier_token, patient_key, static_info
+from fhir_adapter.convert_patient import (
+    has_identifier,
+    identifier_token,
+    patient_key,
+    static_info,
+)
 from fhir_adapter.errors import FhirHttpError, MappingError
 from model.ports import PatientSink
 from model.schemas import PatientKey
@@ -74,14 +79,24 @@ class PatientResolver:
         return key
 
     async def ref_for(self, key: PatientKey) -> str | None:
-        """``Patient/<id>`` of the patient with identifier ``key`` (search), or None."""
+        """``Patient/<id>`` of the one Patient with identifier ``key`` (search), or None.
+
+        Only an exact identifier counts (servers may match tokens without regard to case), and
+        two Patients with the same MRN (a duplicate record) resolve to neither: the caller then
+        names the patient by identifier rather than guess.
+        """
         cached = self._by_key.get(key)
         if cached is not None:
             return cached
-        async for patient in self.client.search(
-            "Patient", {"identifier": identifier_token(key), "_count": "2"}
-        ):
-            ref = f"Patient/{patient['id']}"
-            self.remember(ref, key)
-            return ref
-        return None
+        matches: list[str] = []
+        params = {"identifier": identifier_token(key), "_count": "10"}
+        async for patient in self.client.search("Patient", params):
+            if has_identifier(patient, key) and isinstance(patient.get("id"), str):
+                matches.append(f"Patient/{patient['id']}")
+            if len(matches) > 1:
+                logger.warning("%d Patients share one MRN: %s", len(matches), ", ".join(matches))
+                return None
+        if not matches:
+            return None
+        self.remember(matches[0], key)
+        return matches[0]
