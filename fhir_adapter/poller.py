@@ -3,31 +3,59 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from fhir_adapter.client import FhirClient
 from fhir_adapter.clock import Clock, utcnow
 from fhir_adapter.convert_observation import observation_header
 from fhir_adapter.errors import MappingError
 from fhir_adapter.ingest import IngestReport, ObservationIngestor
+from fhir_adapter.search import instant
 from fhir_adapter.stores import CursorStore
 
 logger = logging.getLogger(__name__)
 
 POLL_CURSOR = "observation-poll"
+JsonDict = dict[str, Any]
 
 
-def fhir_instant(value: datetime) -> str:
-    """A FHIR instant with an explicit zone, for search parameters."""
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _observations(page: JsonDict) -> list[JsonDict]:
+    return [
+        e["resource"]
+        for e in page.get("entry") or ()
+        if isinstance(e, dict)
+        and isinstance(e.get("resource"), dict)
+        and e["resource"].get("resourceType") == "Observation"
+    ]
+
+
+def _last_updated(resource: JsonDict) -> datetime | None:
+    try:
+        return observation_header(resource).last_updated
+    except MappingError:
+        return None
+
+
+def next_link(page: JsonDict) -> str | None:
+    """The ``next`` link of a searchset Bundle, if any."""
+    for link in page.get("link") or ():
+        if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
+            return str(link["url"])
+    return None
 
 
 class ObservationPoller:
-    """Fetches Observations changed since the cursor (``_lastUpdated=ge``), page by page.
+    """Fetches Observations changed since the cursor, in ``_lastUpdated`` windows.
 
-    The cursor moves to the newest ``meta.lastUpdated`` seen after each page is stored, minus
-    nothing; the query starts ``overlap_s`` before it so late commits are not missed (the seen
-    store drops the repeats).
+    Each request asks for ``_lastUpdated=ge<start>&_sort=_lastUpdated``; while the server's pages
+    come back in that order, the next request starts at the newest ``meta.lastUpdated`` seen
+    rather than following the ``next`` link, because servers that page by offset shift their
+    pages when a resource is updated mid-pass, and one resource would be skipped for good.
+    The cursor then moves after each page. A server that ignores ``_sort`` is paged through its
+    ``next`` links, and the cursor moves only once the whole pass is in. The first window starts
+    ``overlap_s`` before the cursor so late commits are not missed (the seen store drops repeats).
+    A pass reads at most ``max_pages`` pages; the next one goes on from where it stopped.
     """
 
     def __init__(
@@ -39,6 +67,7 @@ class ObservationPoller:
         lookback_h: float = 48.0,
         page_size: int = 100,
         overlap_s: float = 5.0,
+        max_pages: int = 1000,
         clock: Clock = utcnow,
     ) -> None:
         self.client = client
@@ -47,37 +76,45 @@ class ObservationPoller:
         self.lookback = timedelta(hours=lookback_h)
         self.page_size = page_size
         self.overlap = timedelta(seconds=overlap_s)
+        self.max_pages = max_pages
         self.clock = clock
+
+    def _window(self, start: datetime) -> dict[str, str]:
+        return {
+            "_lastUpdated": f"ge{instant(start)}",
+            "_sort": "_lastUpdated",
+            "_count": str(self.page_size),
+        }
 
     async def poll_once(self) -> IngestReport:
         """One pass over everything changed since the cursor."""
         cursor = self.cursors.get(POLL_CURSOR) or (self.clock() - self.lookback)
-        params = {
-            "_lastUpdated": f"ge{fhir_instant(cursor - self.overlap)}",
-            "_sort": "_lastUpdated",
-            "_count": str(self.page_size),
-        }
         report = IngestReport()
-        async for page in self.client.search_pages("Observation", params):
-            resources = [
-                e["resource"]
-                for e in page.get("entry") or ()
-                if isinstance(e, dict)
-                and isinstance(e.get("resource"), dict)
-                and e["resource"].get("resourceType") == "Observation"
-            ]
+        newest, in_order = cursor, True
+        url: str = "Observation"
+        params: dict[str, str] | None = self._window(cursor - self.overlap)
+        following: str | None = None
+        for _ in range(self.max_pages):
+            page = await self.client.get_json(url, params)
+            resources = _observations(page)
             report.merge(await self.ingestor.ingest(resources))
-            newest = cursor
-            for resource in resources:
-                try:
-                    stamp = observation_header(resource).last_updated
-                except MappingError:
-                    continue
-                if stamp is not None and stamp > newest:
-                    newest = stamp
-            if newest > cursor:
-                cursor = newest
-                self.cursors.set(POLL_CURSOR, cursor)
+            stamps = [s for s in map(_last_updated, resources) if s is not None]
+            in_order = in_order and stamps == sorted(stamps)
+            moved = max(stamps, default=newest) > newest
+            newest = max(newest, *stamps)
+            if in_order and moved:
+                self.cursors.set(POLL_CURSOR, newest)  # everything older is in
+            following = next_link(page)
+            if following is None:
+                break
+            if in_order and moved:
+                url, params = "Observation", self._window(newest)
+            else:  # no progress (a page of equal stamps), or the server ignores _sort
+                url, params = following, None
+        if newest > cursor and (in_order or following is None):
+            self.cursors.set(POLL_CURSOR, newest)
+        if not in_order:
+            logger.warning("the FHIR server ignored _sort=_lastUpdated; paged by its links")
         return report
 
 
@@ -112,18 +149,13 @@ class Backfiller:
             codes = ",".join(self.ingestor.codes.query_codes())
             params = {
                 "patient": patient_ref.partition("/")[2],
-                "date": f"ge{fhir_instant(now - self.lookback)}",
+                "date": f"ge{instant(now - self.lookback)}",
                 "code": codes,
                 "_count": str(self.page_size),
             }
             report = IngestReport()
             async for page in self.client.search_pages("Observation", params):
-                resources = [
-                    e["resource"]
-                    for e in page.get("entry") or ()
-                    if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-                ]
-                report.merge(await self.ingestor.ingest(resources))
+                report.merge(await self.ingestor.ingest(_observations(page)))
             self.cursors.set(name, now)
             logger.info(
                 "backfilled %s: %d observations, %d measurements",
