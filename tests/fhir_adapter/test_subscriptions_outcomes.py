@@ -71,3 +71,19 @@ def test_ventilation_outcomes_are_read_back(fhir_url: str) -> None:
             assert first.patient_ref == pref
 
     asyncio.run(run())
+
+
+def test_a_subscription_to_a_longer_endpoint_is_not_taken_for_ours(fhir_url: str) -> None:
+    """Medplum matches ``Subscription?url=`` as a substring: only an exact endpoint counts."""
+    endpoint = f"https://ventfusion.example/{uuid.uuid4().hex[:8]}/fhir/notifications"
+    longer = build_r4_subscription(endpoint + "/replica-2", headers=["X-VentFusion-Secret: x"])
+    ours = build_r4_subscription(endpoint, headers=["X-VentFusion-Secret: x"])
+
+    async def run() -> None:
+        async with FhirClient(fhir_url) as client:
+            other, _ = await ensure_subscription(client, longer)
+            ref, created = await ensure_subscription(client, ours)
+            assert created
+            assert ref != other
+
+    asyncio.run(run())
