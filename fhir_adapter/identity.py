@@ -9,7 +9,7 @@ from fhir_adapter.client import FhirClient
 from fhir_adapter.clock import Clock, utcnow
 from fhir_adapter.convert_patient import identifier_token, patient_key, static_info
 from fhir_adapter.errors import FhirHttpError, MappingError
-from model.ports import PatientSink
+from model.ports import PatientSink, Pseudonymiser, redacted_patient
 from model.schemas import PatientKey
 
 logger = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ class PatientResolver:
         patients: PatientSink | None = None,
         *,
         clock: Clock = utcnow,
+        pseudonymise: Pseudonymiser = redacted_patient,
     ) -> None:
         if not mrn_system:
             raise MappingError("an MRN identifier system is required")
@@ -36,6 +37,7 @@ class PatientResolver:
         self.mrn_system = mrn_system
         self.patients = patients
         self._clock = clock
+        self.pseudonymise = pseudonymise  # the app's keyed log pseudonyms
         self._by_ref: dict[str, PatientKey] = {}
         self._by_key: dict[PatientKey, str] = {}
 
@@ -71,6 +73,7 @@ class PatientResolver:
             static = static_info(patient, self._clock())
             await asyncio.to_thread(self.patients.upsert_patient, key, fhir_id=rid, static=static)
         self.remember(patient_ref, key)
+        logger.info("%s is patient %s", patient_ref, self.pseudonymise(key))
         return key
 
     async def ref_for(self, key: PatientKey) -> str | None:
@@ -84,4 +87,5 @@ class PatientResolver:
             ref = f"Patient/{patient['id']}"
             self.remember(ref, key)
             return ref
+        logger.info("no Patient on the FHIR server for patient %s", self.pseudonymise(key))
         return None
