@@ -54,6 +54,7 @@ def _start_replicas(n: int, db_url: str, ehr: TestEhr, work: Path) -> tuple[list
             # all replicas behind one public URL (the JWT audience), as behind the load balancer
             "VENTFUSION_PUBLIC_BASE_URL": "https://cds.example.org",
             "VENTFUSION_HOOKS__TRUSTED_ISSUERS": json.dumps({ehr.issuer: str(jwks)}),
+            "VENTFUSION_SECURITY__PSEUDONYM_KEY": "bench-replicas-pseudonym-key-0123456789",
             "VENTFUSION_FHIR__WRITE_BACK": "true",
             "VENTFUSION_LOG_LEVEL": "WARNING",
         }

@@ -39,5 +39,9 @@ def start_dicom(ctx: AppContext) -> RunningListener:
 
         claims = PgSpoolClaims(ctx.db)
     return start_listener(
-        listener_config(ctx.settings), ModelFilmProcessor(ctx.model), ctx.film_sink, claims=claims
+        listener_config(ctx.settings),
+        ModelFilmProcessor(ctx.model),
+        ctx.film_sink,
+        claims=claims,
+        pseudonymise=ctx.pseudonymise,
     )

@@ -59,6 +59,7 @@ async def start_fhir(
         lookback_h=settings.model.lookback_h,
         patients=ctx.store,
         events=DbEventNumberStore(ctx.db),
+        pseudonymise=ctx.pseudonymise,
     )
     ctx.fhir_processor = services.processor
     if settings.fhir.write_back and settings.worker.enabled:

@@ -1,12 +1,15 @@
 """Logging configured once per entry point.
 
-Rule for every module: log UIDs, resource ids and hashed keys, never patient names, MRNs or birth
-dates. ``patient_ref`` gives a stable, non-reversible token for a patient key in logs.
+Rule for every module: log UIDs, resource ids and keyed pseudonyms, never patient names, MRNs or
+birth dates, not even as an unkeyed hash. ``Pseudonymiser`` gives the token of a patient key: an
+HMAC-SHA256 under the process's secret (``cds_app.security.pseudonym_key``), so a list of
+candidate MRNs cannot be hashed and matched against the logs without that secret.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import sys
@@ -63,6 +66,27 @@ def configure_logging(level: str = "INFO", *, json_format: bool = False) -> None
     _CONFIGURED = True
 
 
-def patient_ref(patient_key: object) -> str:
-    """A short pseudonymous token for a patient key, safe to log."""
-    return "pt-" + hashlib.sha256(str(patient_key).encode()).hexdigest()[:12]
+MIN_PSEUDONYM_KEY_BYTES = 32
+_PSEUDONYM_CONTEXT = b"ventfusion-log-pseudonym-v1|"
+
+
+class Pseudonymiser:
+    """Keyed log pseudonyms: ``pt-`` + 16 hex digits of HMAC-SHA256(key, ``system|value``).
+
+    Stable for one key (logs of one patient can be followed), different under another key (a
+    rotated key unlinks old logs from new ones), and not computable without the key.
+    Implements ``model.ports.Pseudonymiser``.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < MIN_PSEUDONYM_KEY_BYTES:
+            raise ValueError(f"a pseudonym key needs at least {MIN_PSEUDONYM_KEY_BYTES} bytes")
+        self._key = key
+
+    def __call__(self, patient_key: object) -> str:
+        """The token of ``patient_key`` (a ``PatientKey`` or its ``system|value`` text)."""
+        message = _PSEUDONYM_CONTEXT + str(patient_key).encode()
+        return "pt-" + hmac.new(self._key, message, hashlib.sha256).hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        return "Pseudonymiser(<key hidden>)"

@@ -32,6 +32,25 @@ class Metrics:
             "ventfusion_feedback", "Card feedback by outcome", ["outcome"], registry=self.registry
         )
 
+        self.body_bytes = Counter(
+            "ventfusion_request_body_bytes",
+            "Request body bytes read from clients, by endpoint",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.body_refused = Counter(
+            "ventfusion_request_body_refused",
+            "Requests refused with 413 (body over the endpoint's limit), by endpoint",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.read_api_refusals = Counter(
+            "ventfusion_read_api_refusals",
+            "Read-only FHIR API requests refused, by HTTP status",
+            ["status"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)

@@ -10,6 +10,7 @@ from cds_app.db.outbox import DbOutbox
 from cds_app.db.session import make_engine, migrate
 from cds_app.engine.outbox_worker import run_outbox_loop
 from cds_app.fhir_wiring import fhir_client
+from cds_app.security.pseudonym_key import build_pseudonymiser
 from cds_app.settings import Settings
 from fhir_adapter.identity import PatientResolver
 from fhir_adapter.writer import RiskAssessmentWriter, drain_outbox
@@ -32,7 +33,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     client = fhir_client(settings)
     writer = RiskAssessmentWriter(
         client,
-        PatientResolver(client, settings.fhir.mrn_system or settings.patient_id_system),
+        PatientResolver(
+            client,
+            settings.fhir.mrn_system or settings.patient_id_system,
+            pseudonymise=build_pseudonymiser(settings),
+        ),
         write_provenance=settings.fhir.write_provenance,
     )
 

@@ -18,7 +18,7 @@ from dicom_listener.config import ListenerConfig
 from dicom_listener.directory_sink import DirectoryFilmSink
 from dicom_listener.processing import FilmProcessor, ModelFilmProcessor, PixelsOnlyProcessor
 from dicom_listener.server import start_listener
-from model.ports import FilmSink
+from model.ports import FilmSink, Pseudonymiser, redacted_patient
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,13 @@ def config_from_args(args: argparse.Namespace) -> ListenerConfig:
     )
 
 
-def serve_until_signalled(config: ListenerConfig, processor: FilmProcessor, sink: FilmSink) -> None:
+def serve_until_signalled(
+    config: ListenerConfig,
+    processor: FilmProcessor,
+    sink: FilmSink,
+    *,
+    pseudonymise: Pseudonymiser = redacted_patient,
+) -> None:
     """Run the listener until SIGINT/SIGTERM, then stop it cleanly."""
     stop = threading.Event()
 
@@ -99,7 +105,7 @@ def serve_until_signalled(config: ListenerConfig, processor: FilmProcessor, sink
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    listener = start_listener(config, processor, sink)
+    listener = start_listener(config, processor, sink, pseudonymise=pseudonymise)
     try:
         while not stop.wait(1.0):
             pass

@@ -37,7 +37,7 @@ from dicom_listener.pipeline import build_film
 from dicom_listener.processing import FilmProcessor
 from dicom_listener.spool import FileSpool
 from dicom_listener.worker import SpoolWorker
-from model.ports import FilmSink
+from model.ports import FilmSink, Pseudonymiser, redacted_patient
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +143,12 @@ def start_listener(
     sink: FilmSink,
     *,
     claims: ClaimStore | None = None,
+    pseudonymise: Pseudonymiser = redacted_patient,
 ) -> RunningListener:
-    """Resume the spool, start the processing threads, then accept associations."""
+    """Resume the spool, start the processing threads, then accept associations.
+
+    ``pseudonymise`` is the app's keyed token for patients in the listener's logs.
+    """
     spool = FileSpool(
         config.spool_dir,
         max_bytes=config.max_spool_bytes,
@@ -159,6 +163,7 @@ def start_listener(
         threads=config.workers,
         retry_delay_s=config.retry_delay_s,
         nice=config.worker_nice,
+        pseudonymise=pseudonymise,
     )
     worker.start()
     ae = build_ae(config)

@@ -17,7 +17,7 @@ from pathlib import Path
 from dicom_listener.claims import ClaimStore
 from dicom_listener.pipeline import Rejection
 from dicom_listener.spool import FileSpool
-from model.ports import FilmSink
+from model.ports import FilmSink, Pseudonymiser, redacted_patient
 from model.schemas import ChestFilm
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,10 @@ class SpoolWorker:
         threads: int = 1,
         retry_delay_s: float = 5.0,
         nice: int = 0,
+        pseudonymise: Pseudonymiser = redacted_patient,
     ) -> None:
         self._spool = spool
+        self._pseudonymise = pseudonymise
         self._claims = claims
         self._sink = sink
         self._build = build
@@ -155,12 +157,16 @@ class SpoolWorker:
                 self._sink.add_film(outcome)
                 self._spool.mark_done(uid)
                 log.info(
-                    "film %s processed in %.0f ms", uid, 1000 * (time.perf_counter() - started)
+                    "film %s of %s processed in %.0f ms",
+                    uid,
+                    self._pseudonymise(outcome.patient_key),
+                    1000 * (time.perf_counter() - started),
                 )
             else:
                 self._sink.record_rejected_film(uid, outcome.reason, outcome.patient_key)
                 self._spool.mark_rejected(uid, outcome.reason)
-                log.info("instance %s not scored: %s", uid, outcome.reason)
+                who = self._pseudonymise(outcome.patient_key) if outcome.patient_key else "?"
+                log.info("instance %s of %s not scored: %s", uid, who, outcome.reason)
         except Exception:
             self._schedule_retry(uid)
             return False

@@ -14,7 +14,7 @@ from fhir_adapter.convert_patient import (
     static_info,
 )
 from fhir_adapter.errors import FhirHttpError, MappingError
-from model.ports import PatientSink
+from model.ports import PatientSink, Pseudonymiser, redacted_patient
 from model.schemas import PatientKey
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ class PatientResolver:
         patients: PatientSink | None = None,
         *,
         clock: Clock = utcnow,
+        pseudonymise: Pseudonymiser = redacted_patient,
     ) -> None:
         if not mrn_system:
             raise MappingError("an MRN identifier system is required")
@@ -41,6 +42,7 @@ class PatientResolver:
         self.mrn_system = mrn_system
         self.patients = patients
         self._clock = clock
+        self.pseudonymise = pseudonymise  # the app's keyed log pseudonyms
         self._by_ref: dict[str, PatientKey] = {}
         self._by_key: dict[PatientKey, str] = {}
 
@@ -76,6 +78,7 @@ class PatientResolver:
             static = static_info(patient, self._clock())
             await asyncio.to_thread(self.patients.upsert_patient, key, fhir_id=rid, static=static)
         self.remember(patient_ref, key)
+        logger.info("%s is patient %s", patient_ref, self.pseudonymise(key))
         return key
 
     async def ref_for(self, key: PatientKey) -> str | None:
@@ -97,6 +100,7 @@ class PatientResolver:
                 logger.warning("%d Patients share one MRN: %s", len(matches), ", ".join(matches))
                 return None
         if not matches:
+            logger.info("no Patient on the FHIR server for patient %s", self.pseudonymise(key))
             return None
         self.remember(matches[0], key)
         return matches[0]

@@ -11,7 +11,7 @@ from fhir_adapter.ingest import ObservationIngestor
 from fhir_adapter.poller import Backfiller, ObservationPoller
 from fhir_adapter.processor import NotificationProcessor
 from fhir_adapter.stores import CursorStore, EventNumberStore, SeenStore
-from model.ports import MeasurementSink, PatientSink
+from model.ports import MeasurementSink, PatientSink, Pseudonymiser, redacted_patient
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +38,15 @@ def build_ingest(
     backfill: bool = True,
     patients: PatientSink | None = None,
     events: EventNumberStore | None = None,
+    pseudonymise: Pseudonymiser = redacted_patient,
 ) -> IngestServices:
     """Build resolver, ingestor, poller, backfiller and notification processor sharing state.
 
     ``patients`` receives the FHIR id, age and sex of every Patient the resolver reads;
-    ``events`` keeps notification event numbers (in memory when None).
+    ``events`` keeps notification event numbers (in memory when None); ``pseudonymise`` gives
+    the keyed token under which a patient appears in the adapter's logs.
     """
-    resolver = PatientResolver(client, mrn_system, patients)
+    resolver = PatientResolver(client, mrn_system, patients, pseudonymise=pseudonymise)
     backfiller = Backfiller(client, cursors, lookback_h=lookback_h)
     ingestor = ObservationIngestor(
         sink, resolver, seen, codes, on_new_patient=backfiller if backfill else None

@@ -70,3 +70,20 @@ class RiskModel(Protocol):
     def embed_film(self, pixels: np.ndarray) -> tuple[float, ...]:
         """CXR-encoder embedding of a preprocessed film tensor ``(1, S, S)``."""
         ...
+
+
+class Pseudonymiser(Protocol):
+    """Turns a patient key into a keyed token that is safe to log (never the MRN, never unkeyed).
+
+    The app builds one per process from its secret (``cds_app.logging_setup.Pseudonymiser``)
+    and hands it to the adapters; ``redacted_patient`` stands in where none was given.
+    """
+
+    def __call__(self, patient_key: PatientKey | str) -> str:
+        """The token of ``patient_key`` (``system|value``)."""
+        ...
+
+
+def redacted_patient(patient_key: PatientKey | str) -> str:
+    """The token used when no keyed pseudonymiser was given: it says nothing about the patient."""
+    return "pt-redacted"

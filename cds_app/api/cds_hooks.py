@@ -1,4 +1,8 @@
-"""CDS Hooks 2.0 routes: discovery, the patient-view service, feedback."""
+"""CDS Hooks 2.0 routes: discovery, the patient-view service, feedback.
+
+Who may call: only an EHR whose JWT verifies (``HookCaller``, checked from the headers before
+the body is read); bodies are bounded while they stream (``cds_app.security.body_limit``).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from cds_app.api.hook_auth import HookCaller, error_response
 from cds_app.context import AppContext
-from cds_app.hooks.jwt_auth import AuthError, Caller
+from cds_app.hooks.jwt_auth import Caller
 from cds_app.hooks.patient_data import DataUnavailableError
 from cds_app.hooks.schemas import CdsResponse, Discovery, ErrorBody
 from cds_app.hooks.service import BadRequestError
@@ -41,39 +46,22 @@ def _json(model: BaseModel, status: int = 200) -> Response:
     )
 
 
-def _error(status: int, error: str, description: str) -> Response:
-    headers = {"WWW-Authenticate": f'Bearer error="{error}"'} if status == 401 else None
-    body = ErrorBody(error=error, error_description=description)
-    return Response(
-        orjson.dumps(body.model_dump()),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
-
-
 async def _guarded(
     request: Request,
     endpoint: str,
+    caller: Caller,
     work: Callable[[Caller], T],
     to_response: Callable[[T], Response],
 ) -> Response:
     ctx: AppContext = request.app.state.ctx
-    authorization = request.headers.get("authorization")
-    path = request.url.path
 
     def run() -> Response:
         try:
-            caller = ctx.cds.authenticate(authorization, path)
-        except AuthError as exc:
-            ctx.metrics.auth_failures.inc()
-            return _error(401, "invalid_token", str(exc))
-        try:
             return to_response(work(caller))
         except BadRequestError as exc:
-            return _error(400, "invalid_request", str(exc))
+            return error_response(400, "invalid_request", str(exc))
         except DataUnavailableError as exc:
-            return _error(412, "precondition_failed", str(exc))
+            return error_response(412, "precondition_failed", str(exc))
 
     response = await run_in_threadpool(run)
     ctx.metrics.hook_calls.labels(endpoint, str(response.status_code)).inc()
@@ -81,19 +69,19 @@ async def _guarded(
 
 
 @router.get("/cds-services", response_model=Discovery, responses=ERRORS)
-async def discovery(request: Request) -> Response:
+async def discovery(request: Request, caller: HookCaller) -> Response:
     """The CDS Services this server offers."""
     ctx: AppContext = request.app.state.ctx
-    return await _guarded(request, "discovery", lambda _caller: ctx.cds.discovery(), _json)
+    return await _guarded(request, "discovery", caller, lambda _c: ctx.cds.discovery(), _json)
 
 
 @router.post("/cds-services/{service_id}", response_model=CdsResponse, responses=ERRORS)
-async def call_service(service_id: str, request: Request) -> Response:
+async def call_service(service_id: str, request: Request, caller: HookCaller) -> Response:
     """Invoke the patient-view service."""
     ctx: AppContext = request.app.state.ctx
     if service_id != ctx.cds.config.service_id:
-        return _error(404, "not_found", f"no CDS service {service_id!r}")
-    body = await request.body()
+        return error_response(404, "not_found", f"no CDS service {service_id!r}")
+    body = await request.body()  # only now, authenticated; bounded by the body-limit middleware
     started = time.perf_counter()
 
     def answer(result: CdsResponse) -> Response:
@@ -103,20 +91,21 @@ async def call_service(service_id: str, request: Request) -> Response:
         return _json(result)
 
     return await _guarded(
-        request, "patient-view", lambda caller: ctx.cds.patient_view(body, caller), answer
+        request, "patient-view", caller, lambda c: ctx.cds.patient_view(body, c), answer
     )
 
 
 @router.post("/cds-services/{service_id}/feedback", response_model=FeedbackAck, responses=ERRORS)
-async def feedback(service_id: str, request: Request) -> Response:
+async def feedback(service_id: str, request: Request, caller: HookCaller) -> Response:
     """Record what the clinician did with our cards."""
     ctx: AppContext = request.app.state.ctx
     if service_id != ctx.cds.config.service_id:
-        return _error(404, "not_found", f"no CDS service {service_id!r}")
-    body = await request.body()
+        return error_response(404, "not_found", f"no CDS service {service_id!r}")
+    body = await request.body()  # only now, authenticated; bounded by the body-limit middleware
     return await _guarded(
         request,
         "feedback",
-        lambda caller: ctx.cds.feedback(body, caller),
+        caller,
+        lambda c: ctx.cds.feedback(body, c),
         lambda count: _json(FeedbackAck(received=count)),
     )

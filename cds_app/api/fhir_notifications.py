@@ -1,5 +1,9 @@
 """The FHIR subscription notification receiver (both R4 rest-hook and Backport styles).
 
+Who may call: the EHR that knows the shared secret, or whose client certificate the TLS proxy
+verified (mTLS); outside loopback mode one of the two is required, and without either configured
+every notification is refused. The check reads only headers, before the body.
+
 Answers with OperationOutcome JSON: 400 malformed body, 415 non-JSON content, 401 wrong or
 missing shared secret, 413 oversized body, 503 when the EHR cannot be re-read (so it retries the
 notification), 502 when the EHR refuses the re-read.
@@ -27,6 +31,7 @@ from fhir_adapter.processor import NotificationProcessor
 
 if TYPE_CHECKING:
     from cds_app.context import AppContext
+    from cds_app.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +45,26 @@ def _outcome(status: int, code: str, text: str, severity: str = "error") -> Resp
 
 
 def _secret_ok(request: Request, secret: str, header_name: str) -> bool:
-    if not secret:
-        return True
     given = request.headers.get(header_name, "")
     if not given:
         auth = request.headers.get("Authorization", "")
         given = auth[7:] if auth.lower().startswith("bearer ") else ""
     return hmac.compare_digest(given.encode(), secret.encode())
+
+
+def _refusal(
+    request: Request, secret: str, header_name: str, client_cert_header: str, require_auth: bool
+) -> str | None:
+    """Why the sender is not authenticated (None: it is), from the headers alone."""
+    if secret and _secret_ok(request, secret, header_name):
+        return None
+    if client_cert_header and request.headers.get(client_cert_header, "") == "SUCCESS":
+        return None
+    if secret or client_cert_header:
+        return "wrong or missing notification secret (or client certificate)"
+    if require_auth:
+        return "notifications are refused until VENTFUSION_FHIR__NOTIFICATION_SECRET is set"
+    return None  # loopback mode without a secret: only this host can reach us
 
 
 def build_fhir_notification_router(
@@ -56,14 +74,22 @@ def build_fhir_notification_router(
     header_name: str = DEFAULT_NOTIFICATION_HEADER,
     prefix: str = "/fhir/notifications",
     max_body_bytes: int = 32 * 1024 * 1024,
+    client_cert_header: str = "",
+    require_auth: bool = True,
 ) -> APIRouter:
-    """Routes POST/PUT ``prefix`` and ``prefix/{Type}/{id}`` (R4 rest-hook with payload)."""
+    """Routes POST/PUT ``prefix`` and ``prefix/{Type}/{id}`` (R4 rest-hook with payload).
+
+    ``client_cert_header``: the header a TLS-terminating proxy sets to ``SUCCESS`` for a
+    verified client certificate; ``require_auth``: refuse everything when neither it nor
+    ``secret`` is configured (False only in loopback mode).
+    """
     router = APIRouter(tags=["fhir"])
 
     async def receive(request: Request) -> Response:
-        if not _secret_ok(request, secret, header_name):
-            logger.warning("notification refused: wrong or missing shared secret")
-            return _outcome(401, "security", "wrong or missing notification secret")
+        refused = _refusal(request, secret, header_name, client_cert_header, require_auth)
+        if refused is not None:
+            logger.warning("notification refused: %s", refused)
+            return _outcome(401, "security", refused)
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_body_bytes:
             return _outcome(413, "too-costly", f"notification larger than {max_body_bytes} bytes")
@@ -104,10 +130,18 @@ def _processor_of(request: Request) -> NotificationProcessor | None:
     return getattr(ctx, "fhir_processor", None)
 
 
-def build_router(ctx: AppContext) -> APIRouter:
-    """The receiver mounted by the app: processor from ``app.state.ctx``, secret from settings."""
-    fhir = ctx.settings.fhir
-    header = getattr(fhir, "notification_header", DEFAULT_NOTIFICATION_HEADER)
+def notification_router(settings: Settings) -> APIRouter:
+    """The receiver the app mounts: processor from ``app.state.ctx``, secrets from settings."""
+    fhir = settings.fhir
     return build_fhir_notification_router(
-        _processor_of, secret=fhir.notification_secret, header_name=header
+        _processor_of,
+        secret=fhir.notification_secret,
+        header_name=fhir.notification_header,
+        client_cert_header=fhir.notification_client_cert_header,
+        require_auth=not settings.loopback_mode,
     )
+
+
+def build_router(ctx: AppContext) -> APIRouter:
+    """The receiver mounted by the app (``notification_router`` of the context's settings)."""
+    return notification_router(ctx.settings)

@@ -1,4 +1,10 @@
-"""Read-only FHIR R4 endpoint for our own RiskAssessments and the model Device."""
+"""Read-only FHIR R4 endpoint for our own RiskAssessments and the model Device.
+
+Who may call: holders of an access token of the configured authorization server with a SMART
+scope for the resource (``fhir_read_auth.ReadGrant``); ``patient/`` scopes reach only the
+token's patient. Mounted only when ``VENTFUSION_READ_API__ISSUER`` and ``__JWKS`` are set;
+``/fhir/metadata`` stays public, as FHIR and SMART require.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,15 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
+from cds_app.api.fhir_read_auth import ReadGrant, forbidden
 from cds_app.context import AppContext
+from cds_app.security.access_tokens import AccessGrant, ForbiddenError, Interaction
 from fhir_adapter.convert_risk import build_device, build_risk_assessment
 from model.schemas import PatientKey, RiskPrediction
 
 router = APIRouter(prefix="/fhir", tags=["fhir-read"])
 FHIR_JSON = "application/fhir+json"
+MAX_ID_DIGITS = 18  # row ids fit a signed 64-bit integer
 
 
 class FhirResource(BaseModel):
@@ -26,7 +35,17 @@ class FhirResource(BaseModel):
 
 
 def _send(resource: dict[str, Any], status: int = 200) -> Response:
-    return Response(orjson.dumps(resource), status_code=status, media_type=FHIR_JSON)
+    headers = {"Cache-Control": "no-store"}
+    return Response(orjson.dumps(resource), status, headers=headers, media_type=FHIR_JSON)
+
+
+def _patient_only(ctx: AppContext, grant: AccessGrant, interaction: Interaction) -> str | None:
+    """The one FHIR patient id a token may reach (None: every patient); raise 403."""
+    try:
+        reach = grant.reach("RiskAssessment", interaction)
+    except ForbiddenError as exc:
+        raise forbidden(ctx, exc, "system/RiskAssessment.rs") from exc
+    return grant.patient if reach == "patient" else None
 
 
 def _not_found(text: str) -> Response:
@@ -55,28 +74,39 @@ def _risk_assessment(ctx: AppContext, row_id: int, prediction: RiskPrediction) -
 
 
 @router.get("/RiskAssessment/{resource_id}", response_model=FhirResource)
-async def read_risk_assessment(request: Request, resource_id: str) -> Response:
+async def read_risk_assessment(request: Request, resource_id: str, grant: ReadGrant) -> Response:
     """``GET [base]/RiskAssessment/<id>``."""
     ctx: AppContext = request.app.state.ctx
-    if not resource_id.isdigit():
-        return _not_found(f"RiskAssessment/{resource_id}")
+    only = _patient_only(ctx, grant, "read")
+    if not resource_id.isdigit() or len(resource_id) > MAX_ID_DIGITS:
+        return _not_found("RiskAssessment/" + resource_id[: MAX_ID_DIGITS + 2])
     prediction = await run_in_threadpool(ctx.predictions.get, int(resource_id))
     if prediction is None:
         return _not_found(f"RiskAssessment/{resource_id}")
-    return _send(await run_in_threadpool(_risk_assessment, ctx, int(resource_id), prediction))
+    resource = await run_in_threadpool(_risk_assessment, ctx, int(resource_id), prediction)
+    if only is not None and resource["subject"].get("reference") != f"Patient/{only}":
+        denied = ForbiddenError("this RiskAssessment is outside the token's patient")
+        raise forbidden(ctx, denied, f"patient/RiskAssessment.r?patient={only}")
+    return _send(resource)
 
 
 @router.get("/RiskAssessment", response_model=FhirResource)
 async def search_risk_assessments(
     request: Request,
-    patient: str = Query(min_length=1, description="Patient/<id> or <id>"),
+    grant: ReadGrant,
+    patient: str = Query(min_length=1, max_length=128, description="Patient/<id> or <id>"),
     count: int = Query(default=20, ge=1, le=100, alias="_count"),
 ) -> Response:
     """``GET [base]/RiskAssessment?patient=<id>``: newest first, one searchset page."""
     ctx: AppContext = request.app.state.ctx
+    only = _patient_only(ctx, grant, "search")
+    fhir_id = patient.removeprefix("Patient/")
+    if only is not None and fhir_id != only:
+        denied = ForbiddenError("the token's patient/ scope covers another patient")
+        raise forbidden(ctx, denied, f"patient/RiskAssessment.s?patient={only}")
 
     def search() -> dict[str, Any]:
-        row = ctx.store.patient_by_fhir_id(patient.removeprefix("Patient/"))
+        row = ctx.store.patient_by_fhir_id(fhir_id)
         entries: list[dict[str, Any]] = []
         if row is not None:
             for row_id in ctx.predictions.ids_for(PatientKey.parse(row.patient_key), count):
@@ -103,9 +133,13 @@ async def search_risk_assessments(
 
 
 @router.get("/Device/{resource_id}", response_model=FhirResource)
-async def read_device(request: Request, resource_id: str) -> Response:
+async def read_device(request: Request, resource_id: str, grant: ReadGrant) -> Response:
     """``GET [base]/Device/<id>``: the loaded model version."""
     ctx: AppContext = request.app.state.ctx
+    try:
+        grant.reach("Device", "read")
+    except ForbiddenError as exc:
+        raise forbidden(ctx, exc, "system/Device.r") from exc
     model = ctx.model
     if resource_id != device_id(model.model_id, model.model_version):
         return _not_found(f"Device/{resource_id}")
@@ -126,6 +160,21 @@ async def capability_statement(request: Request) -> Response:
             "rest": [
                 {
                     "mode": "server",
+                    "security": {
+                        "service": [
+                            {
+                                "coding": [
+                                    {
+                                        "system": "http://terminology.hl7.org/CodeSystem/"
+                                        "restful-security-service",
+                                        "code": "SMART-on-FHIR",
+                                    }
+                                ]
+                            }
+                        ],
+                        "description": "Bearer access tokens (JWT) of the hospital's "
+                        "authorization server with SMART scopes, e.g. system/RiskAssessment.rs",
+                    },
                     "resource": [
                         {
                             "type": "RiskAssessment",

@@ -83,4 +83,8 @@ def register(app: typer.Typer) -> None:
             from cds_app.runtime import load_model
 
             processor = ModelFilmProcessor(load_model(settings))
-        serve_until_signalled(config, processor, DirectoryFilmSink(out))
+        from cds_app.security.pseudonym_key import build_pseudonymiser
+
+        serve_until_signalled(
+            config, processor, DirectoryFilmSink(out), pseudonymise=build_pseudonymiser(settings)
+        )

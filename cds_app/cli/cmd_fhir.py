@@ -65,10 +65,12 @@ async def run_poller(settings: Settings, *, once: bool) -> None:
     from cds_app.db.session import make_engine, migrate
     from cds_app.db.store import Store
     from cds_app.fhir_wiring import fhir_client
+    from cds_app.security.pseudonym_key import build_pseudonymiser
 
+    pseudonymise = build_pseudonymiser(settings)
     engine = make_engine(settings.database_url)
     migrate(engine)
-    store = Store(engine)
+    store = Store(engine, pseudonymise=pseudonymise)
     async with fhir_client(settings) as client:
         services = build_ingest(
             client,
@@ -79,6 +81,7 @@ async def run_poller(settings: Settings, *, once: bool) -> None:
             codes=load_code_table(settings.fhir.local_codes_file),
             lookback_h=settings.model.lookback_h,
             patients=store,
+            pseudonymise=pseudonymise,
         )
         while True:
             report = await services.poller.poll_once()

@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
             recorded_ventilation_starts,
             write_prometheus,
         )
+        from cds_app.security.pseudonym_key import build_pseudonymiser
         from fhir_adapter.convert_procedure import VentilationCodes
         from fhir_adapter.identity import PatientResolver
         from model.monitoring import MonitoringConfig, monitor
@@ -67,7 +68,9 @@ def register(app: typer.Typer) -> None:
             client = fhir_client(settings)
             try:
                 resolver = PatientResolver(
-                    client, settings.fhir.mrn_system or settings.patient_id_system
+                    client,
+                    settings.fhir.mrn_system or settings.patient_id_system,
+                    pseudonymise=build_pseudonymiser(settings),
                 )
                 return await recorded_ventilation_starts(client, keys, fhir_ids, resolver, codes)
             finally:

@@ -17,6 +17,7 @@ from cds_app.cli import (
     cmd_evaluate,
     cmd_fhir,
     cmd_monitor,
+    cmd_pseudonym,
     cmd_serve,
     cmd_synth,
     cmd_train,
@@ -41,6 +42,7 @@ for module in (
     cmd_evaluate,
     cmd_demo,
     cmd_monitor,
+    cmd_pseudonym,
 ):
     module.register(app)
 

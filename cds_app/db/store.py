@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from cds_app.db.tables import FilmRow, MeasurementRow, PatientRow, RejectedFilmRow
-from cds_app.logging_setup import patient_ref
+from model.ports import Pseudonymiser, redacted_patient
 from model.schemas import (
     ChestFilm,
     FilmView,
@@ -30,8 +30,9 @@ class Store:
     Implements ``model.ports.MeasurementSink`` and ``model.ports.FilmSink``.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, pseudonymise: Pseudonymiser = redacted_patient) -> None:
         self._engine = engine
+        self._pseudonymise = pseudonymise
 
     # -- measurements ---------------------------------------------------------------------------
     def add_measurements(self, measurements: Sequence[Measurement]) -> int:
@@ -126,7 +127,9 @@ class Store:
             except IntegrityError:
                 session.rollback()
                 return False
-        log.info("film %s stored for %s", film.sop_instance_uid, patient_ref(film.patient_key))
+        log.info(
+            "film %s stored for %s", film.sop_instance_uid, self._pseudonymise(film.patient_key)
+        )
         return True
 
     def record_rejected_film(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from cds_app.db.types import utcnow
 from cds_app.engine.scorer import NotScoredError, RiskEngine
-from cds_app.logging_setup import patient_ref
+from model.ports import Pseudonymiser, redacted_patient
 from model.schemas import PatientKey
 
 if TYPE_CHECKING:
@@ -33,8 +33,10 @@ class Rescorer:
         debounce_s: float,
         *,
         gate: DebounceGate | None = None,
+        pseudonymise: Pseudonymiser = redacted_patient,
     ) -> None:
         self._engine = engine
+        self._pseudonymise = pseudonymise
         self._gate = gate
         self._loop = loop
         self._debounce_s = debounce_s
@@ -76,9 +78,9 @@ class Rescorer:
             await asyncio.to_thread(self._engine.score, key, trigger=trigger)
             self.scored += 1
         except NotScoredError as exc:
-            log.info("not scoring %s: %s", patient_ref(key), exc)
+            log.info("not scoring %s: %s", self._pseudonymise(key), exc)
         except Exception:
-            log.exception("rescoring %s failed", patient_ref(key))
+            log.exception("rescoring %s failed", self._pseudonymise(key))
 
     @property
     def pending(self) -> int:

@@ -14,9 +14,8 @@ from cds_app.db.outbox import DbOutbox
 from cds_app.db.predictions import PredictionRepository
 from cds_app.db.store import Store
 from cds_app.db.types import utcnow
-from cds_app.logging_setup import patient_ref
 from fhir_adapter.writer import RISK_KIND, prediction_dedup_key, prediction_payload
-from model.ports import RiskModel
+from model.ports import Pseudonymiser, RiskModel, redacted_patient
 from model.schemas import PatientKey, PatientWindow, RiskPrediction
 from model.sufficiency import vital_signs_gap
 
@@ -51,8 +50,10 @@ class RiskEngine:
         write_back: bool,
         shadow: bool = False,
         require_vitals_within_h: float = 0.0,
+        pseudonymise: Pseudonymiser = redacted_patient,
     ) -> None:
         self.store = store
+        self._pseudonymise = pseudonymise
         self.predictions = predictions
         self.outbox = outbox
         self.model = model
@@ -118,7 +119,7 @@ class RiskEngine:
         prediction_id = self.predictions.record(prediction, trigger=trigger, also=extra)
         log.info(
             "scored %s: p=%.3f level=%s trigger=%s",
-            patient_ref(window.patient_key),
+            self._pseudonymise(window.patient_key),
             prediction.probability,
             prediction.level.value,
             trigger,

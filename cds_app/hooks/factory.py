@@ -12,6 +12,7 @@ from cds_app.hooks.jwt_auth import JwksSource, JwtVerifier, RedisReplayCache, Re
 from cds_app.hooks.service import CdsService, HookConfig
 from cds_app.settings import Settings
 from fhir_adapter.codes import CodeTable
+from model.ports import Pseudonymiser, redacted_patient
 
 
 def build_verifier(settings: Settings, db: Engine) -> JwtVerifier | None:
@@ -43,6 +44,7 @@ def build_cds_service(
     card_log: CardLog,
     db: Engine,
     fhir_transport: httpx.BaseTransport | None = None,
+    pseudonymise: Pseudonymiser = redacted_patient,
 ) -> CdsService:
     """The patient-view service of this process."""
     config = HookConfig(
@@ -63,4 +65,5 @@ def build_cds_service(
         card_log=card_log,
         codes=CodeTable(),
         fhir_transport=fhir_transport,
+        pseudonymise=pseudonymise,
     )

@@ -28,8 +28,8 @@ from cds_app.hooks.schemas import (
     FeedbackRequest,
     ServiceDefinition,
 )
-from cds_app.logging_setup import patient_ref
 from fhir_adapter.codes import CodeTable
+from model.ports import Pseudonymiser, redacted_patient
 from model.schemas import PatientKey, PatientWindow, RiskPrediction, StaticInfo
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,10 @@ class CdsService:
         codes: CodeTable,
         fhir_transport: httpx.BaseTransport | None = None,
         mapping_cache_size: int = 200_000,
+        pseudonymise: Pseudonymiser = redacted_patient,
     ) -> None:
         self.config = config
+        self._pseudonymise = pseudonymise
         self._verifier = verifier
         self._engine = engine
         self._store = store
@@ -192,11 +194,11 @@ class CdsService:
             self._cards.audit(
                 actor, "hook-not-scored", str(data.key), f"hookInstance={hook_instance}"
             )
-            log.info("patient-view %s: not scored (%s)", patient_ref(data.key), exc)
+            log.info("patient-view %s: not scored (%s)", self._pseudonymise(data.key), exc)
             return CdsResponse(cards=cards)
         log.info(
             "patient-view %s: %d cards, %.1f ms, fhirServer=%s",
-            patient_ref(data.key),
+            self._pseudonymise(data.key),
             len(cards),
             (time.perf_counter() - started) * 1000,
             data.used_fhir_server,

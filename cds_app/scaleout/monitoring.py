@@ -18,7 +18,6 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from cds_app.db.tables import PatientRow, PredictionRow
-from cds_app.logging_setup import patient_ref
 from fhir_adapter.client import FhirClient
 from fhir_adapter.convert_procedure import VentilationCodes
 from fhir_adapter.identity import PatientResolver
@@ -76,7 +75,7 @@ async def recorded_ventilation_starts(
         key = PatientKey.parse(stored)
         ref = f"Patient/{fhir_ids[stored]}" if stored in fhir_ids else await resolver.ref_for(key)
         if ref is None:
-            log.warning("monitoring: %s not found in the EHR; left out", patient_ref(key))
+            log.warning("monitoring: %s not found in the EHR; left out", resolver.pseudonymise(key))
             unknown.add(stored)
             continue
         events = await ventilation_starts(client, ref, codes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +18,7 @@ from cds_app.settings.dicom import DicomSettings
 from cds_app.settings.fhir import FhirSettings
 from cds_app.settings.hooks import HooksSettings
 from cds_app.settings.model import ModelSettings
+from cds_app.settings.security import ReadApiSettings, SecuritySettings, SmartSettings
 
 
 class WorkerSettings(BaseModel):
@@ -59,15 +61,41 @@ class Settings(BaseSettings):
     fhir: FhirSettings = FhirSettings()
     hooks: HooksSettings = HooksSettings()
     worker: WorkerSettings = WorkerSettings()
+    security: SecuritySettings = SecuritySettings()
+    read_api: ReadApiSettings = ReadApiSettings()
+    smart: SmartSettings = SmartSettings()
 
     @model_validator(mode="after")
     def _insecure_only_on_loopback(self) -> Settings:
-        if self.hooks.insecure and self.host not in LOOPBACK_HOSTS:
+        for name, enabled in (("HOOKS__INSECURE", self.hooks.insecure),
+                              ("HOOKS__DEMO", self.hooks.demo)):  # fmt: skip
+            if enabled and not self.loopback_mode:
+                raise ValueError(
+                    f"VENTFUSION_{name}=true is refused on a non-loopback bind or public URL "
+                    f"(host={self.host}, public base URL {self.base_url}); configure trusted "
+                    "issuers / SMART EHRs instead"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _pseudonym_key_outside_embedded(self) -> Settings:
+        if not self.embedded_default and not self.security.pseudonym_key_configured:
             raise ValueError(
-                "VENTFUSION_HOOKS__INSECURE=true is refused on a non-loopback bind "
-                f"(host={self.host}); configure trusted issuers instead"
+                "VENTFUSION_SECURITY__PSEUDONYM_KEY (or _FILE) is required outside the embedded "
+                "default (loopback, SQLite): every process of a deployment must share it"
             )
         return self
+
+    @property
+    def loopback_mode(self) -> bool:
+        """Bound to a loopback address and reached at one: nothing outside this host can call."""
+        public = urlsplit(self.base_url).hostname or ""
+        return self.host in LOOPBACK_HOSTS and public in LOOPBACK_HOSTS
+
+    @property
+    def embedded_default(self) -> bool:
+        """One process on loopback with its SQLite file (``make run``, ``ventfusion demo``)."""
+        return self.loopback_mode and self.database_url.startswith("sqlite")
 
     @property
     def base_url(self) -> str:

@@ -24,6 +24,9 @@ class FhirSettings(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0)
     write_back: bool = True  # queue RiskAssessments for the EHR
     notification_header: str = "X-VentFusion-Secret"  # header carrying notification_secret
+    # mTLS instead of (or besides) the secret: the header a TLS-terminating proxy sets to
+    # "SUCCESS" after verifying the EHR's client certificate (nginx: $ssl_client_verify).
+    notification_client_cert_header: str = ""
     local_codes_file: Path | None = None  # JSON list of {"system","code","variable"}
     subscription_style: Literal["r4", "backport"] = "r4"
     subscription_payload: Literal["empty", "id-only", "full-resource"] = "id-only"

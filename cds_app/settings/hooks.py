@@ -20,10 +20,6 @@ class HooksSettings(BaseModel):
     clock_skew_s: float = Field(default=30.0, ge=0)  # leeway on exp/iat
     max_token_lifetime_s: float = Field(default=3600.0, gt=0)  # exp - iat beyond this: 401
     jwks_refresh_s: float = Field(default=60.0, ge=0)  # min interval between JWKS re-fetches
-    # SMART on FHIR EHR launch of the risk page (public client, PKCE S256).
-    smart_client_id: str = "ventfusion-risk-page"
-    smart_scope: str = "launch openid fhirUser patient/Patient.rs patient/Observation.rs"
-    session_secret: str = ""  # signs page cookies; empty: random per process (one replica only)
-    session_ttl_s: int = Field(default=8 * 3600, gt=0)
-    demo: bool = False  # risk page without SMART launch (set by `ventfusion demo` only)
+    # Risk page without a SMART launch (`ventfusion demo`); refused outside loopback mode.
+    demo: bool = False
     service_id: str = "ventfusion-patient-view"

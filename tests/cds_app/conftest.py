@@ -18,8 +18,11 @@ from tests.cds_app.fakes import FakeRiskModel
 from tests.support.ehr import ISSUER, TestEhr
 
 BASE_URL = "https://cds.example.org"
+LOOPBACK_URL = "http://127.0.0.1:8000"
 SERVICE_URL = f"{BASE_URL}/cds-services/ventfusion-patient-view"
 PG_ENV = "VENTFUSION_TEST_DATABASE_URL"
+PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"
+NOTIFICATION_SECRET = "test-notification-secret"
 
 
 def _postgres_schema_url(base: str) -> Iterator[str]:
@@ -67,16 +70,28 @@ def jwks_path(ehr: TestEhr, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_settings(tmp_path: Path, jwks_path: Path) -> Callable[..., Settings]:
-    """Settings of a test app: given database, trusted test EHR, no DICOM listener."""
+    """Settings of a test app: given database, trusted test EHR, no DICOM listener.
+
+    Reached at ``BASE_URL`` (not loopback mode: pseudonym key and notification secret set),
+    except with ``demo``/``insecure``, which are loopback-only: those get ``LOOPBACK_URL``, and
+    the EHR's JWTs keep ``BASE_URL`` as their audience.
+    """
 
     def build(database_url: str, **hooks: Any) -> Settings:
+        loopback = hooks.get("demo") or hooks.get("insecure")
         return Settings.model_validate(
             {
                 "database_url": database_url,
-                "public_base_url": BASE_URL,
+                "public_base_url": LOOPBACK_URL if loopback else BASE_URL,
                 "data_dir": str(tmp_path / "var"),
                 "dicom": {"enabled": False},
-                "hooks": {"trusted_issuers": {ISSUER: str(jwks_path)}, **hooks},
+                "hooks": {
+                    "trusted_issuers": {ISSUER: str(jwks_path)},
+                    "audience": BASE_URL if loopback else "",
+                    **hooks,
+                },
+                "fhir": {"notification_secret": NOTIFICATION_SECRET},
+                "security": {"pseudonym_key": PSEUDONYM_KEY},
             }
         )
 

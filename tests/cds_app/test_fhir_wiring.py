@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from cds_app.app import create_app
 from cds_app.settings import Settings
 from model.schemas import PatientKey
+from tests.cds_app.conftest import NOTIFICATION_SECRET
 from tests.cds_app.fakes import FakeRiskModel
 from tests.fhir_adapter.conftest import MRN, observation, patient, recent
 from tests.support.fhir_server import FhirTestServer
@@ -49,7 +50,10 @@ def test_notification_triggered_score_has_age_and_sex_before_any_hook(
         answer = client.post(
             "/fhir/notifications",
             content=orjson.dumps(bundle),
-            headers={"Content-Type": "application/fhir+json"},
+            headers={
+                "Content-Type": "application/fhir+json",
+                "X-VentFusion-Secret": NOTIFICATION_SECRET,
+            },
         )
         assert answer.status_code == 200, answer.text
         deadline = time.monotonic() + 10

@@ -14,6 +14,7 @@ def test_defaults_are_embedded_and_loopback() -> None:
 
 def test_database_url_is_read_unprefixed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@db/vf")
+    monkeypatch.setenv("VENTFUSION_SECURITY__PSEUDONYM_KEY", "k" * 32)
     assert Settings().database_url == "postgresql+psycopg://u@db/vf"
 
 
@@ -30,3 +31,29 @@ def test_insecure_hooks_refused_off_loopback(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("VENTFUSION_HOOKS__INSECURE", "true")
     with pytest.raises(ValueError, match="non-loopback"):
         Settings()
+
+
+@pytest.mark.parametrize("mode", ["INSECURE", "DEMO"])
+@pytest.mark.parametrize(
+    "reachable",
+    [{"VENTFUSION_HOST": "0.0.0.0"}, {"VENTFUSION_PUBLIC_BASE_URL": "https://cds.example.org"}],
+)
+def test_loopback_only_modes_are_refused_when_reachable_from_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, mode: str, reachable: dict[str, str]
+) -> None:
+    monkeypatch.setenv("VENTFUSION_SECURITY__PSEUDONYM_KEY", "k" * 32)
+    monkeypatch.setenv(f"VENTFUSION_HOOKS__{mode}", "true")
+    for name, value in reachable.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match="non-loopback"):
+        Settings()
+
+
+def test_loopback_mode_is_bind_and_public_url() -> None:
+    assert Settings().loopback_mode
+    assert Settings().embedded_default
+    assert Settings(public_base_url="http://localhost:9000").loopback_mode
+    behind_proxy = Settings.model_validate(
+        {"public_base_url": "https://cds.example.org", "security": {"pseudonym_key": "k" * 32}}
+    )
+    assert not behind_proxy.loopback_mode

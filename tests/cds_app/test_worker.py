@@ -14,6 +14,7 @@ from cds_app.settings import Settings
 from cds_app.worker import run_worker
 from fhir_adapter.writer import RISK_KIND, prediction_dedup_key, prediction_payload
 from model.schemas import PatientKey, RiskLevel, RiskPrediction
+from tests.cds_app.conftest import PSEUDONYM_KEY
 from tests.support.ehr import MRN_SYSTEM, patient
 
 
@@ -39,7 +40,7 @@ def test_worker_delivers_queued_risk_assessments_once(db_url: str, tmp_path: Pat
     with running_server(build_ehr_app(store)) as ehr:
         settings = Settings.model_validate(
             {"database_url": db_url, "data_dir": str(tmp_path), "fhir": {"base_url": f"{ehr}/fhir"},
-             "worker": {"poll_s": 0.1}}
+             "worker": {"poll_s": 0.1}, "security": {"pseudonym_key": PSEUDONYM_KEY}}
         )  # fmt: skip
 
         async def scenario() -> None:

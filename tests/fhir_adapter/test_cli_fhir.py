@@ -20,6 +20,7 @@ def test_fhir_subscribe_both_styles(
     monkeypatch.setenv("VENTFUSION_FHIR__BASE_URL", fhir_server.base_url)
     monkeypatch.setenv("VENTFUSION_FHIR__NOTIFICATION_SECRET", "abc")
     monkeypatch.setenv("VENTFUSION_PUBLIC_BASE_URL", "https://cds.example.org")
+    monkeypatch.setenv("VENTFUSION_SECURITY__PSEUDONYM_KEY", "k" * 32)  # not the embedded default
     assert main(["fhir-subscribe"]) == 0
     assert main(["fhir-subscribe"]) == 0
     assert main(["fhir-subscribe", "--style", "backport", "--payload", "full-resource"]) == 0

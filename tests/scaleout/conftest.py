@@ -79,6 +79,8 @@ def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VENTFUSION_")}
     env.pop("DATABASE_URL", None)
     env["PYTHONPATH"] = str(REPO_ROOT)
+    # one deployment, one pseudonym key (required outside the embedded default)
+    env["VENTFUSION_SECURITY__PSEUDONYM_KEY"] = "scale-out-test-pseudonym-key-0123456789"
     env.update(extra)
     return env
 

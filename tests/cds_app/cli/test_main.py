@@ -4,7 +4,8 @@ import pytest
 
 from cds_app.cli.main import main
 
-SUBCOMMANDS = ["serve", "dicom-listen", "synth", "train", "evaluate", "demo", "fhir-subscribe"]
+SUBCOMMANDS = ["serve", "dicom-listen", "synth", "train", "evaluate", "demo", "fhir-subscribe",
+               "pseudonym"]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)

@@ -1,0 +1,1 @@
+"""Security mechanics of the app: keys, token verification, request-body limits."""
