@@ -90,10 +90,11 @@ def _check_dictionaries(engine: Engine, tables: dict[str, Table], *, labs: bool)
                 f"({', '.join(str(i) for i in expected)})",
             )
         }
+        absent = [f"{i} {label}" for i, label in sorted(expected.items()) if i not in found]
+        if absent:
+            warnings.append(f"{name}: not in this release (so never charted): {', '.join(absent)}")
         for itemid, label in sorted(expected.items()):
-            if itemid not in found:
-                warnings.append(f"{name}: item {itemid} ({label}) not in this release")
-            elif _norm(found[itemid]) != _norm(label):
+            if itemid in found and _norm(found[itemid]) != _norm(label):
                 warnings.append(
                     f"{name}: item {itemid} is {found[itemid]!r} here, expected {label!r}"
                 )

@@ -86,10 +86,20 @@ def _plan() -> list[Stay]:
     return stays
 
 
+#: MetaVision charts GCS components as text with the score in valuenum.
+GCS_TEXT = {
+    220739: {4: "Spontaneously", 3: "To Speech", 2: "To Pain", 1: "None"},
+    223900: {5: "Oriented", 4: "Confused", 3: "Inappropriate Words", 1: "No Response-ETT"},
+    223901: {6: "Obeys Commands", 5: "Localizes Pain", 4: "Flex-withdraws"},
+}
+
+
 def _chart(fx: Fixture, s: Stay, h: float, itemid: int, value: object, uom: str = "") -> None:
     t = s.at(h)
     num = value if isinstance(value, int | float) else None
     text = f"{value:g}" if isinstance(value, float) else str(value)
+    if itemid in GCS_TEXT and isinstance(value, int):
+        text = GCS_TEXT[itemid][value]
     fx.chart.append(
         [s.subject, s.hadm, s.stay, 40000 + s.stay % 97, f"{t:%Y-%m-%d %H:%M:%S}",
          f"{t + 9 * timedelta(minutes=1):%Y-%m-%d %H:%M:%S}", itemid, text,
@@ -139,7 +149,7 @@ def _vitals(fx: Fixture, s: Stay, rng: random.Random) -> None:
             _chart(fx, s, t, 220739, 4 if sev < 0.5 else 3)
             _chart(fx, s, t, 223901, 6 if sev < 0.7 else 5)
             if vented:
-                _chart(fx, s, t, 223900, "No Response-ETT")
+                _chart(fx, s, t, 223900, 1)  # 'No Response-ETT', valuenum 1
             elif h != 8:  # hour 8: eye and motor only
                 _chart(fx, s, t, 223900, 5 if sev < 0.4 else 4)
         _chart(fx, s, t + 0.01, 220048, "SR (Sinus Rhythm)")  # an item the importer ignores

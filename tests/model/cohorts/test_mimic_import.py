@@ -114,17 +114,17 @@ def test_gcs_total_only_from_three_components_and_never_when_intubated(
     out, report = mimic_import
     stay = mimic_tree.stays[0]
     totals = _measurements(out)[_key(stay), "gcs_total"]
-    by_time: dict[str, dict[int, object]] = defaultdict(dict)
+    by_time: dict[str, dict[int, tuple[str, float]]] = defaultdict(dict)
     for itemid in (220739, 223900, 223901):
         for r in _chart_rows(mimic_tree, stay, itemid):
-            by_time[_iso(str(r[4]))][itemid] = r[8] if r[8] is not None else r[7]
+            by_time[_iso(str(r[4]))][itemid] = (str(r[7]), float(str(r[8])))
     expected = {
-        t: float(sum(int(str(v)) for v in c.values()))
+        t: sum(score for _, score in c.values())
         for t, c in by_time.items()
-        if len(c) == 3 and c[223900] != "No Response-ETT"
+        if len(c) == 3 and c[223900][0] != "No Response-ETT"
     }
     assert totals == expected
-    assert any(c.get(223900) == "No Response-ETT" for c in by_time.values())
+    assert any(c.get(223900, ("",))[0] == "No Response-ETT" for c in by_time.values())
     assert any(len(c) == 2 for c in by_time.values())
     assert report.rejected["gcs_total: verbal response not testable (intubated)"] > 0
     assert report.rejected["gcs_total: eye, verbal and motor not charted together"] > 0
