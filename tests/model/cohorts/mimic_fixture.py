@@ -155,6 +155,8 @@ def _vitals(fx: Fixture, s: Stay, rng: random.Random) -> None:
         _chart(fx, s, t + 0.01, 220048, "SR (Sinus Rhythm)")  # an item the importer ignores
     if s.stay % 5 == 1:
         _chart(fx, s, 3.3, 223835, 4.0, "%")  # an O2 flow typed into FiO2
+    if s.stay == 30000210:
+        _chart(fx, s, 12.7, 226732, "Endotracheal tube")  # one stray row is not an episode
     status = "DNR (do not resuscitate)" if s.stay % 4 == 3 else "Full code"
     _chart(fx, s, 1.2, 223758, "DNR / DNI" if s.dni else status)
     if s.intubate_h is not None and s.intubate_h > 0 and s.stay % 2 == 0:
