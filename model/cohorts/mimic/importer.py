@@ -169,6 +169,8 @@ def import_mimic(
     The cohort is written even when empty; ``report.empty`` says so (the CLI then fails).
     """
     started = time.perf_counter()
+    if not 0 <= options.pre_stay_h <= 24 * 30:
+        raise MimicImportError(f"--pre-stay-h must be 0-720 hours, not {options.pre_stay_h:g}")
     tables, absent = find_tables(mimic)
     metadata = find_cxr_metadata(cxr_root) if cxr_root is not None else None
     release, warnings = detect_version(mimic, tables)

@@ -41,11 +41,16 @@ def test_import_then_train_and_evaluate_with_defaults(
     assert 0.0 <= gated["auroc"]["estimate"] <= 1.0
 
 
+def _empty_tree(root: Path) -> Path:
+    """The three required tables, with a header and no rows."""
+    mimic = root / "mimiciv" / "3.1"
+    for table in ("hosp/patients", "icu/icustays", "icu/chartevents"):
+        write_table(mimic / table, table, [])
+    return mimic
+
+
 def test_an_empty_cohort_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    mimic = tmp_path / "mimiciv" / "3.1"
-    write_table(mimic / "hosp" / "patients", "hosp/patients", [])
-    write_table(mimic / "icu" / "icustays", "icu/icustays", [])
-    write_table(mimic / "icu" / "chartevents", "icu/chartevents", [])
+    mimic = _empty_tree(tmp_path)
     assert main(["import-mimic", "--mimic", str(mimic), "--out", str(tmp_path / "c")]) == 1
     captured = capsys.readouterr()
     assert "0 ICU stays of 0" in captured.out
@@ -63,3 +68,19 @@ def test_a_wrong_folder_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "import failed" in err
     assert "did you mean --mimic" in err
     assert str(tmp_path / "physionet" / "mimiciv" / "3.1") in err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--pre-stay-h", "-5"], "--pre-stay-h must be 0-720 hours"),
+        (["--memory-limit", "lots"], "cannot start the import engine"),
+    ],
+)
+def test_bad_options_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str], message: str
+) -> None:
+    mimic = _empty_tree(tmp_path)
+    args = ["import-mimic", "--mimic", str(mimic), "--out", str(tmp_path / "c"), *option]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
