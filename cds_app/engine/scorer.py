@@ -16,6 +16,7 @@ from cds_app.db.store import Store
 from cds_app.db.types import utcnow
 from cds_app.logging_setup import patient_ref
 from fhir_adapter.writer import RISK_KIND, prediction_dedup_key, prediction_payload
+from model.bedside import bedside_reading
 from model.ports import RiskModel
 from model.schemas import PatientKey, PatientWindow, RiskPrediction
 from model.sufficiency import vital_signs_gap
@@ -71,6 +72,11 @@ class RiskEngine:
             film_max_age_h=self.film_max_age_h,
         )
 
+    def predict(self, window: PatientWindow) -> RiskPrediction:
+        """The model's prediction with the bedside criteria beside it (nothing recorded)."""
+        prediction = self.model.predict(window)
+        return prediction.model_copy(update={"bedside": bedside_reading(window)})
+
     def score(
         self, key: PatientKey, as_of: datetime | None = None, *, trigger: str = "data"
     ) -> Scored:
@@ -100,7 +106,7 @@ class RiskEngine:
         if gap is not None:
             raise NotScoredError(gap)
         previous = self.predictions.latest(window.patient_key, before=window.as_of)
-        prediction = self.model.predict(window)
+        prediction = self.predict(window)
 
         def extra(prediction_id: int) -> list[SQLModel]:
             rows: list[SQLModel] = []
