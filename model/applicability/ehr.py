@@ -36,7 +36,8 @@ def training_coverage(
     next_obs = np.minimum.accumulate(idx[::-1])[::-1] if n else idx
     first = next_obs[np.clip(start, 0, max(n - 1, 0))] if n else np.zeros(0, np.int64)
     history = np.where(first <= end_bins, end_bins - first + 1, 0)
-    charted = (grid.last_bin[end_bins] >= start[:, None]).sum(axis=1) if n else np.zeros(0)
+    last = grid.last_bin[end_bins] if n else np.zeros((0, 0), np.int64)
+    charted = ((last >= start[:, None]) & (last >= 0)).sum(axis=1)
     return history.astype(np.float64), np.asarray(charted, np.float64)
 
 

@@ -50,3 +50,12 @@ def test_partial_birth_date_gives_no_age_and_no_mrn_gives_nothing(
     keys = _resolve(fhir_server, sink, [f"Patient/{pid}", f"Patient/{stranger['id']}"])
     assert keys[1] is None
     assert sink.patients == {keys[0]: (pid, StaticInfo(age_years=None, sex="female"))}
+
+
+def test_a_future_or_too_old_birth_date_is_an_unknown_age(
+    fhir_server: FhirTestServer, sink: RecordingSink
+) -> None:
+    future = fhir_server.put(patient("MRN0044") | {"birthDate": "2090-05-01"})["id"]
+    ancient = fhir_server.put(patient("MRN0045") | {"birthDate": "1800-01-01"})["id"]
+    keys = _resolve(fhir_server, sink, [f"Patient/{future}", f"Patient/{ancient}"])
+    assert [sink.patients[k][1].age_years for k in keys if k] == [None, None]  # type: ignore[index]
