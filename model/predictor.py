@@ -174,15 +174,16 @@ class Predictor:
 
     # -- prediction -------------------------------------------------------------------------
     @torch.no_grad()
-    def predict(self, window: PatientWindow) -> RiskPrediction:
+    def predict(self, window: PatientWindow, *, explain: bool = True) -> RiskPrediction:
         """Risk of invasive ventilation within 24 h of ``window.as_of`` (no data after it).
 
         One batched forward pass scores every coalition of the observed variable groups (the
         exact Shapley drivers against the reference patient, ``model.shapley``) and, when a film
-        passes the applicability guard, the patient with the film.
+        passes the applicability guard, the patient with the film. ``explain=False`` skips the
+        drivers (one EHR row; no reference probability).
         """
         ehr = self._ehr_input(window)
-        groups = players(list(ehr.series)) if self._net.uses_ehr else []
+        groups = players(list(ehr.series)) if self._net.uses_ehr and explain else []
         x, observed = self._coalition_inputs(ehr, groups)
         choice = self._choose_film(window)
         n_rows = x.shape[0] + (1 if choice.film is not None else 0)
@@ -219,7 +220,7 @@ class Predictor:
             probability_without_film=p_ehr,
             drivers=drivers,
             basis_ids=basis,
-            reference_probability=p_ref,
+            reference_probability=p_ref if explain else None,
             film_not_used=choice.not_used,
             ehr_flags=self._ehr_flags(ehr, observed),
         )

@@ -82,12 +82,13 @@ def _frame(panel: _Panel, title: str, ticks: Sequence[float], fmt: Callable[[flo
     return "".join(parts)
 
 
-def _threshold(panel: _Panel, value: float, label: str, colour: str) -> str:
+def _threshold(panel: _Panel, value: float, label: str, colour: str, above: bool) -> str:
+    """A dashed threshold line, named in the right margin just above or below it."""
     y = panel.y(value)
     return (
         f'<line class="threshold" x1="{LEFT}" x2="{LEFT + PLOT_W}" y1="{y:.1f}" y2="{y:.1f}" '
         f'stroke="{colour}" stroke-dasharray="5 3" stroke-width="1.2"/>'
-        + _text(LEFT + PLOT_W + 6, y + 4, label, size=10, colour=colour)
+        + _text(LEFT + PLOT_W + 6, y - 2 if above else y + 10, label, size=10, colour=colour)
     )
 
 
@@ -138,11 +139,11 @@ def trend_chart_svg(data: TrendData) -> str:
     parts.append(_frame(risk, "Risk of intubation within 24 h", (0, 0.25, 0.5, 0.75, 1.0),
                         lambda v: f"{round(v * 100)}%"))  # fmt: skip
     parts.append(_frame(rox, "ROX index", (0, 5, 10, 15, 20), lambda v: f"{v:.0f}"))
-    parts.append(_threshold(rox, ROX_HIGH_RISK, f"< {ROX_HIGH_RISK} high risk", RED))
-    parts.append(_threshold(rox, ROX_LOW_RISK, f"≥ {ROX_LOW_RISK} low risk", GREY))
+    parts.append(_threshold(rox, ROX_HIGH_RISK, f"< {ROX_HIGH_RISK} high risk", RED, False))
+    parts.append(_threshold(rox, ROX_LOW_RISK, f"≥ {ROX_LOW_RISK} low risk", GREY, True))
     parts.append(_frame(sf, "SpO2/FiO2", (0, 100, 200, 300, 400, 500), lambda v: f"{v:.0f}"))
-    parts.append(_threshold(sf, SF_ARDS_200, f"< {SF_ARDS_200:.0f} (P/F 200)", RED))
-    parts.append(_threshold(sf, SF_ALI_300, f"< {SF_ALI_300:.0f} (P/F 300)", AMBER))
+    parts.append(_threshold(sf, SF_ARDS_200, f"< {SF_ARDS_200:.0f} (P/F 200)", RED, False))
+    parts.append(_threshold(sf, SF_ALI_300, f"< {SF_ALI_300:.0f} (P/F 300)", AMBER, True))
     bottom = sf.top + INDEX_H
     hours = int(span // 3600)
     for h in range(0, hours + 1, 6):
@@ -160,7 +161,7 @@ def trend_chart_svg(data: TrendData) -> str:
         parts.append(
             f'<line id="film-marker" x1="{fx:.1f}" x2="{fx:.1f}" y1="{TOP}" y2="{bottom}" '
             f'stroke="{GREY}" stroke-dasharray="4 3" stroke-width="1.5"><title>chest film</title>'
-            "</line>" + _text(fx + 4, TOP + 12, "film", colour=GREY)
+            "</line>" + _text(fx + 4, TOP + RISK_H - 6, "film", colour=GREY)
         )
     shown = [p for p in data.risk if data.start <= p.as_of <= data.end]
     current = [(x(p.as_of), risk.y(p.probability)) for p in shown if not p.backfilled]
@@ -173,9 +174,10 @@ def trend_chart_svg(data: TrendData) -> str:
     parts.append(_series(rox_points, "rox-line", "#0f766e", dashed=False))
     parts.append(_series(sf_points, "sf-line", "#7c3aed", dashed=False))
     if filled:
+        legend_x = LEFT + PLOT_W - 190
         parts.append(
-            f'<circle cx="{LEFT + 8}" cy="{TOP + 12}" r="3.2" fill="#fff" stroke="{BLUE}"/>'
-            + _text(LEFT + 16, TOP + 16, "backfilled hourly from charted data", size=10)
+            f'<circle cx="{legend_x}" cy="{TOP - 11}" r="3.2" fill="#fff" stroke="{BLUE}"/>'
+            + _text(legend_x + 8, TOP - 7, "backfilled hourly from charted data", size=10)
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -15,6 +15,7 @@ from cds_app.hooks.card_text import (
     bedside_disagreement,
     driver_lines,
     film_text,
+    points,
 )
 from cds_app.pages.chart import Band, TrendData, trend_chart_svg
 from model.bedside import RECENT_H, bedside_series, reading_lines
@@ -39,7 +40,7 @@ class RiskPageView:
     latest: RiskPrediction | None
     level_words: str
     chart_svg: str
-    drivers: list[tuple[str, int]]
+    drivers: list[tuple[str, str]]  # (description, "+12 points")
     film: FilmView | None
     film_sentence: str
     image_weight: float | None
@@ -110,7 +111,7 @@ def risk_page_view(ctx: AppContext, key: PatientKey, now: datetime | None = None
         latest=latest,
         level_words=LEVEL_WORDS[latest.level] if latest else "",
         chart_svg=chart,
-        drivers=[(text, round(value * 100)) for text, value in lines.rows] if lines else [],
+        drivers=[(text, points(value)) for text, value in lines.rows] if lines else [],
         film=film,
         film_sentence=film_text(latest) if latest else "",
         image_weight=latest.image_weight if latest else None,
