@@ -45,6 +45,8 @@ LIMITATIONS = [
     "Inputs outside the plausible range of a variable are dropped as artifacts.",
     "Films older than the configured maximum age, or acquired after the prediction time, are "
     "ignored; without a film the score is the EHR path alone.",
+    "A film unlike the training films (applicability guard, 1% false rejections on validation "
+    "films) is not used; windows with values or charting beyond the training data are flagged.",
 ]
 
 
