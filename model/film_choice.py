@@ -9,13 +9,14 @@ it like the training films; otherwise the prediction is the EHR path (gate 0) an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
 
-from model.applicability.film import FilmGuard, appearance_features
+from model.applicability.film import APPEARANCE_DIM, FilmGuard, appearance_features
 from model.schemas import ChestFilm, FilmNotUsed, FilmNotUsedReason, PatientWindow
 
 
@@ -36,6 +37,17 @@ def _refuse(film: ChestFilm, reason: FilmNotUsedReason, **extra: object) -> Film
         **extra,
     )
     return FilmChoice(not_used=info)
+
+
+def _matches(film: ChestFilm, guard: FilmGuard) -> bool:
+    """The film's stored appearance is of the kind the guard compares."""
+    found = film.appearance
+    return (
+        found is not None
+        and found.version == guard.appearance_version
+        and len(found.values) == APPEARANCE_DIM
+        and all(math.isfinite(v) for v in found.values)
+    )
 
 
 def choose_film(
@@ -77,16 +89,17 @@ def choose_film(
     if guard.needs_appearance:
         if pixels is not None:
             appearance = appearance_features(pixels[None])[0]
-        elif film.appearance is not None and film.appearance.version == guard.appearance_version:
+        elif _matches(film, guard):
+            assert film.appearance is not None
             appearance = np.asarray(film.appearance.values, np.float64)
         else:
             return _refuse(film, FilmNotUsedReason.NOT_CHECKED, detail="no appearance recorded")
     verdict = guard.assess(embedding, appearance)
-    if not verdict.used:
+    if not verdict.used:  # NaN scores (a corrupt embedding) are never "used" either
         return _refuse(
             film,
             FilmNotUsedReason.UNLIKE_TRAINING_FILMS,
-            score=verdict.ratio,
+            score=verdict.ratio if math.isfinite(verdict.ratio) else None,
             detail=", ".join(verdict.outside),
         )
     return FilmChoice(film=film, embedding=embedding)

@@ -33,6 +33,7 @@ APPEARANCE_VERSION = "layout8z+quantiles16-v1"
 LAYOUT_CELLS = 8
 INTENSITY_CELLS = 16
 INTENSITY_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+APPEARANCE_DIM = LAYOUT_CELLS**2 + len(INTENSITY_QUANTILES)
 _SLICES = {
     "layout": slice(0, LAYOUT_CELLS**2),
     "intensity": slice(LAYOUT_CELLS**2, LAYOUT_CELLS**2 + len(INTENSITY_QUANTILES)),
@@ -152,7 +153,8 @@ class FilmGuard:
         if appearance is not None:
             parts.update({k: np.asarray(appearance)[s] for k, s in _SLICES.items()})
         distances = {k: float(g.distance(parts[k])[0]) for k, g in self.groups.items()}
-        worst = max(distances.values())
+        distances = {k: d if np.isfinite(d) else np.inf for k, d in distances.items()}
+        worst = max(distances.values())  # a non-finite feature (corrupt input) is outside
         outside = tuple(k for k, d in distances.items() if d > self.threshold)
         return FilmVerdict(ratio=worst / self.threshold, outside=outside)
 

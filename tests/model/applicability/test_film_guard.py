@@ -10,17 +10,26 @@ import pytest
 import torch
 
 from model.applicability.film import (
+    APPEARANCE_VERSION,
     FALSE_REJECTION_RATE,
     FilmGuard,
     appearance_features,
     block_means,
+    film_appearance,
 )
 from model.applicability.gaussian import GaussianScore
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.cohort import read_cohort
 from model.features.films import load_films
 from model.predictor import Predictor
-from model.schemas import ChestFilm, FilmNotUsedReason, PatientKey, PatientWindow, RiskPrediction
+from model.schemas import (
+    ChestFilm,
+    FilmAppearance,
+    FilmNotUsedReason,
+    PatientKey,
+    PatientWindow,
+    RiskPrediction,
+)
 from tests.model.test_predictor import NOW, _measurements
 
 KEY = PatientKey(system="urn:test", value="GUARD-1")
@@ -123,3 +132,34 @@ def _predict(p: Predictor, pixels: np.ndarray) -> RiskPrediction:
     )
     window = PatientWindow(patient_key=KEY, as_of=NOW, measurements=_measurements(), films=(film,))
     return p.predict(window)
+
+
+def test_malformed_stored_statistics_are_not_checked_never_an_error(
+    tiny_checkpoint: Path, tiny_cohort: Path
+) -> None:
+    p = Predictor.load(tiny_checkpoint)
+    pixels = load_films(read_cohort(tiny_cohort), p.film_size).data[0]
+    stored = ChestFilm(
+        patient_key=KEY,
+        acquired_at=NOW - timedelta(hours=2),
+        sop_instance_uid="1.2.826.0.1.10",
+        embedding=p.embed_film(pixels),
+        embedding_model=p.embedding_id,
+        appearance=FilmAppearance(version=APPEARANCE_VERSION, values=(0.5,) * 12),
+    )
+    window = PatientWindow(
+        patient_key=KEY, as_of=NOW, measurements=_measurements(), films=(stored,)
+    )
+    refused = p.predict(window).film_not_used
+    assert refused is not None
+    assert refused.reason is FilmNotUsedReason.NOT_CHECKED
+    nan = stored.model_copy(
+        update={
+            "embedding": (float("nan"),) * len(stored.embedding or ()),
+            "appearance": film_appearance(pixels, p.film_size),
+        }
+    )
+    result = p.predict(window.model_copy(update={"films": (nan,)}))
+    assert result.film_not_used is not None
+    assert result.film_not_used.reason is FilmNotUsedReason.UNLIKE_TRAINING_FILMS
+    assert result.image_weight == 0.0
