@@ -212,7 +212,12 @@ def _time_one(
     deadline = started + 60
     while time.perf_counter() < deadline:
         latest = predictions.latest(key)  # type: ignore[attr-defined]
-        if latest is not None and latest.film_sop_instance_uid == uid:
+        # RG1 is a real film: the applicability guard refuses it, the rescore says so
+        refused = latest.film_not_used if latest is not None else None
+        if latest is not None and uid in (
+            latest.film_sop_instance_uid,
+            refused and refused.sop_instance_uid,
+        ):
             return acked, time.perf_counter() - started
         time.sleep(0.005)
     raise RuntimeError(f"no prediction with film {uid} after 60 s (latest: {latest})")

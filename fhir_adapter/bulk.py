@@ -26,6 +26,7 @@ from fhir_adapter.convert_procedure import (
     ventilation_event,
 )
 from fhir_adapter.errors import MappingError
+from model.age import completed_years
 from model.cohort import (
     EVENT_COLUMNS,
     FILM_COLUMNS,
@@ -75,10 +76,8 @@ def _file_rank(path: Path) -> tuple[int, str]:
 
 
 def _age(born: date | None, at: datetime) -> str:
-    if born is None:
-        return ""
-    years = at.year - born.year - ((at.month, at.day) < (born.month, born.day))
-    return str(years)
+    years = completed_years(born, at)  # a future or > 120-year-old birth date: unknown
+    return "" if years is None else str(years)
 
 
 class _Importer:

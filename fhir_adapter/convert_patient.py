@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from fhir_adapter.search import token
+from model.age import age_from_birth_date
 from model.schemas import PatientKey, StaticInfo
 
 JsonDict = dict[str, Any]
@@ -50,10 +51,9 @@ def gender(patient: JsonDict) -> str | None:
 
 
 def age_years(born: date | None, as_of: datetime) -> float | None:
-    """Age in years (two decimals) at ``as_of``; None without a full birth date."""
-    if born is None:
-        return None
-    return round((as_of.date() - born).days / 365.25, 2)
+    """Age in years (two decimals) at ``as_of``; None without a full birth date, or when the
+    birth date is in the future or over 120 years back (``model.age``: unknown, not a number)."""
+    return age_from_birth_date(born, as_of)
 
 
 def static_info(patient: JsonDict, as_of: datetime) -> StaticInfo:

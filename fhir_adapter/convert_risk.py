@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from fhir_adapter.codes import SNOMED
 from fhir_adapter.errors import MappingError
 from fhir_adapter.search import query_string, token
+from model.applicability.wording import film_not_used_text
 from model.schemas import PatientKey, RiskLevel, RiskPrediction
 from model.variables import VENTILATION_SNOMED
 
@@ -90,6 +91,8 @@ def _rationale(prediction: RiskPrediction) -> str:
             f"chest film {prediction.film_age_h:.0f} h old, image weight "
             f"{prediction.image_weight:.2f}"
         )
+    elif prediction.film_not_used is not None:  # the applicability guard's words (EHR-only)
+        parts.append(film_not_used_text(prediction.film_not_used, prediction.as_of))
     else:
         parts.append("no recent chest film (EHR-only)")
     return "; ".join(parts)

@@ -5,7 +5,11 @@ A checkpoint is one ``torch.save`` file holding only tensors and plain Python va
 
     {"format": "ventfusion-checkpoint", "version": 1, "model_id", "model_version",
      "net_config", "feature_spec", "normalisation", "calibration", "thresholds",
-     "card", "train_config", "history", "state_dict"}
+     "card", "train_config", "history", "state_dict", "applicability"}
+
+``applicability`` (what the training films and windows looked like, ``model.applicability``) is
+optional: a checkpoint without it serves no film (fail closed) until it is attached with
+``ventfusion attach-applicability``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 import torch
 
 from model import ModelError
+from model.applicability.stats import ApplicabilityStats
 from model.calibration import CardThresholds, PlattCalibration
 from model.features.spec import FeatureSpec, Normalisation
 from model.nets import FusionNet, NetConfig
@@ -99,6 +104,7 @@ class Checkpoint:
     state_dict: dict[str, torch.Tensor]
     train_config: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
+    applicability: ApplicabilityStats | None = None
 
     def build_net(self) -> FusionNet:
         """The network with its weights, in eval mode."""
@@ -124,6 +130,7 @@ def save_checkpoint(ckpt: Checkpoint, path: Path) -> None:
         "train_config": dict(ckpt.train_config),
         "history": list(ckpt.history),
         "state_dict": {k: v.detach().cpu().clone() for k, v in ckpt.state_dict.items()},
+        "applicability": ckpt.applicability.to_dict() if ckpt.applicability else None,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -156,6 +163,9 @@ def load_checkpoint(path: Path) -> Checkpoint:
             state_dict=dict(data["state_dict"]),
             train_config=dict(data.get("train_config", {})),
             history=list(data.get("history", [])),
+            applicability=ApplicabilityStats.from_dict(dict(data["applicability"]))
+            if data.get("applicability")
+            else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: malformed checkpoint ({exc})") from exc

@@ -28,6 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from model import ModelError
+from model.age import plausible_age
 
 FORMAT_NAME = "ventfusion-cohort"
 FORMAT_VERSION = 1
@@ -151,7 +152,7 @@ def read_cohort(root: Path) -> Cohort:
         patients = [
             CohortPatient(
                 key=r["patient_key"],
-                age=float(r["age"]) if r.get("age") else None,
+                age=plausible_age(float(r["age"])) if r.get("age") else None,
                 sex=r.get("sex") or None,
                 stay_start=parse_time(r["stay_start"]),
                 stay_end=parse_time(r["stay_end"]),

@@ -1,13 +1,13 @@
-"""Explanations for cards: per-variable drivers (occlusion) in clinical wording."""
+"""Explanations for cards: group drivers (exact Shapley values, ``model.shapley``) in clinical
+wording."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from model.schemas import Driver
+from model.shapley import GROUP_LABELS, NORMAL_VALUES
 from model.variables import BY_NAME
 
 #: Trend look-back used in the wording ("FiO2 up to 60% over 6 h").
@@ -53,27 +53,38 @@ def describe(series: Series, std: float) -> str:
     return f"{label} {format_value(series.variable, latest)}"
 
 
-def drivers_from_occlusion(
-    variables: Sequence[str],
-    base_probability: float,
-    occluded_probability: Sequence[float],
+def group_description(label: str, members: Sequence[Series], stds: Mapping[str, float]) -> str:
+    """'Oxygenation: SpO2 88%, FiO2 up to 60% over 6 h' - the members furthest from normal
+    first (at most three)."""
+
+    def distance(series: Series) -> float:
+        normal = NORMAL_VALUES.get(series.variable)
+        if normal is None:
+            return 0.0
+        return abs(series.values[-1] - normal) / max(stds.get(series.variable, 1.0), 1e-6)
+
+    ordered = sorted(members, key=distance, reverse=True)[:3]
+    return f"{label}: " + ", ".join(describe(s, stds.get(s.variable, 1.0)) for s in ordered)
+
+
+def shapley_drivers(
+    groups: Sequence[tuple[str, tuple[str, ...]]],
+    contributions: Sequence[float],
     series: Mapping[str, Series],
     stds: Mapping[str, float],
-    top: int = 5,
 ) -> tuple[Driver, ...]:
-    """Drivers = probability change when a variable is removed from the window (occlusion).
-
-    ``variables[i]`` was occluded to get ``occluded_probability[i]``; the ``top`` largest absolute
-    contributions are returned, largest first.
-    """
+    """One driver per group (its Shapley value), largest absolute contribution first."""
     drivers = [
         Driver(
-            variable=name,
-            contribution=float(np.clip(base_probability - p_without, -1.0, 1.0)),
-            description=describe(series[name], stds.get(name, 1.0)),
+            variable=group,
+            contribution=float(value),
+            description=group_description(
+                GROUP_LABELS.get(group, BY_NAME[members[0]].label if members else group),
+                [series[m] for m in members if m in series],
+                stds,
+            ),
         )
-        for name, p_without in zip(variables, occluded_probability, strict=True)
-        if name in series
+        for (group, members), value in zip(groups, contributions, strict=True)
     ]
     drivers.sort(key=lambda d: -abs(d.contribution))
-    return tuple(drivers[:top])
+    return tuple(drivers)

@@ -1,13 +1,15 @@
 """``Predictor``: a loaded checkpoint serving ``PatientWindow`` -> ``RiskPrediction``.
 
 Implements ``model.ports.RiskModel``. Uses exactly the feature code of training
-(``model.features.grid``) and the film preprocessing of ``model.transforms``.
+(``model.features.grid``) and the film preprocessing of ``model.transforms``; films pass the
+checkpoint's applicability guard (``model.film_choice``), windows are checked against the
+training data's ranges and flagged, and drivers are exact Shapley values (``model.shapley``).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -16,12 +18,16 @@ import numpy as np
 import torch
 
 from model import ModelError
+from model.applicability.ehr import window_coverage
+from model.applicability.stats import ApplicabilityStats
 from model.calibration import CardThresholds
 from model.checkpoint import Checkpoint, ModelCard, load_checkpoint
-from model.explain import Series, drivers_from_occlusion
-from model.features.grid import build_grid, occlude, window_tensor
+from model.explain import Series, shapley_drivers
+from model.features.grid import build_grid, stack_grids, window_tensor
 from model.features.spec import static_features
-from model.schemas import ChestFilm, PatientWindow, RiskPrediction
+from model.film_choice import FilmChoice, choose_film
+from model.schemas import EhrFlag, PatientWindow, RiskPrediction
+from model.shapley import coalitions, players, reference_values, shapley_values
 from model.transforms import preprocess_film
 from model.variables import BY_NAME
 
@@ -37,8 +43,12 @@ def bundled_checkpoint_path() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class _EhrInput:
-    x: np.ndarray  # (1, L, F)
-    observed: tuple[int, ...]  # indices of variables seen in the window
+    """The window's plausible measurements (hours after the window start, variable index, value)."""
+
+    times: np.ndarray
+    var: np.ndarray
+    vals: np.ndarray
+    static: np.ndarray  # (2,)
     series: dict[str, Series]
     basis_ids: tuple[str, ...]
 
@@ -64,6 +74,7 @@ class Predictor:
         self.thresholds: CardThresholds = ckpt.thresholds
         self.card: ModelCard = ckpt.card
         self.embedding_id: str = f"{ckpt.model_id}:{ckpt.model_version}"
+        self._guard: ApplicabilityStats | None = ckpt.applicability
 
     @classmethod
     def load(cls, path: Path | None = None) -> Predictor:
@@ -80,43 +91,36 @@ class Predictor:
         return self._ckpt
 
     # -- films ------------------------------------------------------------------------------
-    def _film_tensor(self, pixels: np.ndarray) -> torch.Tensor:
+    def _film_array(self, pixels: np.ndarray) -> np.ndarray:
         arr = np.asarray(pixels, np.float32)
         if arr.shape != (1, self.film_size, self.film_size):
             arr = preprocess_film(arr, self.film_size)
-        return torch.from_numpy(np.ascontiguousarray(arr))[None]
+        return np.ascontiguousarray(arr)
 
     @torch.no_grad()
+    def _embed_array(self, pixels: np.ndarray) -> np.ndarray:
+        emb: np.ndarray = self._net.embed(torch.from_numpy(pixels)[None])[0].numpy()
+        return emb
+
     def embed_film(self, pixels: np.ndarray) -> tuple[float, ...]:
         """CXR-encoder embedding of a preprocessed film ``(1, S, S)`` (other shapes are
         preprocessed first)."""
         if self._ckpt.net_config.cxr_encoder == "embedding":
             raise ModelError("this model reads precomputed embeddings; it cannot embed pixels")
-        emb = self._net.embed(self._film_tensor(pixels))[0]
-        return tuple(float(v) for v in emb.tolist())
+        return tuple(float(v) for v in self._embed_array(self._film_array(pixels)).tolist())
 
-    def _select_film(self, window: PatientWindow) -> ChestFilm | None:
-        max_age = timedelta(hours=self.film_max_age_h)
-        eligible = [
-            f
-            for f in window.films
-            if f.acquired_at <= window.as_of and window.as_of - f.acquired_at <= max_age
-        ]
-        usable = [f for f in eligible if self._film_embedding_ok(f) or f.pixels is not None]
-        return max(usable, key=lambda f: f.acquired_at) if usable else None
-
-    def _film_embedding_ok(self, film: ChestFilm) -> bool:
-        if film.embedding is None or film.embedding_model not in ("", self.embedding_id):
-            return False
-        return len(film.embedding) == int(self._net.cxr.out_dim)  # type: ignore[arg-type]
-
-    @torch.no_grad()
-    def _film_features(self, film: ChestFilm) -> torch.Tensor:
-        if self._film_embedding_ok(film):
-            assert film.embedding is not None
-            return torch.tensor([film.embedding], dtype=torch.float32)
-        assert film.pixels is not None
-        return self._net.embed(self._film_tensor(film.pixels))
+    def _choose_film(self, window: PatientWindow) -> FilmChoice:
+        if not self._net.uses_film:
+            return FilmChoice()
+        return choose_film(
+            window,
+            max_age_h=self.film_max_age_h,
+            embedding_id=self.embedding_id,
+            embedding_dim=int(self._net.cxr.out_dim),  # type: ignore[arg-type]
+            prepare=self._film_array,
+            embed=self._embed_array,
+            guard=self._guard.film if self._guard else None,
+        )
 
     # -- EHR --------------------------------------------------------------------------------
     def _ehr_input(self, window: PatientWindow) -> _EhrInput:
@@ -133,47 +137,75 @@ class Predictor:
         ok = (vals >= self._lo[var]) & (vals <= self._hi[var]) & np.isfinite(vals)
         var, vals, times = var[ok], vals[ok], times[ok]
         basis = [m.source_id for m, keep in zip(chosen, ok, strict=True) if keep and m.source_id]
-        grid = build_grid(times, var, vals, lookback, len(self._spec.variables))
         static = static_features(window.static.age_years, window.static.sex, self._norm)
-        x = window_tensor(grid, np.asarray([lookback - 1]), static[None], self._spec, self._norm)
         series: dict[str, Series] = {}
         order = np.argsort(times, kind="stable")
-        observed = tuple(int(v) for v in np.unique(var))
-        for idx in observed:
+        for idx in np.unique(var).tolist():
             sel = order[var[order] == idx]
             series[self._spec.variables[idx]] = Series(
                 self._spec.variables[idx],
                 tuple((lookback - times[sel]).tolist()),
                 tuple(vals[sel].tolist()),
             )
-        return _EhrInput(x, observed, series, tuple(dict.fromkeys(basis)))
+        return _EhrInput(times, var, vals, static, series, tuple(dict.fromkeys(basis)))
+
+    def _coalition_inputs(
+        self, ehr: _EhrInput, groups: list[tuple[str, tuple[str, ...]]]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """EHR tensors of every coalition ``(2^k, L, F)`` (row ``c``: groups whose bit is set
+        in ``c`` keep the patient's values, the others take normal values) and the patient's
+        observed-bin mask ``(L, V)``."""
+        n_vars, lookback = len(self._spec.variables), self.lookback_h
+        patient = build_grid(ehr.times, ehr.var, ehr.vals, lookback, n_vars)
+        ref_vals = reference_values(ehr.var, ehr.vals, list(self._spec.variables))
+        reference = build_grid(ehr.times, ehr.var, ref_vals, lookback, n_vars)
+        member = np.zeros((len(groups), n_vars), bool)
+        for g, (_, names) in enumerate(groups):
+            member[g, [self._var_index[n] for n in names]] = True
+        keep = coalitions(len(groups)).astype(np.int64) @ member.astype(np.int64) > 0  # (C, V)
+        grids = [
+            replace(patient, raw_ff=np.where(row[None, :], patient.raw_ff, reference.raw_ff))
+            for row in keep
+        ]
+        stacked, offsets = stack_grids(grids)
+        static = np.repeat(ehr.static[None], len(grids), axis=0)
+        x = window_tensor(stacked, offsets + lookback - 1, static, self._spec, self._norm)
+        return x, patient.observed
 
     # -- prediction -------------------------------------------------------------------------
     @torch.no_grad()
-    def predict(self, window: PatientWindow) -> RiskPrediction:
-        """Risk of invasive ventilation within 24 h of ``window.as_of`` (no data after it)."""
+    def predict(self, window: PatientWindow, *, explain: bool = True) -> RiskPrediction:
+        """Risk of invasive ventilation within 24 h of ``window.as_of`` (no data after it).
+
+        One batched forward pass scores every coalition of the observed variable groups (the
+        exact Shapley drivers against the reference patient, ``model.shapley``) and, when a film
+        passes the applicability guard, the patient with the film. ``explain=False`` skips the
+        drivers (one EHR row; no reference probability).
+        """
         ehr = self._ehr_input(window)
-        film = self._select_film(window) if self._net.uses_film else None
-        n_vars = len(self._spec.variables)
-        rows = [ehr.x[0]] + [occlude(ehr.x[0], v, n_vars) for v in ehr.observed]
-        x = torch.from_numpy(np.stack(rows))
-        batch = x.shape[0]
-        if film is not None:
-            emb = self._film_features(film).expand(batch, -1)
-            age_h = (window.as_of - film.acquired_at).total_seconds() / 3600.0
-            age = torch.full((batch,), age_h / self.film_max_age_h)
-            has = torch.ones(batch)
-        else:
-            emb = torch.zeros(batch, int(self._net.cxr.out_dim))  # type: ignore[arg-type]
-            age_h = None
-            age = torch.zeros(batch)
-            has = torch.zeros(batch)
-        out = self._net(x, emb, age, has)
+        groups = players(list(ehr.series)) if self._net.uses_ehr and explain else []
+        x, observed = self._coalition_inputs(ehr, groups)
+        choice = self._choose_film(window)
+        n_rows = x.shape[0] + (1 if choice.film is not None else 0)
+        emb = torch.zeros(n_rows, int(self._net.cxr.out_dim))  # type: ignore[arg-type]
+        age = torch.zeros(n_rows)
+        has = torch.zeros(n_rows)
+        age_h = None
+        if choice.film is not None and choice.embedding is not None:
+            x = np.concatenate([x, x[-1:]])
+            emb[-1] = torch.from_numpy(choice.embedding)
+            age_h = (window.as_of - choice.film.acquired_at).total_seconds() / 3600.0
+            age[-1] = age_h / self.film_max_age_h
+            has[-1] = 1.0
+        out = self._net(torch.from_numpy(x), emb, age, has)
         probs = self._cal.apply(out.logit.numpy())
-        p = float(probs[0])
-        p_ehr = float(self._cal.apply(out.logit_ehr[:1].numpy())[0]) if film is not None else p
-        names = [self._spec.variables[v] for v in ehr.observed]
-        drivers = drivers_from_occlusion(names, p, probs[1:].tolist(), ehr.series, self._stds)
+        n_coalitions = 2 ** len(groups)
+        p_ehr, p_ref = float(probs[n_coalitions - 1]), float(probs[0])
+        p = float(probs[-1])
+        drivers = shapley_drivers(
+            groups, shapley_values(probs[:n_coalitions]).tolist(), ehr.series, self._stds
+        )
+        film = choice.film
         basis = ehr.basis_ids + ((film.sop_instance_uid,) if film is not None else ())
         return RiskPrediction(
             patient_key=window.patient_key,
@@ -182,10 +214,20 @@ class Predictor:
             level=self.thresholds.level(p),
             model_id=self.model_id,
             model_version=self.model_version,
-            image_weight=float(out.gate[0]) if film is not None else 0.0,
+            image_weight=float(out.gate[-1]) if film is not None else 0.0,
             film_age_h=age_h,
             film_sop_instance_uid=film.sop_instance_uid if film is not None else None,
             probability_without_film=p_ehr,
             drivers=drivers,
             basis_ids=basis,
+            reference_probability=p_ref if explain else None,
+            film_not_used=choice.not_used,
+            ehr_flags=self._ehr_flags(ehr, observed),
         )
+
+    def _ehr_flags(self, ehr: _EhrInput, observed: np.ndarray) -> tuple[EhrFlag, ...]:
+        if self._guard is None:
+            return ()
+        history_h, n_charted = window_coverage(observed)
+        values = {name: np.asarray(s.values) for name, s in ehr.series.items()}
+        return self._guard.ehr.check(values, history_h, n_charted)

@@ -72,6 +72,14 @@ class FilmView(StrEnum):
     UNKNOWN = "UNKNOWN"
 
 
+class FilmAppearance(_Frozen):
+    """Pixel statistics of a preprocessed film that the applicability guard compares with the
+    training films (``model.applicability.film``); computed once at ingest, kept with the film."""
+
+    version: str
+    values: tuple[float, ...]
+
+
 class ChestFilm(_Frozen):
     """A chest film as the model sees it: preprocessed pixels and/or a precomputed embedding.
 
@@ -88,6 +96,7 @@ class ChestFilm(_Frozen):
     pixels: np.ndarray | None = None
     embedding: tuple[float, ...] | None = None
     embedding_model: str = ""
+    appearance: FilmAppearance | None = None  # what the applicability guard compares (ingest)
     source: str = ""
     thumbnail_png: bytes | None = None  # small display PNG for the risk page (DICOM listener)
 
@@ -115,11 +124,72 @@ class RiskLevel(StrEnum):
 
 
 class Driver(_Frozen):
-    """One input's contribution to the risk, in clinical words."""
+    """One group of inputs' share of the risk, in clinical words.
 
-    variable: str
-    contribution: float  # change in probability (absolute, 0-1 scale) attributable to it
+    ``contribution`` is its exact Shapley value (0-1 probability scale) in the game "risk of this
+    patient vs the reference patient" (``RiskPrediction.reference_probability``): the drivers of
+    all observed groups plus the film's contribution add up to ``probability - reference``.
+    """
+
+    variable: str  # the group name (model.explain.GROUPS), e.g. "oxygenation"
+    contribution: float
     description: str
+
+
+class FilmNotUsedReason(StrEnum):
+    """Why a chest film in the window did not enter the risk (rendered in model.applicability)."""
+
+    UNLIKE_TRAINING_FILMS = "unlike-training-films"  # the applicability guard's score
+    OTHER_ENCODER = "other-encoder"  # embedded by another model or backbone, no pixels to redo it
+    NOT_CHECKED = "not-checked"  # nothing to check it with (no appearance, no training record)
+
+
+class FilmNotUsed(_Frozen):
+    """A film that was in the window but was not used (gate 0, the EHR path scored)."""
+
+    sop_instance_uid: str
+    acquired_at: AwareDatetime
+    reason: FilmNotUsedReason
+    score: float | None = None  # guard score / threshold (> 1: outside), when computed
+    detail: str = ""  # e.g. the feature groups that were outside ("layout, intensity")
+
+
+class EhrFlagKind(StrEnum):
+    """How a window lies outside what the model saw in training."""
+
+    BELOW_TRAINING_RANGE = "below-training-range"
+    ABOVE_TRAINING_RANGE = "above-training-range"
+    SHORT_HISTORY = "short-history"
+    FEW_VARIABLES = "few-variables"
+    NOT_IN_TRAINING = "not-in-training"  # a variable never charted in the training data
+
+
+class EhrFlag(_Frozen):
+    """One way the EHR window is outside the training data (scored, and shown on the card)."""
+
+    kind: EhrFlagKind
+    variable: str = ""  # for range flags
+    value: float  # the window's value (variable value, hours of history, variables charted)
+    bound: float  # the training data's bound it crosses
+
+
+class BedsideCriterion(StrEnum):
+    """Published bedside criteria of high risk (thresholds and sources in model.bedside)."""
+
+    ROX_BELOW_3_85 = "rox-below-3.85"
+    SF_BELOW_235 = "sf-below-235"
+    RR_AT_LEAST_30 = "rr-at-least-30"
+
+
+class BedsideReading(_Frozen):
+    """The current bedside indices beside the model (None: not evaluable from recent values)."""
+
+    rox: float | None = None
+    sf_ratio: float | None = None
+    resp_rate: float | None = None
+    spo2: float | None = None
+    fio2: float | None = None
+    high_risk: tuple[BedsideCriterion, ...] = ()  # the criteria met
 
 
 class RiskPrediction(_Frozen):
@@ -136,3 +206,8 @@ class RiskPrediction(_Frozen):
     probability_without_film: float | None = None
     drivers: tuple[Driver, ...] = ()
     basis_ids: tuple[str, ...] = ()
+    reference_probability: float | None = None  # the drivers' reference patient (model.explain)
+    film_not_used: FilmNotUsed | None = None  # a film in the window that was refused, and why
+    ehr_flags: tuple[EhrFlag, ...] = ()  # where the window is outside the training data
+    bedside: BedsideReading | None = None  # set by the app beside the model (model.bedside)
+    backfilled: bool = False  # computed later from charted data for the trend, never written back

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import typer
 
 from cds_app.cli import (
+    cmd_applicability,
     cmd_demo,
     cmd_dicom,
     cmd_evaluate,
@@ -41,6 +42,7 @@ for module in (
     cmd_mimic,
     cmd_synth,
     cmd_train,
+    cmd_applicability,
     cmd_evaluate,
     cmd_demo,
     cmd_monitor,

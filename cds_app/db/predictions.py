@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, col, select
 
 from cds_app.db.tables import PredictionRow
-from model.schemas import Driver, PatientKey, RiskLevel, RiskPrediction
+from model.schemas import (
+    BedsideReading,
+    Driver,
+    EhrFlag,
+    FilmNotUsed,
+    PatientKey,
+    RiskLevel,
+    RiskPrediction,
+)
 
 
 class PredictionRepository:
@@ -26,22 +36,7 @@ class PredictionRepository:
         also: Callable[[int], Sequence[SQLModel]] | None = None,
     ) -> int:
         """Persist one prediction, plus the rows ``also(prediction_id)`` returns, atomically."""
-        row = PredictionRow(
-            patient_key=str(prediction.patient_key),
-            as_of=prediction.as_of,
-            probability=prediction.probability,
-            level=prediction.level.value,
-            horizon_h=prediction.horizon_h,
-            model_id=prediction.model_id,
-            model_version=prediction.model_version,
-            image_weight=prediction.image_weight,
-            film_age_h=prediction.film_age_h,
-            film_sop_instance_uid=prediction.film_sop_instance_uid,
-            probability_without_film=prediction.probability_without_film,
-            drivers=[d.model_dump() for d in prediction.drivers],
-            basis_ids=list(prediction.basis_ids),
-            trigger=trigger,
-        )
+        row = _row(prediction, trigger)
         with Session(self._engine, expire_on_commit=False) as session:
             session.add(row)
             session.flush()
@@ -51,10 +46,20 @@ class PredictionRepository:
             session.commit()
             return row.id
 
+    def record_backfill(self, predictions: Sequence[RiskPrediction]) -> int:
+        """Persist backfilled predictions (trend only: no outbox, no cards) in one transaction."""
+        rows = [_row(p, "backfill") for p in predictions if p.backfilled]
+        with Session(self._engine) as session:
+            session.add_all(rows)
+            session.commit()
+        return len(rows)
+
     def latest(self, key: PatientKey, *, before: datetime | None = None) -> RiskPrediction | None:
-        """The most recent prediction for ``key`` (strictly before ``before`` when given)."""
+        """The most recent current (not backfilled) prediction for ``key`` (strictly before
+        ``before`` when given)."""
         with Session(self._engine) as session:
             query = select(PredictionRow).where(PredictionRow.patient_key == str(key))
+            query = query.where(col(PredictionRow.backfilled).is_(False))
             if before is not None:
                 query = query.where(PredictionRow.as_of < before)
             row = session.exec(
@@ -65,24 +70,26 @@ class PredictionRepository:
         return to_prediction(row) if row else None
 
     def get(self, prediction_id: int) -> RiskPrediction | None:
-        """One prediction by row id."""
+        """One current prediction by row id (backfilled ones are not assessments of record)."""
         with Session(self._engine) as session:
             row = session.get(PredictionRow, prediction_id)
-        return to_prediction(row) if row else None
+        return to_prediction(row) if row and not row.backfilled else None
 
     def ids_for(self, key: PatientKey, limit: int = 100) -> list[int]:
-        """Row ids of the most recent predictions of ``key``, newest first."""
+        """Row ids of the most recent current predictions of ``key``, newest first."""
         with Session(self._engine) as session:
             ids = session.exec(
                 select(PredictionRow.id)
                 .where(PredictionRow.patient_key == str(key))
+                .where(col(PredictionRow.backfilled).is_(False))
                 .order_by(col(PredictionRow.as_of).desc(), col(PredictionRow.id).desc())
                 .limit(limit)
             ).all()
         return [i for i in ids if i is not None]
 
     def history(self, key: PatientKey, since: datetime) -> list[RiskPrediction]:
-        """Predictions for ``key`` from ``since`` on, oldest first (one per as_of: the last)."""
+        """Predictions for ``key`` from ``since`` on, backfilled ones included (marked), oldest
+        first (one per as_of: the last)."""
         with Session(self._engine) as session:
             rows = session.exec(
                 select(PredictionRow)
@@ -112,4 +119,37 @@ def to_prediction(row: PredictionRow) -> RiskPrediction:
         probability_without_film=row.probability_without_film,
         drivers=tuple(Driver.model_validate(d) for d in row.drivers),
         basis_ids=tuple(row.basis_ids),
+        reference_probability=row.reference_probability,
+        film_not_used=FilmNotUsed.model_validate(row.film_not_used) if row.film_not_used else None,
+        ehr_flags=tuple(EhrFlag.model_validate(f) for f in row.ehr_flags or ()),
+        bedside=BedsideReading.model_validate(row.bedside) if row.bedside else None,
+        backfilled=bool(row.backfilled),
     )
+
+
+def _row(prediction: RiskPrediction, trigger: str) -> PredictionRow:
+    return PredictionRow(
+        patient_key=str(prediction.patient_key),
+        as_of=prediction.as_of,
+        probability=prediction.probability,
+        level=prediction.level.value,
+        horizon_h=prediction.horizon_h,
+        model_id=prediction.model_id,
+        model_version=prediction.model_version,
+        image_weight=prediction.image_weight,
+        film_age_h=prediction.film_age_h,
+        film_sop_instance_uid=prediction.film_sop_instance_uid,
+        probability_without_film=prediction.probability_without_film,
+        drivers=[d.model_dump() for d in prediction.drivers],
+        basis_ids=list(prediction.basis_ids),
+        trigger=trigger,
+        reference_probability=prediction.reference_probability,
+        film_not_used=_dump(prediction.film_not_used),
+        ehr_flags=[f.model_dump(mode="json") for f in prediction.ehr_flags],
+        bedside=_dump(prediction.bedside),
+        backfilled=prediction.backfilled,
+    )
+
+
+def _dump(value: BaseModel | None) -> dict[str, Any] | None:
+    return value.model_dump(mode="json") if value is not None else None

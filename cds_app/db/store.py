@@ -14,6 +14,7 @@ from cds_app.db.tables import FilmRow, MeasurementRow, PatientRow, RejectedFilmR
 from model.ports import Pseudonymiser, redacted_patient
 from model.schemas import (
     ChestFilm,
+    FilmAppearance,
     FilmView,
     Measurement,
     PatientKey,
@@ -118,6 +119,7 @@ class Store:
                     view=film.view.value,
                     embedding=list(film.embedding) if film.embedding is not None else None,
                     embedding_model=film.embedding_model,
+                    appearance=film.appearance.model_dump() if film.appearance else None,
                     thumbnail_png=thumbnail_png,
                     source=film.source,
                 )
@@ -269,6 +271,7 @@ def film_from_row(row: FilmRow) -> ChestFilm:
         view=FilmView(row.view) if row.view in FilmView.__members__.values() else FilmView.UNKNOWN,
         embedding=tuple(row.embedding) if row.embedding is not None else None,
         embedding_model=row.embedding_model,
+        appearance=FilmAppearance.model_validate(row.appearance) if row.appearance else None,
         source=row.source,
     )
 

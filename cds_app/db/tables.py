@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from cds_app.db.types import UtcDateTime, utcnow
@@ -48,6 +48,8 @@ class FilmRow(SQLModel, table=True):
     view: str = Field(default="AP", max_length=16)
     embedding: list[float] | None = Field(default=None, sa_column=Column(JSON))
     embedding_model: str = Field(default="", max_length=128)
+    # {"version", "values"}: pixel statistics the applicability guard compares (model.schemas)
+    appearance: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     thumbnail_png: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     source: str = Field(default="", max_length=128)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
@@ -83,6 +85,11 @@ class PredictionRow(SQLModel, table=True):
     basis_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     trigger: str = Field(default="", max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    reference_probability: float | None = None
+    film_not_used: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    ehr_flags: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    bedside: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    backfilled: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class OutboxRow(SQLModel, table=True):

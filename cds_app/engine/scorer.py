@@ -15,6 +15,7 @@ from cds_app.db.predictions import PredictionRepository
 from cds_app.db.store import Store
 from cds_app.db.types import utcnow
 from fhir_adapter.writer import RISK_KIND, prediction_dedup_key, prediction_payload
+from model.bedside import bedside_reading
 from model.ports import Pseudonymiser, RiskModel, redacted_patient
 from model.schemas import PatientKey, PatientWindow, RiskPrediction
 from model.sufficiency import vital_signs_gap
@@ -53,7 +54,7 @@ class RiskEngine:
         pseudonymise: Pseudonymiser = redacted_patient,
     ) -> None:
         self.store = store
-        self._pseudonymise = pseudonymise
+        self.pseudonymise = pseudonymise
         self.predictions = predictions
         self.outbox = outbox
         self.model = model
@@ -71,6 +72,11 @@ class RiskEngine:
             lookback_h=self.lookback_h,
             film_max_age_h=self.film_max_age_h,
         )
+
+    def predict(self, window: PatientWindow) -> RiskPrediction:
+        """The model's prediction with the bedside criteria beside it (nothing recorded)."""
+        prediction = self.model.predict(window)
+        return prediction.model_copy(update={"bedside": bedside_reading(window)})
 
     def score(
         self, key: PatientKey, as_of: datetime | None = None, *, trigger: str = "data"
@@ -101,7 +107,7 @@ class RiskEngine:
         if gap is not None:
             raise NotScoredError(gap)
         previous = self.predictions.latest(window.patient_key, before=window.as_of)
-        prediction = self.model.predict(window)
+        prediction = self.predict(window)
 
         def extra(prediction_id: int) -> list[SQLModel]:
             rows: list[SQLModel] = []
@@ -119,7 +125,7 @@ class RiskEngine:
         prediction_id = self.predictions.record(prediction, trigger=trigger, also=extra)
         log.info(
             "scored %s: p=%.3f level=%s trigger=%s",
-            self._pseudonymise(window.patient_key),
+            self.pseudonymise(window.patient_key),
             prediction.probability,
             prediction.level.value,
             trigger,

@@ -11,6 +11,7 @@ from PIL import Image
 
 from cds_app.db.store import Store
 from cds_app.engine.rescoring import Rescorer
+from model.applicability.film import film_appearance
 from model.ports import RiskModel
 from model.schemas import ChestFilm, Measurement, PatientKey
 
@@ -43,7 +44,8 @@ class ScoringMeasurementSink:
 
 
 class ScoringFilmSink:
-    """``model.ports.FilmSink`` on the store: embeds the film if needed, keeps a thumbnail."""
+    """``model.ports.FilmSink`` on the store: embeds the film if needed, keeps a thumbnail and the
+    appearance statistics the applicability guard compares (pixels themselves are not kept)."""
 
     def __init__(self, store: Store, model: RiskModel, rescorer: Rescorer | None) -> None:
         self._store = store
@@ -61,6 +63,10 @@ class ScoringFilmSink:
                     "embedding": self._model.embed_film(film.pixels),
                     "embedding_model": f"{self._model.model_id}:{self._model.model_version}",
                 }
+            )
+        if film.appearance is None and film.pixels is not None:  # what the film guard compares
+            film = film.model_copy(
+                update={"appearance": film_appearance(film.pixels, self._model.film_size)}
             )
         stored = film.model_copy(update={"pixels": None, "thumbnail_png": None})
         new = self._store.add_film(stored, thumbnail)

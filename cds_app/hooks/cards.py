@@ -8,15 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from cds_app.hooks.card_text import (
+    LEVEL_WORDS,
+    applicability_text,
+    bedside_disagreement,
+    change_text,
+    driver_lines,
+    film_text,
+    pct,
+    points,
+)
 from cds_app.hooks.schemas import Action, Card, Coding, Link, Source, Suggestion
+from model.bedside import criteria_text, model_below_bedside, reading_lines
 from model.schemas import RiskLevel, RiskPrediction
 
-LEVEL_WORDS = {
-    RiskLevel.LOW: "Low",
-    RiskLevel.INFO: "Moderate",
-    RiskLevel.WARNING: "Elevated",
-    RiskLevel.CRITICAL: "High",
-}
 INDICATOR: dict[RiskLevel, Literal["info", "warning", "critical"]] = {
     RiskLevel.LOW: "info",
     RiskLevel.INFO: "info",
@@ -49,74 +54,62 @@ class CardContext:
     synthetic_model: bool = True
 
 
-def _pct(p: float) -> str:
-    return f"{round(p * 100)}%"
-
-
-def _hours(h: float) -> str:
-    if h < 1:
-        return f"{max(1, round(h * 60))} min"
-    if h < 48:
-        return f"{round(h)} h"
-    return f"{round(h / 24)} days"
-
-
-def change_text(prediction: RiskPrediction, previous: RiskPrediction | None) -> str | None:
-    """'+15 points since 6 h ago' (None without a previous assessment)."""
-    if previous is None:
-        return None
-    delta = round((prediction.probability - previous.probability) * 100)
-    ago = (prediction.as_of - previous.as_of).total_seconds() / 3600
-    sign = "+" if delta > 0 else ("±" if delta == 0 else "−")
-    return f"{sign}{abs(delta)} points since {_hours(ago)} ago"
-
-
-def film_text(prediction: RiskPrediction) -> str:
-    """The chest film's contribution and age, or why there is none."""
-    if prediction.film_age_h is None or prediction.probability_without_film is None:
-        return "No chest film in the look-back window: this risk uses EHR data only."
-    points = round((prediction.probability - prediction.probability_without_film) * 100)
-    verb = "adds" if points >= 0 else "subtracts"
-    return (
-        f"Chest film from {_hours(prediction.film_age_h)} ago {verb} {abs(points):d} points "
-        f"(image weight {prediction.image_weight:.2f}; {_pct(prediction.probability_without_film)}"
-        " without it)."
-    )
-
-
 def _summary(prediction: RiskPrediction, change: str | None) -> str:
     words = LEVEL_WORDS[prediction.level]
-    text = f"{words} risk of intubation within 24 h: {_pct(prediction.probability)}"
-    if change:
+    if model_below_bedside(prediction):
+        assert prediction.bedside is not None
+        signs = criteria_text(prediction.bedside.high_risk, short=True)
+        text = (
+            f"Bedside signs of high risk ({signs}); model risk {words.lower()}, "
+            f"{pct(prediction.probability)}"
+        )
+    else:
+        text = f"{words} risk of intubation within 24 h: {pct(prediction.probability)}"
+    if change and len(text) + len(change) + 3 < 140:
         text += f" ({change})"
     return text if len(text) < 140 else text[:136] + "…"
 
 
 def _detail(prediction: RiskPrediction, change: str | None, ctx: CardContext) -> str:
-    lines = [
+    lines: list[str] = []
+    disagreement = bedside_disagreement(prediction)
+    if disagreement:
+        lines += [f"**{disagreement}**", ""]
+    lines += [
         f"**Probability of invasive ventilation within {prediction.horizon_h} h: "
-        f"{_pct(prediction.probability)}** ({LEVEL_WORDS[prediction.level].lower()} risk"
+        f"{pct(prediction.probability)}** ({LEVEL_WORDS[prediction.level].lower()} risk"
         + (f"; {change}" if change else "; first assessment")
         + ").",
         "",
     ]
-    drivers = sorted(prediction.drivers, key=lambda d: abs(d.contribution), reverse=True)[:4]
-    if drivers:
-        lines.append("Main drivers:")
-        lines.extend(
-            f"- {d.description} ({'+' if d.contribution >= 0 else '−'}"
-            f"{abs(round(d.contribution * 100))} points)"
-            for d in drivers
-        )
+    caution = applicability_text(prediction)
+    if caution:
+        lines += [f"_{caution}_", ""]
+    drivers = driver_lines(prediction)
+    if drivers.rows:
+        lines.append(f"{drivers.reference}:" if drivers.reference else "Main drivers:")
+        lines.extend(f"- {text} ({points(value)})" for text, value in drivers.rows)
         lines.append("")
     lines.append(film_text(prediction))
     lines.append("")
+    if prediction.bedside is not None:
+        lines.append("Bedside criteria now:")
+        lines.extend(f"- {line}" for line in reading_lines(prediction.bedside))
+        lines.append("")
     note = " trained on synthetic data" if ctx.synthetic_model else ""
     lines.append(
         f"_Model {prediction.model_id} {prediction.model_version}{note}; assessment at "
         f"{prediction.as_of.strftime('%Y-%m-%d %H:%M UTC')}. Decision support, not a diagnosis._"
     )
     return "\n".join(lines)
+
+
+def indicator(prediction: RiskPrediction) -> Literal["info", "warning", "critical"]:
+    """The model level's indicator, at least "warning" when a bedside criterion of high risk is
+    met (the safety net: docs/cds-hooks.md)."""
+    if model_below_bedside(prediction) and INDICATOR[prediction.level] == "info":
+        return "warning"
+    return INDICATOR[prediction.level]
 
 
 def _source(base_url: str) -> Source:
@@ -142,7 +135,7 @@ def not_scored_card(reason: str, base_url: str) -> Card:
 
 
 def _film_suggestion(prediction: RiskPrediction, ctx: CardContext) -> Suggestion | None:
-    if prediction.level not in ELEVATED:
+    if prediction.level not in ELEVATED and not model_below_bedside(prediction):
         return None
     if ctx.last_film_at is not None:
         age_h = (prediction.as_of - ctx.last_film_at).total_seconds() / 3600
@@ -177,7 +170,7 @@ def _film_suggestion(prediction: RiskPrediction, ctx: CardContext) -> Suggestion
         "subject": {"reference": f"Patient/{ctx.fhir_patient_id}"},
         "reasonCode": [
             {
-                "text": f"Risk of invasive ventilation within 24 h {_pct(prediction.probability)};"
+                "text": f"Risk of invasive ventilation within 24 h {pct(prediction.probability)};"
                 " no chest film in the last 24 h"
             }
         ],
@@ -199,21 +192,23 @@ def _film_suggestion(prediction: RiskPrediction, ctx: CardContext) -> Suggestion
 def build_cards(
     prediction: RiskPrediction, previous: RiskPrediction | None, ctx: CardContext
 ) -> list[Card]:
-    """The cards for one prediction (none at low risk unless configured)."""
-    if prediction.level is RiskLevel.LOW and not ctx.low_risk_card:
+    """The cards for one prediction (none at low risk unless configured, or unless a bedside
+    criterion of high risk is met)."""
+    quiet = prediction.level is RiskLevel.LOW and not ctx.low_risk_card
+    if quiet and not model_below_bedside(prediction):
         return []
     change = change_text(prediction, previous)
     app_context = json.dumps(
         {"patient": ctx.fhir_patient_id, "prediction": ctx.prediction_id}, separators=(",", ":")
     )
     suggestion = _film_suggestion(prediction, ctx)
-    elevated = prediction.level in ELEVATED
+    elevated = prediction.level in ELEVATED or model_below_bedside(prediction)
     return [
         Card(
             uuid=str(uuid.uuid4()),
             summary=_summary(prediction, change),
             detail=_detail(prediction, change, ctx),
-            indicator=INDICATOR[prediction.level],
+            indicator=indicator(prediction),
             source=_source(ctx.base_url),
             suggestions=[suggestion] if suggestion else None,
             selectionBehavior="at-most-one" if suggestion else None,

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from model.age import plausible_age
 from model.variables import BY_NAME, VARIABLE_NAMES
 
 #: Features per variable and time step: normalised last value, observed mask, time since last.
@@ -115,6 +116,7 @@ def fit_normalisation(
 
 def static_features(age: float | None, sex: str | None, norm: Normalisation) -> np.ndarray:
     """The two static features of one patient."""
-    age_z = 0.0 if age is None or not np.isfinite(age) else (age - norm.age_mean) / norm.age_std
+    age = plausible_age(age)  # unknown (None, NaN, < 0, > 120) reads as the training mean
+    age_z = 0.0 if age is None else (age - norm.age_mean) / norm.age_std
     sex_code = {"male": 1.0, "m": 1.0, "female": 0.0, "f": 0.0}.get((sex or "").lower(), 0.5)
     return np.asarray([age_z, sex_code], np.float32)

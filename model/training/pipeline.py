@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model.applicability.fit import fit_applicability
 from model.calibration import choose_thresholds, fit_platt
 from model.checkpoint import Checkpoint, ModelCard, save_checkpoint
 from model.cohort import Cohort, read_cohort
@@ -44,6 +45,8 @@ LIMITATIONS = [
     "Inputs outside the plausible range of a variable are dropped as artifacts.",
     "Films older than the configured maximum age, or acquired after the prediction time, are "
     "ignored; without a film the score is the EHR path alone.",
+    "A film unlike the training films (applicability guard, 1% false rejections on validation "
+    "films) is not used; windows with values or charting beyond the training data are flagged.",
 ]
 
 
@@ -140,6 +143,7 @@ def train_from_cohort(
     if cfg.ehr_warm_start:
         norm = warm_start_ehr(net, Path(cfg.ehr_warm_start), spec, cfg)
     film_metrics: dict[str, float] = {}
+    films_as_loaded = windows.films  # pixels (stage 1 swaps in embeddings): the film guard's input
     if net.uses_film and net_cfg.cxr_encoder != "embedding" and cfg.film_epochs > 0:
         film_metrics, windows = _pretrain_films(cohort, windows, rows, net, cfg)
     result = trainer(windows, norm, net, cfg, rows.train, rows.val, on_epoch)
@@ -148,6 +152,9 @@ def train_from_cohort(
     calibration = fit_platt(val.logit, labels)
     probs = calibration.apply(val.logit)
     thresholds = choose_thresholds(probs, labels)
+    applicability = fit_applicability(
+        cohort, windows, films_as_loaded, result.net, rows.train, rows.val
+    )
     state = {k: v.detach().clone() for k, v in result.net.state_dict().items()}
     version = _version(state)
     model_id = f"ventfusion-{net_cfg.arch.replace('_', '-')}"
@@ -203,6 +210,7 @@ def train_from_cohort(
             {"epoch": r.epoch, "train_loss": r.train_loss, "val_auroc": r.val_auroc}
             for r in result.history
         ],
+        applicability=applicability,
     )
     save_checkpoint(ckpt, out)
     log.info("checkpoint written: %s (%s %s)", out, model_id, version)

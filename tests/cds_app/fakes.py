@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import numpy as np
 
+from model.calibration import CardThresholds
 from model.schemas import Driver, PatientWindow, RiskLevel, RiskPrediction
 
 FILM_LOGIT = 1.0
@@ -20,20 +21,14 @@ class FakeRiskModel:
     film_size = 64
     lookback_h = 48
     film_max_age_h = 72.0
+    thresholds = CardThresholds(info=0.1, warning=0.3, critical=0.6, basis="fake")
 
     def __init__(self) -> None:
         self.calls = 0
         self.windows: list[PatientWindow] = []  # every window scored, in order
 
-    @staticmethod
-    def _level(p: float) -> RiskLevel:
-        if p >= 0.6:
-            return RiskLevel.CRITICAL
-        if p >= 0.3:
-            return RiskLevel.WARNING
-        if p >= 0.1:
-            return RiskLevel.INFO
-        return RiskLevel.LOW
+    def _level(self, p: float) -> RiskLevel:
+        return self.thresholds.level(p)
 
     def predict(self, window: PatientWindow) -> RiskPrediction:
         self.calls += 1

@@ -45,7 +45,7 @@ def test_risk_page_in_headless_chromium(
         chart = page.locator("svg#risk-chart")
         assert chart.count() == 1
         assert page.locator("svg#risk-chart polyline#risk-line").count() == 1
-        assert page.locator("svg#risk-chart circle").count() == 13
+        assert page.locator("svg#risk-chart circle.risk-line-point").count() == 13
         natural_width = page.eval_on_selector("#film-thumb", "img => img.naturalWidth")
         complete = page.eval_on_selector("#film-thumb", "img => img.complete")
         assert complete

@@ -53,8 +53,10 @@ def make_film(
     window: tuple[float, float] | None = (2048.0, 4096.0),
     sop_instance_uid: str | None = None,
     seed: int = 0,
+    pixels: np.ndarray | None = None,
 ) -> Path:
-    """Write a small CR (or DX) film in explicit VR little endian and return its path."""
+    """Write a small CR (or DX) film in explicit VR little endian and return its path
+    (``pixels``: stored MONOCHROME2 values of ``size`` x ``size`` instead of the generated ones)."""
     sop_class = ComputedRadiographyImageStorage
     if modality == "DX":
         sop_class = DigitalXRayImageStorageForPresentation
@@ -78,7 +80,7 @@ def make_film(
     if tz_offset is not None:
         ds.TimezoneOffsetFromUTC = tz_offset
     dtype = np.uint8 if bits <= 8 else np.uint16
-    pixels = chest_pixels(size, bits, seed=seed)
+    pixels = chest_pixels(size, bits, seed=seed) if pixels is None else pixels
     if photometric == "MONOCHROME1":
         pixels = 2**bits - 1 - pixels
     pixels = pixels.astype(dtype)

@@ -16,6 +16,7 @@ from pydicom import dcmread
 from dicom_listener.directory_sink import DirectoryFilmSink
 from tests.dicom_listener.films import PATIENT_ID, make_film
 from tests.dicom_listener.scu import echo, store_files
+from tests.support.synthetic_films import simulator_film
 
 from .conftest import AE_TITLE, PATIENT_SYSTEM
 
@@ -112,7 +113,9 @@ def test_dicom_listen_stores_the_film_and_updates_the_prediction(tmp_path: Path)
                          source_id=f"Observation/{v}") for v, x, u in VITALS]
         )  # fmt: skip
         now = datetime.now(UTC).replace(tzinfo=None)
-        film = make_film(tmp_path / "f.dcm", acquired=now, tz_offset="+0000")
+        # a film like the bundled model's training films (its applicability guard refuses others)
+        pixels = simulator_film(128, bits=12)
+        film = make_film(tmp_path / "f.dcm", acquired=now, tz_offset="+0000", pixels=pixels)
         uid = str(dcmread(film).SOPInstanceUID)
         assert store_files(port, [film]) == [0x0000]
         deadline = time.monotonic() + 60

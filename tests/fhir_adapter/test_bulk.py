@@ -152,3 +152,24 @@ def test_simulator_export_round_trips(tmp_path: Path) -> None:
     for old_row, new_row in zip(rows_before, rows_after, strict=True):
         assert new_row[:3] == old_row[:3]
         assert new_row[3] == pytest.approx(old_row[3], rel=1e-5)
+
+
+def test_bulk_import_writes_no_age_for_an_implausible_birth_date(tmp_path: Path) -> None:
+    src, dest = tmp_path / "export", tmp_path / "cohort"
+    _export(src)
+    future, ancient = patient("MRN0008", "p8"), patient("MRN0009", "p9")
+    future["birthDate"], ancient["birthDate"] = "2090-01-01", "1800-01-01"
+    _write(src / "Patient.ndjson", [future, ancient])
+    when = T0 + timedelta(hours=1)
+    _write(
+        src / "Observation.ndjson",
+        [
+            {**observation("8867-4", 90, "/min", patient=f"Patient/{p}", when=when), "id": p}
+            for p in ("p8", "p9")
+        ],
+    )
+    import_ndjson(src, dest, mrn_system=MRN)
+    ages = {p.key: p.age for p in read_cohort(dest).patients}
+    assert f"{MRN}|MRN0008" in ages
+    assert ages[f"{MRN}|MRN0008"] is None
+    assert ages[f"{MRN}|MRN0009"] is None

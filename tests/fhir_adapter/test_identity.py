@@ -109,3 +109,15 @@ def test_an_mrn_with_a_comma_is_one_value(fhir_url: str, sink: RecordingSink) ->
 
     found, ref = _with_resolver(fhir_url, sink, scenario)
     assert found == ref
+
+
+def test_a_future_or_too_old_birth_date_is_an_unknown_age(
+    fhir_url: str, sink: RecordingSink
+) -> None:
+    async def scenario(client: FhirClient, resolver: PatientResolver) -> list[PatientKey | None]:
+        future = await client.create(patient(_mrn()) | {"birthDate": "2090-05-01"})
+        ancient = await client.create(patient(_mrn()) | {"birthDate": "1800-01-01"})
+        return [await resolver.key_for(future), await resolver.key_for(ancient)]
+
+    keys = _with_resolver(fhir_url, sink, scenario)
+    assert [sink.patients[k][1].age_years for k in keys if k] == [None, None]

@@ -29,7 +29,14 @@ from fhir_adapter.writer import (
     prediction_dedup_key,
     prediction_payload,
 )
-from model.schemas import Driver, PatientKey, RiskLevel, RiskPrediction
+from model.schemas import (
+    Driver,
+    FilmNotUsed,
+    FilmNotUsedReason,
+    PatientKey,
+    RiskLevel,
+    RiskPrediction,
+)
 from tests.fhir_adapter.conftest import MRN, patient
 from tests.support.fhir_server import FhirTestServer
 
@@ -196,3 +203,16 @@ def test_shadow_mode_payload_is_delivered_as_preliminary(fhir_server: FhirTestSe
     assert asyncio.run(run()) == (1, 0, 1)
     (stored,) = fhir_server.current("RiskAssessment")
     assert stored["status"] == "preliminary"
+
+
+def test_a_refused_film_is_named_in_the_rationale() -> None:
+    refused = FilmNotUsed(sop_instance_uid="1.2.3", acquired_at=AS_OF - timedelta(hours=4),
+                          reason=FilmNotUsedReason.UNLIKE_TRAINING_FILMS)  # fmt: skip
+    prediction = _prediction().model_copy(
+        update={"film_age_h": None, "image_weight": 0.0, "film_not_used": refused}
+    )
+    ra = build_risk_assessment(prediction, device_ref="Device/d1", patient_ref="Patient/p1")
+    rationale = ra["prediction"][0]["rationale"]
+    assert "Chest film not used: it does not resemble the films this model was trained on" in (
+        rationale
+    )

@@ -9,9 +9,20 @@ import numpy as np
 import pytest
 
 from model import ModelError
+from model.applicability.film import film_appearance
+from model.cohort import read_cohort
+from model.features.films import load_films
 from model.ports import RiskModel
 from model.predictor import Predictor, bundled_checkpoint_path
-from model.schemas import ChestFilm, Measurement, PatientKey, PatientWindow, RiskLevel, StaticInfo
+from model.schemas import (
+    ChestFilm,
+    FilmNotUsedReason,
+    Measurement,
+    PatientKey,
+    PatientWindow,
+    RiskLevel,
+    StaticInfo,
+)
 
 KEY = PatientKey(system="urn:oid:2.16.840.1.113883.4.1.999.1", value="TEST-1")
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -59,10 +70,18 @@ def _measurements() -> tuple[Measurement, ...]:
     return tuple(out)
 
 
-def _film(p: Predictor, hours_ago: float, uid: str, bright: float = 0.3) -> ChestFilm:
-    image = np.random.default_rng(0).random((80, 70)) * 0.2 + bright
-    pixels = np.zeros((1, p.film_size, p.film_size), np.float32)
-    pixels[0] = np.resize(image, (p.film_size, p.film_size))
+@pytest.fixture(scope="module")
+def used_pixels(tiny_cohort: Path, tiny_checkpoint: Path) -> np.ndarray:
+    """A film of the training cohort that the model's applicability guard accepts."""
+    p = Predictor.load(tiny_checkpoint)
+    for pixels in load_films(read_cohort(tiny_cohort), p.film_size).data:
+        probe = _window((_film(pixels, 1, "1.2.3.0"),))
+        if p.predict(probe).film_not_used is None:
+            return np.asarray(pixels)
+    raise AssertionError("the guard refuses every training film")
+
+
+def _film(pixels: np.ndarray, hours_ago: float, uid: str) -> ChestFilm:
     return ChestFilm(
         patient_key=KEY,
         acquired_at=NOW - timedelta(hours=hours_ago),
@@ -106,11 +125,13 @@ def test_prediction_without_film_is_the_ehr_path(predictor: Predictor) -> None:
     assert "Observation/fio2-11" in r.basis_ids
 
 
-def test_film_rules_latest_eligible_film_only(predictor: Predictor) -> None:
+def test_film_rules_latest_eligible_film_only(
+    predictor: Predictor, used_pixels: np.ndarray
+) -> None:
     recent, old, future = (
-        _film(predictor, 5, "1.2.3.1"),
-        _film(predictor, 80, "1.2.3.2"),
-        _film(predictor, -1, "1.2.3.3"),
+        _film(used_pixels, 5, "1.2.3.1"),
+        _film(used_pixels, 80, "1.2.3.2"),
+        _film(used_pixels, -1, "1.2.3.3"),
     )
     r = predictor.predict(_window((old, recent, future)))
     assert r.film_sop_instance_uid == "1.2.3.1"
@@ -121,31 +142,49 @@ def test_film_rules_latest_eligible_film_only(predictor: Predictor) -> None:
     only_bad = predictor.predict(_window((old, future)))
     assert only_bad.image_weight == 0.0
     assert only_bad.film_sop_instance_uid is None
+    assert only_bad.film_not_used is None  # no film in the window at all
 
 
-def test_cached_embedding_gives_the_same_prediction(predictor: Predictor) -> None:
-    film = _film(predictor, 3, "1.2.3.9")
-    emb = predictor.embed_film(film.pixels)  # type: ignore[arg-type]
+def test_cached_embedding_gives_the_same_prediction(
+    predictor: Predictor, used_pixels: np.ndarray
+) -> None:
+    film = _film(used_pixels, 3, "1.2.3.9")
+    assert film.pixels is not None
     cached = film.model_copy(
-        update={"pixels": None, "embedding": emb, "embedding_model": predictor.embedding_id}
+        update={
+            "pixels": None,
+            "embedding": predictor.embed_film(film.pixels),
+            "embedding_model": predictor.embedding_id,
+            "appearance": film_appearance(film.pixels, predictor.film_size),
+        }
     )
     a, b = predictor.predict(_window((film,))), predictor.predict(_window((cached,)))
+    assert a.film_not_used is None
+    assert b.film_not_used is None
     assert a.probability == pytest.approx(b.probability, abs=1e-6)
     foreign = cached.model_copy(update={"embedding_model": "other-model:1"})
-    assert predictor.predict(_window((foreign,))).image_weight == 0.0  # unusable: ignored
+    refused = predictor.predict(_window((foreign,)))
+    assert refused.image_weight == 0.0
+    assert refused.film_not_used is not None
+    assert refused.film_not_used.reason is FilmNotUsedReason.OTHER_ENCODER
+    unchecked = cached.model_copy(update={"appearance": None})
+    refused = predictor.predict(_window((unchecked,)))
+    assert refused.film_not_used is not None
+    assert refused.film_not_used.reason is FilmNotUsedReason.NOT_CHECKED
+    assert refused.probability == predictor.predict(_window()).probability
 
 
-def test_drivers_in_clinical_words(predictor: Predictor) -> None:
+def test_drivers_are_groups_in_clinical_words(predictor: Predictor) -> None:
     r = predictor.predict(_window())
-    assert 0 < len(r.drivers) <= 5
-    names = {d.variable for d in r.drivers}
-    assert names <= {"fio2", "resp_rate", "spo2"}
     by = {d.variable: d.description for d in r.drivers}
-    if "fio2" in by:
-        assert by["fio2"].startswith("FiO2 up to 63% over")
-    if "resp_rate" in by:
-        assert by["resp_rate"].startswith("RR up to 29/min")
-    assert all(-1 <= d.contribution <= 1 for d in r.drivers)
+    assert set(by) == {"oxygenation", "respiratory_rate"}  # heart rate: only an artifact
+    assert by["oxygenation"].startswith("Oxygenation: ")
+    assert "FiO2 up to 63% over 6 h" in by["oxygenation"]
+    assert "SpO2" in by["oxygenation"]
+    assert by["respiratory_rate"].startswith("Respiratory rate: RR up to 29/min")
+    assert r.reference_probability is not None
+    total = sum(d.contribution for d in r.drivers)
+    assert total == pytest.approx(r.probability - r.reference_probability, abs=1e-6)
 
 
 def test_raw_film_pixels_are_preprocessed(predictor: Predictor) -> None:
