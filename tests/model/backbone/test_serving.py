@@ -135,3 +135,20 @@ def test_the_wrong_backbone_or_none_at_all(
     assert result.film_not_used is not None
     assert result.film_not_used.reason is FilmNotUsedReason.NOT_CHECKED
     assert result.image_weight == 0.0
+
+
+def test_evaluation_refuses_a_cohort_embedded_by_another_backbone(
+    backbone_checkpoint: Path, backbone_cohort: Path, test_backbones: BackboneFiles,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    from model.backbone.cohort import embed_cohort
+    from model.checkpoint import load_checkpoint
+    from model.cohort import read_cohort
+    from model.evaluation.run import build_context
+
+    ckpt = load_checkpoint(backbone_checkpoint)
+    assert build_context([ckpt], backbone_cohort, "all", 10, 0) is not None
+    source = Path(str(read_cohort(backbone_cohort).meta["embedded_from"]))
+    other = embed_cohort(source, Backbone.load(test_backbones.other), tmp_path / "other")
+    with pytest.raises(ModelError, match="embedded by other-densenet121 v2"):
+        build_context([ckpt], other.out, "all", 10, 0)
