@@ -58,7 +58,7 @@ def app_client(
                     "spool_dir": tmp_path / "spool",
                     "min_free_bytes": 0,
                 }
-            ),  # fmt: skip
+            ),
         }
     )
     with TestClient(create_app(settings)) as client:
