@@ -67,6 +67,7 @@ def register(app: typer.Typer) -> None:
             f"runtime {spec.runtime_name}; input {size} px x {spec.input.channels} channel(s); "
             f"{backbone.output_dim}-d output; preprocessing {spec.preprocessing}"
         )
+        typer.echo(f"licence: {spec.licence or '(not stated in the manifest)'}")
         rng = np.random.default_rng(0)
         films = rng.uniform(0.0, 1.0, (batch_size, 1, size, size)).astype(np.float32)
         first, second = backbone.embed(films[:1]), backbone.embed(films[:1])
