@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -24,6 +23,7 @@ import torch
 from model import ModelError
 from model.applicability.ehr import window_coverage
 from model.applicability.stats import ApplicabilityStats
+from model.backbone.runtime import Backbone, check_backbone
 from model.calibration import CardThresholds
 from model.checkpoint import Checkpoint, ModelCard, load_checkpoint
 from model.explain import Series, shapley_drivers
@@ -34,9 +34,6 @@ from model.schemas import EhrFlag, FilmEmbedding, PatientWindow, RiskPrediction
 from model.shapley import coalitions, players, reference_values, shapley_values
 from model.transforms import preprocess_film
 from model.variables import BY_NAME
-
-if TYPE_CHECKING:
-    from model.backbone.runtime import Backbone
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +61,12 @@ class Predictor:
     """A checkpoint ready to score windows; cheap to call, safe to share across threads."""
 
     def __init__(self, ckpt: Checkpoint, backbone: Backbone | None = None) -> None:
-        _check_backbone(ckpt, backbone)
+        check_backbone(
+            ckpt.backbone,
+            backbone,
+            f"{ckpt.model_id} {ckpt.model_version}",
+            ckpt.net_config.embedding_dim,
+        )
         self._ckpt = ckpt
         self._backbone = backbone
         self._net = ckpt.build_net()
@@ -276,33 +278,3 @@ class Predictor:
         history_h, n_charted = window_coverage(observed)
         values = {name: np.asarray(s.values) for name, s in ehr.series.items()}
         return self._guard.ehr.check(values, history_h, n_charted)
-
-
-def _check_backbone(ckpt: Checkpoint, backbone: Backbone | None) -> None:
-    """A configured film backbone must be the very one the checkpoint was trained on."""
-    if backbone is None:
-        if ckpt.backbone is not None:
-            log.warning(
-                "%s was trained on embeddings of the film backbone %s, which is not "
-                "configured: films that arrive as pixels cannot be used",
-                ckpt.model_id,
-                ckpt.backbone.label,
-            )
-        return
-    if ckpt.backbone is None:
-        raise ModelError(
-            f"{ckpt.model_id} {ckpt.model_version} was not trained on film-backbone embeddings; "
-            f"it cannot use the backbone {backbone.identity.label} (unset the backbone setting)"
-        )
-    if not ckpt.backbone.same_backbone(backbone.identity):
-        raise ModelError(
-            f"the configured film backbone {backbone.identity.label} (sha256 "
-            f"{backbone.identity.sha256[:12]}…, recipe {backbone.identity.recipe}) is not the one "
-            f"{ckpt.model_id} {ckpt.model_version} was trained with: {ckpt.backbone.label} "
-            f"(sha256 {ckpt.backbone.sha256[:12]}…, recipe {ckpt.backbone.recipe})"
-        )
-    if backbone.output_dim != ckpt.net_config.embedding_dim:
-        raise ModelError(
-            f"the film backbone gives {backbone.output_dim}-d embeddings, the checkpoint reads "
-            f"{ckpt.net_config.embedding_dim}-d"
-        )

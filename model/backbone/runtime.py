@@ -176,3 +176,36 @@ class Backbone:
         if not np.isfinite(out).all():
             raise BackboneError(f"{self.manifest.file} returned non-finite values")
         return out
+
+
+def check_backbone(
+    expected: BackboneIdentity | None, backbone: Backbone | None, model: str, embedding_dim: int
+) -> None:
+    """A configured film backbone must be the very one the checkpoint ``model`` was trained on
+    (``expected``, with ``embedding_dim``-d embeddings); raises ``BackboneError`` otherwise."""
+    if backbone is None:
+        if expected is not None:
+            log.warning(
+                "%s was trained on embeddings of the film backbone %s, which is not configured: "
+                "films that arrive as pixels cannot be used",
+                model,
+                expected.label,
+            )
+        return
+    found = backbone.identity
+    if expected is None:
+        raise BackboneError(
+            f"{model} was not trained on film-backbone embeddings; it cannot use the backbone "
+            f"{found.label} (unset the backbone setting)"
+        )
+    if not expected.same_backbone(found):
+        raise BackboneError(
+            f"the configured film backbone {found.label} (sha256 {found.sha256[:12]}…, recipe "
+            f"{found.recipe}) is not the one {model} was trained with: {expected.label} (sha256 "
+            f"{expected.sha256[:12]}…, recipe {expected.recipe})"
+        )
+    if backbone.output_dim != embedding_dim:
+        raise BackboneError(
+            f"the film backbone gives {backbone.output_dim}-d embeddings, {model} reads "
+            f"{embedding_dim}-d"
+        )
