@@ -30,7 +30,8 @@ from dicom_listener.facts import PreparedFilm, Rejection
 
 log = logging.getLogger(__name__)
 
-FailureKind = Literal["crash", "timeout", "memory", "error"]
+#: "unavailable": no decoder process could be started — not the film's fault, never counted
+FailureKind = Literal["crash", "timeout", "memory", "error", "unavailable"]
 _START_TIMEOUT_S = 120.0  # a cold forkserver imports torch and MONAI first
 _PRELOAD = ["dicom_listener.decoder_child"]
 
@@ -130,7 +131,12 @@ class DecoderProcess:
 
     def run(self, path: Path) -> PreparedFilm | Rejection:
         """Decode, check and preprocess one spooled film in the child."""
-        conn = self._conn if self._conn is not None else self._start()
+        conn = self._conn
+        if conn is None:
+            try:
+                conn = self._start()
+            except DecoderError as exc:
+                raise DecoderError("unavailable", f"no decoder process: {exc.reason}") from exc
         process = self._process
         assert process is not None
         try:

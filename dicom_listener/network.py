@@ -8,6 +8,10 @@
   oldest go first), caps associations in total and per peer address with a proper
   A-ASSOCIATE-RJ, sets TCP_NODELAY, and runs the TLS handshake in the connection's own thread
   with a deadline (never in the accept loop).
+
+The server subclass relies on pynetdicom 3.0's ThreadedAssociationServer (``get_request``,
+``process_request_thread``, ``active_associations``) and on rejecting from an ``EVT_REQUESTED``
+handler; pyproject.toml pins pynetdicom to 3.0.x for that reason.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ COUNTERS: dict[str, tuple[str, str]] = {
     "connection_refused": ("Connections closed before or outside DICOM rules", "reason"),
     "processed": ("Spooled instances processed, by outcome (film, not_scored)", "outcome"),
     "decoder_failure": (
-        "Decoder process failures (crash, timeout, memory, error, interrupted)",
+        "Decoder failures (crash, timeout, memory, error, interrupted, unavailable)",
         "kind",
     ),
     "quarantined": ("Instances moved to quarantine/", ""),

@@ -245,6 +245,10 @@ class SpoolWorker:
             self._spool.attempts.abandon(uid)
             return _Done.RETRY
         self.stats.count("decoder_failure", failure.kind)
+        if failure.kind == "unavailable":  # no decoder process at all: not the film's doing
+            self._spool.attempts.abandon(uid)
+            self._schedule_retry(uid, failure.reason)
+            return _Done.RETRY
         attempts = self._spool.attempts.failed(uid, failure.reason)
         if failure.detail:
             log.error("decoder error on SOP Instance %s:\n%s", uid, failure.detail)

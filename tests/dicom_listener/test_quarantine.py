@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 from pydicom import dcmread
 
+from dicom_listener.claims import LocalClaims
+from dicom_listener.decoder import DecoderError
 from dicom_listener.directory_sink import DirectoryFilmSink
 from dicom_listener.processing import ModelFilmProcessor
 from dicom_listener.quarantine import INTERRUPTED, AttemptLog, Quarantine
 from dicom_listener.server import start_listener
 from dicom_listener.spool import FileSpool
+from dicom_listener.worker import SpoolWorker
 from tests.dicom_listener.conftest import StatsModel, listener_config
 from tests.dicom_listener.films import make_film
 from tests.dicom_listener.scu import echo, store_files
@@ -144,3 +147,43 @@ def test_attempt_markers_are_durable_json(tmp_path: Path) -> None:
     assert log.read("1.2.3").count == 1
     log.clear("1.2.3")
     assert log.read("1.2.3").count == 0
+
+
+class NoDecoderBuilder:
+    """A builder whose decoder process never starts (no forkserver, a full process table)."""
+
+    calls = 0
+
+    def warm_up(self) -> None:
+        pass
+
+    def build(self, path: Path) -> object:
+        NoDecoderBuilder.calls += 1
+        raise DecoderError("unavailable", "no decoder process: decoder process did not start")
+
+    def close(self) -> None:
+        pass
+
+
+def test_no_decoder_process_is_not_the_films_fault(tmp_path: Path) -> None:
+    spool = FileSpool(tmp_path / "spool")
+    film = make_film(tmp_path / "f.dcm")
+    uid = str(dcmread(film).SOPInstanceUID)
+    assert spool.store(uid, film.read_bytes())
+    worker = SpoolWorker(
+        spool=spool,
+        claims=LocalClaims(),
+        sink=DirectoryFilmSink(tmp_path / "out"),
+        builder=NoDecoderBuilder(),  # type: ignore[arg-type]
+        retry_delay_s=0.05,
+        max_attempts=2,
+    )
+    worker.start()
+    try:
+        assert wait_for(lambda: NoDecoderBuilder.calls >= 4, 30)
+    finally:
+        worker.stop()
+    assert not spool.quarantine.holds(uid)
+    assert spool.pending_path(uid).exists()
+    assert spool.attempts.read(uid).count == 0
+    assert worker.stats.get("decoder_failure", "unavailable") >= 4
