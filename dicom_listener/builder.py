@@ -14,6 +14,7 @@ from dicom_listener.config import ListenerConfig
 from dicom_listener.decoder import DecoderJob, DecoderLimits, DecoderProcess
 from dicom_listener.facts import SOURCE, PreparedFilm, Rejection
 from dicom_listener.processing import FilmProcessor
+from model import ModelError
 from model.schemas import ChestFilm
 
 
@@ -58,9 +59,16 @@ class FilmBuilder:
             return outcome
         return self.embed(outcome)
 
-    def embed(self, prepared: PreparedFilm) -> ChestFilm:
-        """The prepared film through the processor (the model's CXR encoder, or none)."""
-        processed = self._processor.process(prepared.pixels)
+    def embed(self, prepared: PreparedFilm) -> ChestFilm | Rejection:
+        """The prepared film through the processor (the model's CXR encoder, or none).
+
+        A ``ModelError`` says this model cannot use the film (e.g. it reads precomputed
+        embeddings only): not scored, with that reason. Anything else propagates (a failure).
+        """
+        try:
+            processed = self._processor.process(prepared.pixels)
+        except ModelError as exc:
+            return Rejection(f"not embedded: {exc}", prepared.patient_key)
         return ChestFilm(
             patient_key=prepared.patient_key,
             acquired_at=prepared.acquired_at,

@@ -1,8 +1,8 @@
 """The decoder process's side: limits applied once, then one film per request until told to stop.
 
 Runs in a process forked from a forkserver that imported this module (and with it pydicom, the
-decoders, numpy, MONAI and torch) once, so a new decoder process costs milliseconds, not the
-seconds of a fresh interpreter; nothing of the listener's threads or sockets is inherited.
+decoders, numpy, MONAI and torch) once, so a new decoder process does not pay those seconds of
+imports; nothing of the listener's threads or sockets is inherited.
 """
 
 from __future__ import annotations
