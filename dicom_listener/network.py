@@ -89,15 +89,21 @@ class _Guarded:
         return data
 
     def send(self, data: bytes, flags: int = 0) -> int:
+        guard = self.pdu_guard
+        if guard is not None:  # a read may have left a short deadline on the socket
+            self.settimeout(guard.send_timeout())  # type: ignore[attr-defined]
         sent: int = super().send(data, flags)  # type: ignore[misc]
-        if self.pdu_guard is not None:
-            self.pdu_guard.outbound(memoryview(data)[:sent])
+        if guard is not None:
+            guard.outbound(memoryview(data)[:sent])
         return sent
 
     def sendall(self, data: bytes, flags: int = 0) -> None:
+        guard = self.pdu_guard
+        if guard is not None:
+            self.settimeout(guard.send_timeout())  # type: ignore[attr-defined]
         super().sendall(data, flags)  # type: ignore[misc]
-        if self.pdu_guard is not None:
-            self.pdu_guard.outbound(data)
+        if guard is not None:
+            guard.outbound(data)
 
     def _refuse(self, refusal: Refusal) -> bytes:
         """Close the connection; pynetdicom then reads end-of-stream."""

@@ -104,6 +104,10 @@ class PduGuard:
                 left = min(left, deadline - now)
         return max(left, 0.001)
 
+    def send_timeout(self) -> float:
+        """How long one ``send`` may block (a peer that stops reading)."""
+        return self._limits.pdu_timeout_s
+
     def stalled(self) -> Refusal:
         """Why a ``recv`` timed out (called by the socket on ``TimeoutError``)."""
         now = self._clock()

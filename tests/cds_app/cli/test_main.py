@@ -4,7 +4,16 @@ import pytest
 
 from cds_app.cli.main import main
 
-SUBCOMMANDS = ["serve", "dicom-listen", "synth", "train", "evaluate", "demo", "fhir-subscribe"]
+SUBCOMMANDS = [
+    "serve",
+    "dicom-listen",
+    "dicom-quarantine",
+    "synth",
+    "train",
+    "evaluate",
+    "demo",
+    "fhir-subscribe",
+]
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
