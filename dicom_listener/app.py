@@ -10,14 +10,14 @@ import argparse
 import logging
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from dicom_listener.config import ListenerConfig
+from dicom_listener.config import MIB, ListenerConfig
 from dicom_listener.directory_sink import DirectoryFilmSink
 from dicom_listener.processing import FilmProcessor, ModelFilmProcessor, PixelsOnlyProcessor
-from dicom_listener.server import start_listener
+from dicom_listener.server import RunningListener, start_listener
 from model.ports import FilmSink, Pseudonymiser, redacted_patient
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,17 @@ def _setup_argparser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=11112)
     parser.add_argument("--allowed-aet", action="append", default=[], help="repeatable")
     parser.add_argument("--max-associations", type=int, default=10)
+    parser.add_argument("--max-associations-per-peer", type=int, default=5, help="0: no cap")
     parser.add_argument("--max-pdu", type=int, default=131072)
+    parser.add_argument("--acse-timeout", type=float, default=10.0, help="seconds")
+    parser.add_argument("--network-timeout", type=float, default=30.0, help="seconds")
+    parser.add_argument("--dimse-timeout", type=float, default=300.0, help="seconds")
     parser.add_argument("--max-spool-bytes", type=int, default=0)
+    parser.add_argument("--max-decoded-bytes", type=int, default=128 * MIB)
+    parser.add_argument("--max-dataset-bytes", type=int, default=160 * MIB)
+    parser.add_argument("--decoder-memory-bytes", type=int, default=3072 * MIB, help="0: no cap")
+    parser.add_argument("--decoder-timeout", type=float, default=120.0, help="seconds per film")
+    parser.add_argument("--max-attempts", type=int, default=3, help="before quarantine")
     parser.add_argument("--tls-cert", type=Path)
     parser.add_argument("--tls-key", type=Path)
     parser.add_argument("--tls-ca", type=Path)
@@ -75,8 +84,17 @@ def config_from_args(args: argparse.Namespace) -> ListenerConfig:
         port=args.port,
         allowed_calling_aets=tuple(args.allowed_aet),
         max_associations=args.max_associations,
+        max_associations_per_peer=args.max_associations_per_peer,
         max_pdu=args.max_pdu,
+        acse_timeout_s=args.acse_timeout,
+        network_timeout_s=args.network_timeout,
+        dimse_timeout_s=args.dimse_timeout,
         max_spool_bytes=args.max_spool_bytes,
+        max_decoded_bytes=args.max_decoded_bytes,
+        max_dataset_bytes=args.max_dataset_bytes,
+        decoder_memory_bytes=args.decoder_memory_bytes,
+        decoder_timeout_s=args.decoder_timeout,
+        max_attempts=args.max_attempts,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_ca=args.tls_ca,
@@ -95,6 +113,7 @@ def serve_until_signalled(
     sink: FilmSink,
     *,
     pseudonymise: Pseudonymiser = redacted_patient,
+    on_started: Callable[[RunningListener], object] | None = None,
 ) -> None:
     """Run the listener until SIGINT/SIGTERM, then stop it cleanly."""
     stop = threading.Event()
@@ -106,6 +125,8 @@ def serve_until_signalled(
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     listener = start_listener(config, processor, sink, pseudonymise=pseudonymise)
+    if on_started is not None:
+        on_started(listener)
     try:
         while not stop.wait(1.0):
             pass

@@ -10,6 +10,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dicom_listener.convert_checks import SizeLimits
+
+MIB = 1024 * 1024
+
 
 class SelectionRules(BaseModel):
     """Which received instances are chest films to score (everything else is recorded, not scored).
@@ -59,8 +63,16 @@ class ListenerConfig(BaseModel):
     allowed_calling_aets: tuple[str, ...] = ()  # empty: any calling AE title
     require_called_aet: bool = True
     max_associations: int = Field(default=10, ge=1)
-    max_pdu: int = Field(default=131072, ge=0)
-    network_timeout_s: float = Field(default=60.0, gt=0)
+    #: concurrent connections from one address (a stalling or flooding peer cannot take them all)
+    max_associations_per_peer: int = Field(default=5, ge=0)  # 0: no per-peer cap
+    #: our maximum PDU length; a peer's PDU above it is refused from its header (bounded memory)
+    max_pdu: int = Field(default=131072, ge=4096, le=16 * MIB)
+    #: time from connecting to the A-ASSOCIATE-RQ (and for the TLS handshake)
+    acse_timeout_s: float = Field(default=10.0, gt=0)
+    #: an association idle this long is aborted; one PDU must arrive within this time
+    network_timeout_s: float = Field(default=30.0, gt=0)
+    #: one command set or data set (all its fragments) must arrive within this time
+    dimse_timeout_s: float = Field(default=300.0, gt=0)
     tls_cert: Path | None = None
     tls_key: Path | None = None
     tls_ca: Path | None = None  # when set, client certificates signed by this CA are required
@@ -74,12 +86,26 @@ class ListenerConfig(BaseModel):
     default_patient_system: str = Field(min_length=1)  # identifier system without an issuer
     issuer_systems: dict[str, str] = {}  # IssuerOfPatientID -> identifier system
 
+    #: limits checked from the header at receipt and again before decoding
+    max_image_side: int = Field(default=16384, ge=64)  # Rows and Columns
+    max_decoded_bytes: int = Field(default=128 * MIB, ge=MIB)  # pixel data once decoded
+    max_dataset_bytes: int = Field(default=160 * MIB, ge=MIB)  # as received, or inflated
+    #: acquisition times further ahead of this clock are refused (never a film time)
+    max_clock_skew_s: float = Field(default=3600.0, ge=0)
+
     selection: SelectionRules = SelectionRules()
     workers: int = Field(default=1, ge=1)
     #: nice value of the processing threads (Linux): acknowledgements win when the CPU is short
     worker_nice: int = Field(default=5, ge=0, le=19)
     thumbnail_size: int = Field(default=256, ge=16, le=1024)
-    retry_delay_s: float = Field(default=5.0, gt=0)  # sink failure back-off (doubles, max 5 min)
+    retry_delay_s: float = Field(default=5.0, gt=0)  # failure back-off (doubles, max 5 min)
+    #: decoder process: address space it may add (RLIMIT_AS), time per film, films per process
+    decoder_memory_bytes: int = Field(default=3 * 1024 * MIB, ge=0)  # 0: no cap
+    decoder_timeout_s: float = Field(default=120.0, gt=0)
+    decoder_max_jobs: int = Field(default=200, ge=1)
+    #: failed or interrupted processing attempts before an instance is quarantined
+    max_attempts: int = Field(default=3, ge=1)
+    rescan_interval_s: float = Field(default=60.0, gt=0)  # pending/ scanned for released files
 
     @field_validator("timezone")
     @classmethod
@@ -97,6 +123,21 @@ class ListenerConfig(BaseModel):
         if self.tls_ca is not None and self.tls_cert is None:
             raise ValueError("tls_ca (client certificates) needs tls_cert and tls_key")
         return self
+
+    @model_validator(mode="after")
+    def _dataset_holds_the_pixels(self) -> ListenerConfig:
+        if self.max_dataset_bytes < self.max_decoded_bytes:
+            raise ValueError("max_dataset_bytes must be at least max_decoded_bytes")
+        return self
+
+    @property
+    def size_limits(self) -> SizeLimits:
+        """The size limits of received instances."""
+        return SizeLimits(
+            max_side=self.max_image_side,
+            max_decoded_bytes=self.max_decoded_bytes,
+            max_dataset_bytes=self.max_dataset_bytes,
+        )
 
     @property
     def zone(self) -> ZoneInfo:

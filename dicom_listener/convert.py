@@ -1,34 +1,37 @@
-"""The only module (with ``convert_*``) that touches pydicom datasets.
+"""The only modules (this one and ``convert_*``) that touch pydicom datasets.
 
-- :func:`inspect_received`: cheap structural checks of a just-received encoded instance, on the
-  association thread (no pixel decoding).
-- :func:`read_film`: selection facts of a spooled file, and its display-ready pixels on demand.
+- :func:`inspect_received`: the checks of a just-received encoded instance, on the association
+  thread, from its header only (no pixel decoding, deflate inflated within a bound).
+- :func:`read_film`: the same checks again, selection facts, and display-ready pixels on demand
+  (called in the decoder process).
 """
 
 from __future__ import annotations
 
-import io
 import re
-import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import cast
 
 import numpy as np
-from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
-from pydicom.pixels.processing import apply_modality_lut, apply_voi_lut
 from pydicom.valuerep import DA, DT, TM
 
 from dicom_listener import FilmRejectedError, ReceiptError
+from dicom_listener.convert_checks import (
+    SizeLimits,
+    check_identity,
+    check_image_header,
+    check_pixel_module,
+    check_uids,
+    lo_text,
+)
+from dicom_listener.convert_pixels import as_values, display_pixels
+from dicom_listener.convert_read import InstanceHeader, read_full, read_header
 from dicom_listener.facts import FilmFacts, PatientIdentity, ReceivedInstance
-from dicom_listener.statuses import CANNOT_DECODE, DATASET_MISMATCH
+from dicom_listener.statuses import CANNOT_DECODE, DATASET_MISMATCH, TOO_LARGE
 
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
-_REQUIRED = ("Rows", "Columns", "BitsAllocated", "SamplesPerPixel", "PhotometricInterpretation")
 _DATE_PAIRS = (
     ("AcquisitionDate", "AcquisitionTime"),
     ("ContentDate", "ContentTime"),
@@ -37,43 +40,37 @@ _DATE_PAIRS = (
 )
 
 
-def inspect_received(data: bytes, context_sop_class: str) -> ReceivedInstance:
-    """Check a received instance (file meta + dataset bytes) before it is acknowledged.
+def _checked_header(data: bytes, limits: SizeLimits, requested_uid: str | None) -> InstanceHeader:
+    if len(data) > limits.max_dataset_bytes:
+        raise ReceiptError(
+            TOO_LARGE, f"data set of {len(data)} bytes (limit {limits.max_dataset_bytes})"
+        )
 
-    Raises :class:`ReceiptError` with ``0xA900`` when required attributes are missing or do not
-    match the presentation context, and ``0xC210`` when the bytes cannot be parsed or the pixel
-    data is truncated.
+    def check(ds: Dataset) -> None:  # before any pixel byte is copied or inflated
+        check_uids(ds, requested_uid=requested_uid)
+        check_identity(ds)
+        check_image_header(ds, limits)
+
+    header = read_header(data, max_inflated=limits.max_dataset_bytes, check=check)
+    check_pixel_module(header, limits)
+    return header
+
+
+def inspect_received(
+    data: bytes, context_sop_class: str, limits: SizeLimits, *, requested_uid: str | None = None
+) -> ReceivedInstance:
+    """Check a received instance (file meta + data set bytes) before it is acknowledged.
+
+    Raises :class:`ReceiptError` with the status to answer (see ``statuses`` and
+    docs/dicom.md): the bytes are no data set or are truncated, the SOP class or instance does
+    not match the context or the request, pixel attributes are missing or inconsistent, the
+    header claims more pixels than the limits allow, or Patient ID is unusable.
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            ds = dcmread(io.BytesIO(data))
-        except (InvalidDicomError, EOFError, ValueError, KeyError, OSError) as exc:
-            raise ReceiptError(CANNOT_DECODE, f"cannot parse the dataset: {exc}") from exc
-    if any("End of file" in str(w.message) for w in caught):
-        raise ReceiptError(CANNOT_DECODE, "dataset truncated (end of data inside an element)")
-    sop_instance = str(ds.get("SOPInstanceUID", "")).strip()
-    sop_class = str(ds.get("SOPClassUID", "")).strip()
-    if not _UID.match(sop_instance) or len(sop_instance) > 64:
-        raise ReceiptError(DATASET_MISMATCH, "missing or invalid SOP Instance UID")
+    header = _checked_header(data, limits, requested_uid)
+    sop_instance, sop_class = check_uids(header.dataset)
     if sop_class != context_sop_class:
         raise ReceiptError(DATASET_MISMATCH, "SOP Class UID does not match the context")
-    missing = [name for name in _REQUIRED if name not in ds]
-    if missing:
-        raise ReceiptError(DATASET_MISMATCH, f"missing {', '.join(missing)}")
-    if "PixelData" not in ds:
-        raise ReceiptError(CANNOT_DECODE, "no pixel data (truncated?)")
-    syntax = ds.file_meta.TransferSyntaxUID
-    if not syntax.is_encapsulated and len(ds.PixelData) < _native_size(ds):
-        raise ReceiptError(CANNOT_DECODE, "pixel data shorter than Rows x Columns (truncated)")
-    return ReceivedInstance(sop_instance, sop_class, str(syntax))
-
-
-def _native_size(ds: Dataset) -> int:
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
-    pixels = int(ds.Rows) * int(ds.Columns) * int(ds.SamplesPerPixel) * frames
-    bits = int(ds.BitsAllocated)
-    return (pixels * bits + 7) // 8
+    return ReceivedInstance(sop_instance, sop_class, str(header.transfer_syntax))
 
 
 @dataclass(frozen=True)
@@ -84,20 +81,27 @@ class DicomFilm:
     display_image: Callable[[], np.ndarray]
 
 
-def read_film(path: Path, zone: tzinfo) -> DicomFilm:
-    """Read a spooled instance; pixels are decoded only when ``display_image()`` is called."""
+def read_film(path: Path, zone: tzinfo, limits: SizeLimits) -> DicomFilm:
+    """Read and re-check a spooled instance; pixels are decoded by ``display_image()`` only."""
     try:
-        ds = dcmread(path)
-    except (InvalidDicomError, EOFError, ValueError, KeyError, OSError) as exc:
+        size = path.stat().st_size
+        if size > limits.max_dataset_bytes:
+            raise FilmRejectedError(f"file of {size} bytes (limit {limits.max_dataset_bytes})")
+        header = _checked_header(path.read_bytes(), limits, None)
+    except ReceiptError as exc:
+        prefix = "unreadable DICOM file: " if exc.status == CANNOT_DECODE else ""
+        raise FilmRejectedError(f"{prefix}{exc}") from exc
+    except OSError as exc:
         raise FilmRejectedError(f"unreadable DICOM file: {exc}") from exc
+    ds = header.dataset
     facts = FilmFacts(
-        sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
-        sop_class_uid=str(ds.get("SOPClassUID", "")),
-        study_instance_uid=str(ds.get("StudyInstanceUID", "")),
+        sop_instance_uid=str(ds.get("SOPInstanceUID", "")).strip(),
+        sop_class_uid=str(ds.get("SOPClassUID", "")).strip(),
+        study_instance_uid=str(ds.get("StudyInstanceUID", "") or "").strip(),
         modality=_text(ds, "Modality"),
         body_part=_text(ds, "BodyPartExamined"),
         view_position=_text(ds, "ViewPosition"),
-        image_type=tuple(str(v).upper() for v in _values(ds.get("ImageType"))),
+        image_type=tuple(str(v).upper() for v in as_values(ds.get("ImageType"))),
         descriptions=tuple(
             t
             for t in (
@@ -109,17 +113,15 @@ def read_film(path: Path, zone: tzinfo) -> DicomFilm:
         identity=_identity(ds),
         acquired_at=acquisition_time(ds, zone),
     )
-    return DicomFilm(facts=facts, display_image=lambda: display_pixels(ds))
 
+    def decode() -> np.ndarray:
+        try:
+            full = read_full(header)
+        except ReceiptError as exc:
+            raise FilmRejectedError(str(exc)) from exc
+        return display_pixels(full)
 
-def _values(value: object) -> list[object]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Iterable):
-        return list(cast(Iterable[object], value))
-    return [value]
+    return DicomFilm(facts=facts, display_image=decode)
 
 
 def _text(ds: Dataset, keyword: str) -> str:
@@ -127,7 +129,7 @@ def _text(ds: Dataset, keyword: str) -> str:
 
 
 def _identity(ds: Dataset) -> PatientIdentity | None:
-    patient_id = str(ds.get("PatientID", "") or "").strip()
+    patient_id = lo_text(ds, "PatientID")  # checked already: one value, no control characters
     if not patient_id:
         return None
     universal, universal_type = "", ""
@@ -138,7 +140,7 @@ def _identity(ds: Dataset) -> PatientIdentity | None:
         universal_type = str(item.get("UniversalEntityIDType", "") or "")
     return PatientIdentity(
         patient_id=patient_id,
-        issuer=str(ds.get("IssuerOfPatientID", "") or ""),
+        issuer=lo_text(ds, "IssuerOfPatientID"),
         issuer_universal_id=universal,
         issuer_universal_id_type=universal_type,
     )
@@ -156,8 +158,9 @@ def _offset(ds: Dataset) -> tzinfo | None:
 def acquisition_time(ds: Dataset, zone: tzinfo) -> datetime | None:
     """When the film was taken, as an aware datetime.
 
-    Acquisition DateTime, else the first of acquisition/content/series/study date (+ time). Local
-    values use Timezone Offset From UTC when present, else the configured zone.
+    Acquisition DateTime, else the first of acquisition/content/series/study date (+ time) that
+    parses. Local values use Timezone Offset From UTC when present, else the configured zone. An
+    implausible value is returned as it is: the caller refuses it (``facts.implausible_time``).
     """
     local_zone = _offset(ds) or zone
     raw_dt = str(ds.get("AcquisitionDateTime", "") or "").strip()
@@ -165,7 +168,7 @@ def acquisition_time(ds: Dataset, zone: tzinfo) -> datetime | None:
         try:
             value = DT(raw_dt)
             return value if value.tzinfo else value.replace(tzinfo=local_zone)
-        except ValueError:
+        except (ValueError, OverflowError):
             pass
     for date_kw, time_kw in _DATE_PAIRS:
         raw_date = str(ds.get(date_kw, "") or "").strip()
@@ -175,78 +178,17 @@ def acquisition_time(ds: Dataset, zone: tzinfo) -> datetime | None:
             day: date = DA(raw_date)
             raw_time = str(ds.get(time_kw, "") or "").strip()
             clock: time = TM(raw_time) if raw_time else time(0, 0)
-        except ValueError:
+        except (ValueError, OverflowError):
             continue
         return datetime.combine(day, clock.replace(tzinfo=None), tzinfo=local_zone)
     return None
 
 
-def _first_number(value: object) -> float:
-    values = _values(value)
-    return float(cast(float, values[0]))
-
-
-def linear_window(values: np.ndarray, ds: Dataset) -> np.ndarray | None:
-    """The first Window Center/Width as a LINEAR (or LINEAR_EXACT) VOI to [0, 1] (PS3.3 C.11.2.1).
-
-    None when the instance has a VOI LUT Sequence, a SIGMOID function or no usable window: the
-    caller then uses pydicom's general implementation.
-    """
-    if "VOILUTSequence" in ds or "WindowCenter" not in ds or "WindowWidth" not in ds:
-        return None
-    function = str(ds.get("VOILUTFunction", "") or "LINEAR").upper()
-    try:
-        center, width = _first_number(ds.WindowCenter), _first_number(ds.WindowWidth)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if function == "LINEAR" and width >= 1:
-        scaled = (values - np.float32(center - 0.5)) / np.float32(max(width - 1, 1e-6)) + 0.5
-    elif function == "LINEAR_EXACT" and width > 0:
-        scaled = (values - np.float32(center)) / np.float32(width) + 0.5
-    else:
-        return None
-    clipped: np.ndarray = np.clip(scaled, 0.0, 1.0).astype(np.float32, copy=False)
-    return clipped
-
-
-def display_pixels(ds: Dataset) -> np.ndarray:
-    """Decode to a 2-D float32 image in [0, 1], higher = brighter.
-
-    Applies the modality LUT (rescale), the VOI LUT or first window, and inverts MONOCHROME1 (or
-    an INVERSE presentation LUT shape), as a radiologist's viewer would show the film. Without
-    any VOI the full range of values is stretched to [0, 1].
-    """
-    photometric = str(ds.get("PhotometricInterpretation", "")).upper()
-    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
-        raise FilmRejectedError(f"photometric {photometric or '(none)'} is not greyscale")
-    try:
-        raw = ds.pixel_array
-    except Exception as exc:  # decoders raise many types; all mean "cannot decode"
-        raise FilmRejectedError(f"cannot decode pixel data: {type(exc).__name__}: {exc}") from exc
-    frame = raw[0] if raw.ndim == 3 else raw
-    modality = apply_modality_lut(frame, ds)
-    values = np.asarray(modality, dtype=np.float32)
-    invert = photometric == "MONOCHROME1" or str(ds.get("PresentationLUTShape", "")) == "INVERSE"
-    windowed = linear_window(values, ds)
-    if windowed is not None:
-        if float(windowed.max()) <= float(windowed.min()):
-            raise FilmRejectedError("blank image (no contrast in the window)")
-        return 1.0 - windowed if invert else windowed
-    if "VOILUTSequence" in ds or "WindowCenter" in ds:
-        values = np.asarray(apply_voi_lut(modality, ds, index=0), dtype=np.float32)
-    if invert:
-        values = values.max() - values
-    low, high = float(values.min()), float(values.max())
-    if not np.isfinite(low) or not np.isfinite(high) or high <= low:
-        raise FilmRejectedError("blank image (no contrast)")
-    return ((values - low) / (high - low)).astype(np.float32)
-
-
 __all__ = [
     "DicomFilm",
+    "SizeLimits",
     "acquisition_time",
     "display_pixels",
     "inspect_received",
-    "linear_window",
     "read_film",
 ]

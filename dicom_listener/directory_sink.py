@@ -15,16 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from dicom_listener.durable import write_durable
 from model.schemas import ChestFilm, PatientKey
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_durable(path, data, sync_dir=False)
 
 
 class DirectoryFilmSink:

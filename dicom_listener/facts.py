@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
 
 from dicom_listener import FilmRejectedError
 from model.schemas import FilmView, PatientKey
@@ -84,3 +86,43 @@ def patient_key_for(identity: PatientIdentity | None, rules: IdentityRules) -> P
     if not issuer and not universal:
         return PatientKey(system=rules.default_system, value=value)
     raise FilmRejectedError("IssuerOfPatientID has no configured identifier system")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why an instance is not scored (and whose it is, when known)."""
+
+    reason: str
+    patient_key: PatientKey | None
+
+
+@dataclass(frozen=True)
+class PreparedFilm:
+    """What the decoder process hands back: a checked, preprocessed film, ready to embed."""
+
+    patient_key: PatientKey
+    acquired_at: datetime
+    sop_instance_uid: str
+    study_instance_uid: str
+    view: FilmView
+    pixels: np.ndarray  # float32 (1, S, S) in [0, 1], through model.transforms
+    thumbnail_png: bytes
+
+
+SOURCE = "dicom"  # ChestFilm.source of films received over DICOM
+EARLIEST_FILM = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def implausible_time(acquired_at: datetime, now: datetime, max_skew_s: float) -> str | None:
+    """Why an acquisition time cannot be a film time, or None (it is never used otherwise)."""
+    try:
+        if acquired_at < EARLIEST_FILM:
+            return f"acquisition time {acquired_at.isoformat()} is before 1900"
+        if acquired_at > now + timedelta(seconds=max_skew_s):
+            return (
+                f"acquisition time {acquired_at.isoformat()} is in the future (more than "
+                f"{max_skew_s:g} s ahead of this clock: check the modality clock and the time zone)"
+            )
+    except OverflowError:  # year 1 or 9999 shifted by an offset
+        return f"acquisition time {acquired_at.isoformat()} is out of range"
+    return None

@@ -1,4 +1,8 @@
-"""Film processing behind an interface: display-ready image -> model tensor + embedding."""
+"""What the listener process does with a prepared film: embed it (behind an interface).
+
+Decoding and the shared MONAI preprocessing run in the decoder process; a :class:`FilmProcessor`
+receives the preprocessed ``(1, S, S)`` film. This is where an embedding backbone plugs in.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ import numpy as np
 from PIL import Image
 
 from model.ports import RiskModel
-from model.transforms import preprocess_film
 
 
 @dataclass(frozen=True)
@@ -24,35 +27,49 @@ class ProcessedPixels:
 
 @runtime_checkable
 class FilmProcessor(Protocol):
-    def process(self, image: np.ndarray) -> ProcessedPixels:
-        """Turn a display-ready 2-D image (higher = brighter, [0, 1]) into model inputs."""
+    @property
+    def film_size(self) -> int:
+        """The side ``S`` the decoder process preprocesses films to."""
+        ...
+
+    def process(self, pixels: np.ndarray) -> ProcessedPixels:
+        """Turn a preprocessed float32 ``(1, S, S)`` film into model inputs (an embedding)."""
         ...
 
 
 class ModelFilmProcessor:
-    """The shared MONAI transforms, then the loaded model's CXR encoder."""
+    """The loaded model's CXR encoder."""
 
     def __init__(self, model: RiskModel) -> None:
         self._model = model
         default_id = f"{model.model_id}:{model.model_version}"
         self._embedding_model = str(getattr(model, "embedding_id", default_id))
 
-    def process(self, image: np.ndarray) -> ProcessedPixels:
-        """Preprocess to the model's film size and embed."""
-        pixels = preprocess_film(image, self._model.film_size)
+    @property
+    def film_size(self) -> int:
+        """The model's film size."""
+        return int(self._model.film_size)
+
+    def process(self, pixels: np.ndarray) -> ProcessedPixels:
+        """Embed a film preprocessed to the model's size."""
         embedding = self._model.embed_film(pixels)
         return ProcessedPixels(pixels, tuple(float(v) for v in embedding), self._embedding_model)
 
 
 class PixelsOnlyProcessor:
-    """The shared transforms only (no model loaded): the app embeds when it scores."""
+    """No model loaded: the preprocessed film only (the app embeds when it scores)."""
 
     def __init__(self, size: int) -> None:
         self._size = size
 
-    def process(self, image: np.ndarray) -> ProcessedPixels:
-        """Preprocess to ``size``; no embedding."""
-        return ProcessedPixels(preprocess_film(image, self._size), None, "")
+    @property
+    def film_size(self) -> int:
+        """The configured film side."""
+        return self._size
+
+    def process(self, pixels: np.ndarray) -> ProcessedPixels:
+        """The film as it is; no embedding."""
+        return ProcessedPixels(pixels, None, "")
 
 
 def make_thumbnail(image: np.ndarray, max_side: int) -> bytes:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-import socket
 import ssl
 import threading
 from dataclasses import dataclass
-from functools import partial
 
 from pydicom.uid import (
     JPEG2000,
@@ -28,21 +26,23 @@ from pydicom.uid import (
 )
 from pynetdicom import AE, evt
 from pynetdicom.events import EventHandlerType
-from pynetdicom.transport import ThreadedAssociationServer
 
+from dicom_listener.association_log import AssociationLog
+from dicom_listener.builder import FilmBuilder
 from dicom_listener.claims import ClaimStore, LocalClaims
 from dicom_listener.config import ListenerConfig
-from dicom_listener.handlers import handle_association, handle_store
-from dicom_listener.pipeline import build_film
+from dicom_listener.handlers import handle_store
+from dicom_listener.network import ConnectionPolicy, GuardedAssociationServer
+from dicom_listener.pdu_guard import GuardLimits
 from dicom_listener.processing import FilmProcessor
 from dicom_listener.spool import FileSpool
+from dicom_listener.stats import ListenerStats
 from dicom_listener.worker import SpoolWorker
 from model.ports import FilmSink, Pseudonymiser, redacted_patient
 
 log = logging.getLogger(__name__)
 
 VERIFICATION = UID("1.2.840.10008.1.1")
-_TLS_HANDSHAKE_TIMEOUT_S = 10.0
 
 STORAGE_CLASSES = (
     ComputedRadiographyImageStorage,
@@ -66,35 +66,44 @@ TRANSFER_SYNTAXES = [
 ]
 
 
-class NoDelayAssociationServer(ThreadedAssociationServer):
-    """Sets TCP_NODELAY on accepted sockets (DCMTK peers stall ~40 ms per file without it)."""
-
-    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
-        """Accept, disable Nagle, then wrap in TLS when configured."""
-        assert self.socket is not None
-        client, address = self.socket.accept()
-        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.ssl_context:
-            # bound the handshake: a silent peer must not block the accept loop
-            client.settimeout(_TLS_HANDSHAKE_TIMEOUT_S)
-            client = self.ssl_context.wrap_socket(client, server_side=True)
-            client.setblocking(True)
-        return client, address
-
-
 def build_ae(config: ListenerConfig) -> AE:
     """An AE accepting C-ECHO and CR/DX C-STORE in the supported transfer syntaxes."""
     ae = AE(ae_title=config.ae_title)
     for sop_class in STORAGE_CLASSES:
         ae.add_supported_context(sop_class, TRANSFER_SYNTAXES)
     ae.add_supported_context(VERIFICATION)
-    ae.maximum_associations = config.max_associations
+    # The association limits are ours (GuardedAssociationServer, at the A-ASSOCIATE-RQ);
+    # pynetdicom's count would include connections still waiting to associate.
+    ae.maximum_associations = config.max_associations + waiting_connections(config)
     ae.maximum_pdu_size = config.max_pdu
+    ae.acse_timeout = config.acse_timeout_s
+    ae.dimse_timeout = config.dimse_timeout_s
     ae.network_timeout = config.network_timeout_s
     ae.require_called_aet = config.require_called_aet
     if config.allowed_calling_aets:
         ae.require_calling_aet = list(config.allowed_calling_aets)
     return ae
+
+
+def connection_policy(config: ListenerConfig) -> ConnectionPolicy:
+    """What each connection may send, and how long it may take (see ``pdu_guard``)."""
+    return ConnectionPolicy(
+        guard=GuardLimits(
+            max_pdu=config.max_pdu,
+            max_message_bytes=config.max_dataset_bytes,
+            pdu_timeout_s=config.network_timeout_s,
+            message_timeout_s=config.dimse_timeout_s,
+        ),
+        handshake_timeout_s=config.acse_timeout_s,
+        max_associations=config.max_associations,
+        max_per_peer=config.max_associations_per_peer,
+        max_waiting=waiting_connections(config),
+    )
+
+
+def waiting_connections(config: ListenerConfig) -> int:
+    """Connections that may wait for their A-ASSOCIATE-RQ at once (oldest closed beyond)."""
+    return 2 * config.max_associations
 
 
 def tls_context(config: ListenerConfig) -> ssl.SSLContext | None:
@@ -115,9 +124,10 @@ class RunningListener:
     """A started listener; call :meth:`stop` to shut it down."""
 
     ae: AE
-    server: ThreadedAssociationServer
+    server: GuardedAssociationServer
     worker: SpoolWorker
     spool: FileSpool
+    stats: ListenerStats
 
     @property
     def port(self) -> int:
@@ -130,9 +140,8 @@ class RunningListener:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop accepting, abort open associations, let the worker finish its current film."""
-        if self.server in self.ae._servers:
-            self.server.shutdown()
-        self.ae.shutdown()
+        self.server.shutdown()
+        self.ae.shutdown()  # aborts the associations still open
         self.worker.stop(timeout)
         log.info("DICOM listener %s stopped", self.ae.ae_title)
 
@@ -143,12 +152,14 @@ def start_listener(
     sink: FilmSink,
     *,
     claims: ClaimStore | None = None,
+    stats: ListenerStats | None = None,
     pseudonymise: Pseudonymiser = redacted_patient,
 ) -> RunningListener:
     """Resume the spool, start the processing threads, then accept associations.
 
     ``pseudonymise`` is the app's keyed token for patients in the listener's logs.
     """
+    stats = stats or ListenerStats()
     spool = FileSpool(
         config.spool_dir,
         max_bytes=config.max_spool_bytes,
@@ -159,30 +170,37 @@ def start_listener(
         spool=spool,
         claims=claims or LocalClaims(),
         sink=sink,
-        build=partial(build_film, config=config, processor=processor),
+        builder=FilmBuilder(config, processor),
         threads=config.workers,
         retry_delay_s=config.retry_delay_s,
         nice=config.worker_nice,
         pseudonymise=pseudonymise,
+        max_attempts=config.max_attempts,
+        rescan_interval_s=config.rescan_interval_s,
+        stats=stats,
     )
     worker.start()
     ae = build_ae(config)
+    associations = AssociationLog(stats)
     handlers: list[EventHandlerType] = [
-        (evt.EVT_C_STORE, handle_store, [spool, worker.submit]),
-        (evt.EVT_ACCEPTED, handle_association),
-        (evt.EVT_REJECTED, handle_association),
+        (evt.EVT_C_STORE, handle_store, [spool, worker.submit, config.size_limits, associations]),
+        *associations.handlers(),
     ]
     try:
-        server = ae.make_server(
+        # make_server, not start_server: our server class (guarded sockets, per-peer cap). It is
+        # never put in the AE's private _servers list; RunningListener.stop shuts it down.
+        server = ae.make_server(  # returns the server_class given
             (config.bind, config.port),
             ssl_context=tls_context(config),
             evt_handlers=handlers,
-            server_class=NoDelayAssociationServer,
+            server_class=GuardedAssociationServer,
+            policy=connection_policy(config),
+            stats=stats,
         )
     except BaseException:
         worker.stop()
         raise
-    ae._servers.append(server)
+    assert isinstance(server, GuardedAssociationServer)
     threading.Thread(target=server.serve_forever, name="dicom-acceptor", daemon=True).start()
     log.info(
         "DICOM listener %s on %s:%d (TLS %s), spool %s",
@@ -192,4 +210,4 @@ def start_listener(
         "on" if config.tls_cert else "off",
         config.spool_dir,
     )
-    return RunningListener(ae=ae, server=server, worker=worker, spool=spool)
+    return RunningListener(ae=ae, server=server, worker=worker, spool=spool, stats=stats)

@@ -6,6 +6,7 @@ Layout under the spool directory::
     pending/    <uid>.dcm  acknowledged, durable, waiting to be processed
     done/       <uid>      processed marker (or <uid>.dcm with keep_done_files)
     rejected/   <uid>.dcm  received but not scored (reason in <uid>.reason)
+    attempts/, quarantine/ poison handling, see :mod:`dicom_listener.quarantine`
 
 An instance is acknowledged only after :meth:`FileSpool.store` returns: data written, fsynced,
 renamed into ``pending/`` and the directory fsynced.
@@ -22,27 +23,14 @@ import time
 from pathlib import Path
 
 from dicom_listener import DicomListenerError
+from dicom_listener.durable import fsync_dir, write_durable
+from dicom_listener.quarantine import AttemptLog, Quarantine
 
 log = logging.getLogger(__name__)
 
 
 class SpoolFullError(DicomListenerError):
     """The spool has no room for an instance (quota or disk)."""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_durable(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 class FileSpool:
@@ -68,6 +56,8 @@ class FileSpool:
         self._lock = threading.Lock()
         for folder in (self.incoming, self.pending, self.done, self.rejected):
             folder.mkdir(parents=True, exist_ok=True)
+        self.attempts = AttemptLog(root / "attempts")
+        self.quarantine = Quarantine(root / "quarantine")
         self._drop_stale_incoming(incoming_stale_s)
         self._pending_bytes = sum(size for _, size, _ in self._pending_files())
 
@@ -76,12 +66,13 @@ class FileSpool:
         return self.pending / f"{uid}.dcm"
 
     def is_known(self, uid: str) -> bool:
-        """True when the instance was already received (pending, done or rejected)."""
+        """True when the instance was already received (pending, done, rejected, quarantined)."""
         return (
             self.pending_path(uid).exists()
             or (self.done / uid).exists()
             or (self.done / f"{uid}.dcm").exists()
             or (self.rejected / f"{uid}.dcm").exists()
+            or self.quarantine.holds(uid)
         )
 
     def is_finished(self, uid: str) -> bool:
@@ -158,7 +149,7 @@ class FileSpool:
                 tmp.unlink()
                 self._unreserve(len(data))
                 return False
-            _fsync_dir(self.pending)
+            fsync_dir(self.pending)
         except BaseException:
             tmp.unlink(missing_ok=True)
             if not self.pending_path(uid).exists():
@@ -180,18 +171,36 @@ class FileSpool:
         if self.keep_done_files:
             os.replace(source, self.done / f"{uid}.dcm")
         else:
-            _write_durable(self.done / uid, b"")
-            _fsync_dir(self.done)
+            write_durable(self.done / uid, b"")
             source.unlink(missing_ok=True)
 
     def mark_rejected(self, uid: str, reason: str) -> None:
         """Move the instance to rejected/ with its reason (kept for inspection)."""
         self._remove_pending(uid)
-        _write_durable(self.rejected / f"{uid}.reason", reason.encode("utf-8") + b"\n")
+        write_durable(
+            self.rejected / f"{uid}.reason", reason.encode("utf-8") + b"\n", sync_dir=False
+        )
         source = self.pending_path(uid)
         if source.exists():
             os.replace(source, self.rejected / f"{uid}.dcm")
-        _fsync_dir(self.rejected)
+        fsync_dir(self.rejected)
+
+    def quarantine_instance(self, uid: str, reason: str) -> None:
+        """Move a pending instance to quarantine/ with its reason; its attempts are forgotten."""
+        self._remove_pending(uid)
+        self.quarantine.add(uid, self.pending_path(uid), reason)
+        self.attempts.clear(uid)
+
+    def release(self, uid: str) -> bool:
+        """Move a quarantined instance back to pending/ (processed at the next scan or start)."""
+        if self.is_finished(uid) or self.pending_path(uid).exists():
+            return False
+        released = self.quarantine.release(uid, self.pending_path(uid))
+        if released:
+            self.attempts.clear(uid)
+            with self._lock:
+                self._pending_bytes += self.pending_path(uid).stat().st_size
+        return released
 
     def finish_interrupted(self, uid: str) -> bool:
         """Complete a done/rejected transition cut short by a crash; True if it was finished."""

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
-from alembic import command
-from alembic.config import Config
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+log = logging.getLogger(__name__)
 
 #: pg_advisory lock key held while migrating ("VF" + 1).
 MIGRATION_LOCK = 0x5646_0001
@@ -47,8 +51,19 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _quiet_alembic() -> None:
+    """Alembic logs a dozen INFO lines (plugin set-up, context, each revision) at every start;
+    :func:`migrate` logs one line of its own instead. Left alone when configured explicitly."""
+    alembic_log = logging.getLogger("alembic")
+    if alembic_log.level == logging.NOTSET and not log.isEnabledFor(logging.DEBUG):
+        alembic_log.setLevel(logging.WARNING)
+
+
 def alembic_config() -> Config:
     """Alembic configuration pointing at the migrations shipped inside the package."""
+    _quiet_alembic()
+    from alembic.config import Config
+
     location = resources.files("cds_app") / "migrations"
     config = Config(str(location / "alembic.ini"))
     config.set_main_option("script_location", str(location))
@@ -58,12 +73,19 @@ def alembic_config() -> Config:
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema of ``engine`` to ``revision`` (idempotent; run at start-up)."""
     config = alembic_config()
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Replicas starting together: one migrates, the others wait, then find it done.
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        before = MigrationContext.configure(connection).get_current_revision()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        after = MigrationContext.configure(connection).get_current_revision()
+    if after != before:
+        log.info("database schema migrated from %s to %s", before or "empty", after)
 
 
 def get_db(request: Request) -> Iterator[Session]:

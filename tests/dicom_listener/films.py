@@ -16,7 +16,11 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from dicom_listener.convert_checks import SizeLimits
+
 PATIENT_ID = "MRN-48213"
+#: the listener's default size limits
+LIMITS = SizeLimits(max_side=16384, max_decoded_bytes=128 * 2**20, max_dataset_bytes=160 * 2**20)
 
 
 def real_film(name: str) -> Path:

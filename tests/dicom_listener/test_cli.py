@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -97,9 +98,14 @@ def test_dicom_listen_stores_the_film_and_updates_the_prediction(tmp_path: Path)
     from cds_app.db.store import Store
     from model.schemas import Measurement, PatientKey
 
-    port = _free_port()
+    port, metrics_port = _free_port(), _free_port()
     database = f"sqlite:///{tmp_path / 'ventfusion.sqlite3'}"
-    env = {**_env(tmp_path, port), "DATABASE_URL": database, "VENTFUSION_MODEL__DEBOUNCE_S": "0.1"}
+    env = {
+        **_env(tmp_path, port),
+        "DATABASE_URL": database,
+        "VENTFUSION_MODEL__DEBOUNCE_S": "0.1",
+        "VENTFUSION_DICOM__METRICS_PORT": str(metrics_port),
+    }
     log = tmp_path / "listener.log"
     process = _run_listener([], env, log)
     try:
@@ -125,6 +131,8 @@ def test_dicom_listen_stores_the_film_and_updates_the_prediction(tmp_path: Path)
             if latest is not None and latest.film_sop_instance_uid == uid:
                 break
             time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics") as response:
+            metrics = response.read().decode()
     finally:
         assert _stop(process) == 0
     row = store.film_by_uid(uid)
@@ -133,6 +141,13 @@ def test_dicom_listen_stores_the_film_and_updates_the_prediction(tmp_path: Path)
     assert latest.film_sop_instance_uid == uid
     assert latest.image_weight > 0.0
     engine.dispose()
+    assert 'ventfusion_dicom_cstore_total{status="0x0000"} 1.0' in metrics
+    assert 'ventfusion_dicom_processed_total{outcome="film"} 1.0' in metrics
+    assert "ventfusion_dicom_quarantine_instances 0.0" in metrics
+    output = log.read_text()
+    assert "alembic" not in output  # one line of our own instead of a dozen at every start
+    assert "database schema migrated from empty to" in output
+    assert "Traceback" not in output
 
 
 def test_settings_map_onto_the_listener_config(tmp_path: Path) -> None:
@@ -150,6 +165,12 @@ def test_settings_map_onto_the_listener_config(tmp_path: Path) -> None:
                 "issuer_systems": {"STMARY": "https://stmary.example/mrn"},
                 "views": ["ap"],
                 "required_keywords": ["portable"],
+                "max_associations_per_peer": 2,
+                "acse_timeout_s": 4,
+                "network_timeout_s": 7,
+                "max_decoded_bytes": 2**25,
+                "decoder_memory_bytes": 2**30,
+                "max_attempts": 5,
             },
         }
     )
@@ -164,3 +185,33 @@ def test_settings_map_onto_the_listener_config(tmp_path: Path) -> None:
     assert config.issuer_systems == {"STMARY": "https://stmary.example/mrn"}
     assert config.selection.views == frozenset({"AP"})
     assert config.selection.required_keywords == frozenset({"PORTABLE"})
+    assert config.max_associations_per_peer == 2
+    assert (config.acse_timeout_s, config.network_timeout_s) == (4, 7)
+    assert config.size_limits.max_decoded_bytes == 2**25
+    assert config.decoder_memory_bytes == 2**30
+    assert config.max_attempts == 5
+
+
+def test_dicom_quarantine_lists_and_releases(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cds_app.cli.main import main
+    from dicom_listener.spool import FileSpool
+
+    spool = FileSpool(tmp_path / "spool")
+    film = make_film(tmp_path / "f.dcm")
+    uid = str(dcmread(film).SOPInstanceUID)
+    spool.store(uid, film.read_bytes())
+    spool.quarantine_instance(uid, "3 failed attempts; last: decoder process killed by SIGSEGV")
+    assert main(["dicom-quarantine", "list", "--spool", str(spool.root)]) == 0
+    listed = capsys.readouterr()
+    assert uid in listed.out
+    assert "killed by SIGSEGV" in listed.out
+    assert "1 quarantined instance(s)" in listed.err
+    assert main(["dicom-quarantine", "release", "1.2.3.4", "--spool", str(spool.root)]) == 1
+    assert "not in quarantine: 1.2.3.4" in capsys.readouterr().err
+    assert main(["dicom-quarantine", "release", "--all", "--spool", str(spool.root)]) == 0
+    assert f"released {uid}" in capsys.readouterr().out
+    assert spool.pending_uids() == [uid]
+    assert main(["dicom-quarantine", "list", "--spool", str(spool.root)]) == 0
+    assert "0 quarantined instance(s)" in capsys.readouterr().err

@@ -29,6 +29,7 @@ from model.cohort import Cohort, read_cohort
 from model.synth import DEFAULT_MRN_SYSTEM, SynthConfig, simulate
 from model.synth.render import to_display
 from tests.dicom_listener.conftest import require_binary
+from tests.dicom_listener.films import LIMITS
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,7 @@ def test_our_listener_reads_the_patient_time_and_pixels(
     films = {f.sop_instance_uid: f for f in cohort.films}
     rules = IdentityRules(default_system="urn:other", issuer_systems={})
     for path in files[:6]:
-        received = read_film(path, UTC)
+        received = read_film(path, UTC, LIMITS)
         film = films[received.facts.sop_instance_uid]
         assert rejection_reason(received.facts, SelectionRules()) is None
         assert str(patient_key_for(received.facts.identity, rules)) == film.key

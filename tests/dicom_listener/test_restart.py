@@ -1,8 +1,10 @@
 """A listener killed (SIGKILL) in the middle of a batch and restarted loses no acknowledged film
-and hands each one to the sink exactly once."""
+and hands each one to the sink exactly once; one killed while decoding a film quarantines that
+film at the next start instead of dying on it again."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,7 +18,7 @@ import pytest
 from pydicom import dcmread
 
 from dicom_listener.directory_sink import DirectoryFilmSink
-from tests.dicom_listener.films import make_film
+from tests.dicom_listener.films import make_film, real_film
 from tests.dicom_listener.scu import echo, store_files
 
 from .conftest import AE_TITLE
@@ -30,13 +32,16 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _start(spool: Path, out: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def _start(spool: Path, out: Path, port: int, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "dicom_listener", "--spool", str(spool), "--out", str(out),
         "--port", str(port), "--ae-title", AE_TITLE, "--model", "none", "--film-size", "64",
+        *extra,
     ]  # fmt: skip
-    with open(log, "ab") as handle:
-        process = subprocess.Popen(command, cwd=REPO, stdout=handle, stderr=handle)
+    with open(log, "ab") as handle:  # own session: SIGKILL to its group takes the decoders too
+        process = subprocess.Popen(
+            command, cwd=REPO, stdout=handle, stderr=handle, start_new_session=True
+        )
     deadline = time.monotonic() + 60
     while echo(port) != 0x0000:
         if process.poll() is not None or time.monotonic() > deadline:
@@ -96,3 +101,46 @@ def test_sigkill_mid_batch_then_restart_processes_every_acknowledged_film_once(
     # a partial receive cut by the kill may remain in incoming/ (removed after an hour); never used
     assert all(p.suffix == ".part" for p in (spool / "incoming").iterdir())
     print(f"acknowledged before kill: {len(acknowledged)}, pending at kill: {pending_at_kill}")
+
+
+def test_a_film_whose_decoding_killed_the_listener_is_quarantined_at_restart(
+    tmp_path: Path,
+) -> None:
+    spool, out, log = tmp_path / "spool", tmp_path / "out", tmp_path / "listener.log"
+    port = _free_port()
+    poison = real_film("RG1_J2KR.dcm")  # JPEG 2000: long enough to be caught while decoding
+    uid = str(dcmread(poison, stop_before_pixels=True).SOPInstanceUID)
+    marker = spool / "attempts" / f"{uid}.json"
+    process = _start(spool, out, port, log, "--max-attempts", "1")
+    try:
+        assert store_files(port, [poison]) == [0x0000]
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.002)
+        os.killpg(process.pid, signal.SIGKILL)  # the listener and its decoder, mid-decode
+    finally:
+        process.wait(10)
+    assert (spool / "pending" / f"{uid}.dcm").exists()
+    assert json.loads(marker.read_text())["in_progress"] is True
+
+    process = _start(spool, out, port, log, "--max-attempts", "1")  # up, and not on this film
+    try:
+        quarantined = spool / "quarantine" / f"{uid}.dcm"
+        deadline = time.monotonic() + 60
+        while not quarantined.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert quarantined.exists(), log.read_text()[-3000:]
+        assert "interrupted" in (spool / "quarantine" / f"{uid}.reason").read_text()
+        assert not (spool / "pending" / f"{uid}.dcm").exists()
+        assert echo(port) == 0x0000
+        good = make_film(tmp_path / "good.dcm")
+        assert store_files(port, [good]) == [0x0000]
+        sink = DirectoryFilmSink(out)
+        deadline = time.monotonic() + 60
+        while not sink.added_uids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sink.added_uids() == [str(dcmread(good).SOPInstanceUID)]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    assert log.read_text().count(f"SOP Instance {uid} quarantined") == 1

@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 from cds_app.db.session import make_engine
 from cds_app.scaleout.pg_spool_claims import PgSpoolClaims
-from dicom_listener.pipeline import build_film
+from dicom_listener.builder import FilmBuilder
 from dicom_listener.processing import ModelFilmProcessor
 from dicom_listener.spool import FileSpool
 from dicom_listener.worker import SpoolWorker
@@ -46,7 +45,7 @@ def main(argv: list[str]) -> None:
         spool=FileSpool(Path(spool_dir)),
         claims=PgSpoolClaims(engine),
         sink=RecordingSink(Path(out_dir)),
-        build=partial(build_film, config=config, processor=ModelFilmProcessor(StatsModel())),
+        builder=FilmBuilder(config, ModelFilmProcessor(StatsModel())),
         threads=2,
         retry_delay_s=0.2,
     )

@@ -46,12 +46,13 @@ def test_claim_lifecycle_between_two_holders(pg_engine: Engine) -> None:
 
 
 def test_an_expired_lease_of_a_dead_holder_can_be_taken_over(pg_engine: Engine) -> None:
-    dead = PgSpoolClaims(pg_engine, holder="crashed", lease_s=0.05)
+    # a lease long enough for two round trips on a loaded machine (0.05 s was not)
+    dead = PgSpoolClaims(pg_engine, holder="crashed", lease_s=1.0)
     alive = PgSpoolClaims(pg_engine, holder="alive")
     uid = "1.2.826.0.1.3680043.8.498.10002"
     assert dead.try_claim(uid)
     assert not alive.try_claim(uid)
-    time.sleep(0.1)
+    time.sleep(1.1)
     assert alive.try_claim(uid)
     dead.complete(uid)  # the late holder cannot settle a claim it lost
     assert alive.status(uid) == "claimed"

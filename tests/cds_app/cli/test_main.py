@@ -4,8 +4,17 @@ import pytest
 
 from cds_app.cli.main import main
 
-SUBCOMMANDS = ["serve", "dicom-listen", "synth", "train", "evaluate", "demo", "fhir-subscribe",
-               "pseudonym"]  # fmt: skip
+SUBCOMMANDS = [
+    "serve",
+    "dicom-listen",
+    "dicom-quarantine",
+    "synth",
+    "train",
+    "evaluate",
+    "demo",
+    "fhir-subscribe",
+    "pseudonym",
+]
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
