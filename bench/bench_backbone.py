@@ -99,6 +99,67 @@ def throughput(args: argparse.Namespace) -> None:
                 print(f"| {runtime} | {threads} | {one:.1f} | {many:.1f} |", flush=True)
 
 
+def _site_model(work: Path, manifest: Path, patients: int) -> tuple[Path, Path, list[str]]:
+    """Simulate a cohort, embed it with the backbone, train a gated embedding model on it;
+    returns the checkpoint, a DICOM film like its training films, and report rows."""
+    from model.backbone.cohort import embed_cohort
+    from model.backbone.runtime import Backbone
+    from model.checkpoint import load_checkpoint
+    from model.features.spec import FeatureSpec
+    from model.synth import SynthConfig, simulate
+    from model.training.loop import TrainConfig
+    from model.training.pipeline import train_from_cohort
+    from tests.dicom_listener.films import make_film
+    from tests.support.backbones import stored_values, typical_training_film
+
+    simulate(SynthConfig(patients=patients, seed=0, film_size=256), work / "cohort")
+    started = time.perf_counter()
+    report = embed_cohort(work / "cohort", Backbone.load(manifest), work / "embedded")
+    seconds = time.perf_counter() - started
+    rows = [f"| embed-films, {report.films} simulator films (256 px PNG, decode + preprocessing "
+            f"included), batch 16 | {report.films / seconds:.1f} films/s |"]  # fmt: skip
+    ckpt = work / "site-model.pt"
+    train_from_cohort(
+        work / "embedded",
+        ckpt,
+        spec=FeatureSpec(),
+        net_overrides={"hidden": 32},
+        cfg=TrainConfig(epochs=1, windows_per_epoch=2000, val_fraction=0.3),
+    )
+    guard = load_checkpoint(ckpt).applicability
+    assert guard is not None
+    assert guard.film is not None
+    _, image = typical_training_film(work / "embedded", guard.film)
+    film = make_film(work / "template.dcm", pixels=stored_values(image), tz_offset="+0000")
+    return ckpt, film, rows
+
+
+def latency(args: argparse.Namespace) -> None:
+    """Part 2: C-STORE -> acknowledgement and -> updated prediction, backbone on."""
+    import asyncio
+
+    import torch
+    from bench_dicom_ingest import measure_latency  # bench/, beside this script
+
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory(prefix="bench-backbone-latency-") as tmp:
+        work = Path(tmp)
+        manifest = build(work, args.size, args.dim)["onnx"]
+        ckpt, film, rows = _site_model(work, manifest, args.patients)
+        settings = {"checkpoint": str(ckpt), "backbone": str(manifest), "torch_threads": 1}
+        acks, updates = asyncio.run(
+            measure_latency(args.latency_runs, template=film, model=settings)
+        )
+    print()
+    print(f"| {args.size}-px {args.dim}-d DenseNet121 backbone (ONNX, 1 thread) | value |")
+    print("|---|---|")
+    for row in rows:
+        print(row)
+    for label, values in (("C-STORE -> 0x0000", acks), ("C-STORE -> updated prediction", updates)):
+        print(f"| {label}, median (max) of {len(values)} | {1000 * statistics.median(values):.0f} "
+              f"({1000 * max(values):.0f}) ms |")  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=224)
@@ -113,8 +174,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.part in ("all", "throughput"):
         throughput(args)
     if args.part in ("all", "latency"):
-        from bench_backbone_latency import latency  # bench/, beside this script
-
         latency(args)
     return 0
 

@@ -10,20 +10,20 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from cds_app.app import create_app
 from cds_app.context import AppContext
 from cds_app.settings import Settings
+from model import ModelError
 from model.backbone.runtime import Backbone
 from model.checkpoint import load_checkpoint
 from model.schemas import ChestFilm, PatientKey
 from tests.cds_app.hooks_helpers import call_hook
 from tests.dicom_listener.films import PATIENT_ID, make_film
 from tests.dicom_listener.scu import store_files
-from tests.support.backbones import BackboneFiles, typical_training_film
+from tests.support.backbones import BackboneFiles, stored_values, typical_training_film
 from tests.support.ehr import MRN_SYSTEM, TestEhr, full_prefetch, hook_request
 
 AE_TITLE = "VFBACKBONE"
@@ -73,12 +73,6 @@ def _card(client: TestClient, ehr: TestEhr, mrn: str) -> dict[str, object]:
     return dict(card)
 
 
-def _stored_values(image: np.ndarray) -> np.ndarray:
-    """A display image as 12-bit MONOCHROME2 stored values (what a modality would send)."""
-    scaled = (image - image.min()) / max(float(image.max() - image.min()), 1e-6)
-    return np.round(scaled * 4095).astype(np.uint16)
-
-
 @pytest.mark.slow
 def test_a_film_sent_over_c_store_is_read_by_the_backbone_and_used(
     app_client: TestClient,
@@ -93,9 +87,9 @@ def test_a_film_sent_over_c_store_is_read_by_the_backbone_and_used(
     assert guard is not None
     assert guard.film is not None
     _, image = typical_training_film(backbone_cohort, guard.film)
-    pixels = _stored_values(image)
+    pixels = stored_values(image)
     acquired = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=30)
-    path = make_film(tmp_path / "film.dcm", size=pixels.shape[0], pixels=pixels,
+    path = make_film(tmp_path / "film.dcm", pixels=pixels,
                      acquired=acquired, tz_offset="+0000")  # fmt: skip
     port = ctx.extras["dicom_listener"].port
     key = PatientKey(system=MRN_SYSTEM, value=PATIENT_ID)
@@ -154,3 +148,25 @@ def test_a_film_read_by_another_backbone_is_refused_on_the_card_and_page(
     assert latest.film_not_used is not None
     page = app_client.get("/risk", params={"key": f"{MRN_SYSTEM}|{mrn}"}).text
     assert "it was read by image model other-densenet121 v2, not by test-densenet121 v1" in page
+
+
+@pytest.mark.parametrize("configured", ["other", "none"])
+def test_the_app_refuses_to_start_with_another_backbone_or_none(
+    sqlite_url: str,
+    make_settings: Callable[..., Settings],
+    backbone_checkpoint: Path,
+    test_backbones: BackboneFiles,
+    configured: str,
+) -> None:
+    base = make_settings(sqlite_url)
+    manifest = test_backbones.other if configured == "other" else None
+    settings = base.model_copy(
+        update={
+            "model": base.model.model_copy(
+                update={"checkpoint": backbone_checkpoint, "backbone": manifest}
+            )
+        }
+    )
+    expected = "is not the one" if manifest else "set VENTFUSION_MODEL__BACKBONE"
+    with pytest.raises(ModelError, match=expected), TestClient(create_app(settings)):
+        pass

@@ -125,3 +125,11 @@ def typical_training_film(embedded_cohort: Path, guard: Any) -> tuple[Any, Any]:
         f for f in read_cohort(source).films if f.sop_instance_uid == chosen.sop_instance_uid
     )
     return film, load_display_image(source, film)
+
+
+def stored_values(image: Any) -> Any:
+    """A display image as 12-bit MONOCHROME2 stored values (what a modality would send)."""
+    import numpy as np
+
+    scaled = (image - image.min()) / max(float(image.max() - image.min()), 1e-6)
+    return np.round(scaled * 4095).astype(np.uint16)
