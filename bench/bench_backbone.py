@@ -130,7 +130,11 @@ def _site_model(work: Path, manifest: Path, patients: int) -> tuple[Path, Path, 
     assert guard is not None
     assert guard.film is not None
     _, image = typical_training_film(work / "embedded", guard.film)
-    film = make_film(work / "template.dcm", pixels=stored_values(image), tz_offset="+0000")
+    stored = stored_values(image)
+    film = make_film(work / "template.dcm", pixels=stored, tz_offset="+0000")
+    backbone = Backbone.load(manifest)
+    ratio = guard.film.assess(backbone.embed(backbone.prepare(stored)[None])[0], None).ratio
+    rows.append(f"| film sent: guard score / threshold (<= 1: used) | {ratio:.2f} |")
     return ckpt, film, rows
 
 
