@@ -33,7 +33,7 @@ from model.backbone import BackboneError
 from model.backbone.manifest import file_sha256
 from model.backbone.runtime import Backbone
 from model.cohort import FILM_COLUMNS, CohortFilm, read_films, read_meta
-from model.features.films import FilmLoadError, decode_display_image
+from model.features.films import CACHE_DIR, FilmLoadError, decode_display_image
 from model.schemas import BackboneIdentity
 
 log = logging.getLogger(__name__)
@@ -115,8 +115,11 @@ def _check_output(cohort_dir: Path, out: Path) -> None:
         raise ModelError("--out must be a new directory, not the cohort itself")
     meta_path = out / "cohort.json"
     if meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("embedded_from") != str(cohort_dir.resolve()):
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{meta_path} is unreadable ({exc}); choose another --out") from exc
+        if not isinstance(meta, dict) or meta.get("embedded_from") != str(cohort_dir.resolve()):
             raise ModelError(f"{out} holds another cohort; choose an empty or new --out")
     elif out.exists() and any(p.name != EMBEDDINGS_DIR for p in out.iterdir()):
         raise ModelError(f"{out} is not empty and not an embed-films output; choose another --out")
@@ -231,6 +234,8 @@ def _write_cohort(
         writer.writerow(FILM_COLUMNS)
         writer.writerows(rows)
     tmp.replace(out / "films.csv")
+    # training stacks the vectors into a cache keyed by paths: a re-embedded film keeps its path
+    shutil.rmtree(out / CACHE_DIR, ignore_errors=True)
     described = {
         **meta,
         "backbone": report.backbone.model_dump(mode="json"),

@@ -16,6 +16,7 @@ from model.backbone.cohort import embed_cohort
 from model.backbone.runtime import Backbone
 from model.checkpoint import load_checkpoint
 from model.cohort import read_cohort
+from model.features.films import load_films
 from tests.model.cohort_factory import write_tiny_cohort
 from tests.support.backbones import DIM, BackboneFiles
 
@@ -99,6 +100,7 @@ def test_an_interrupted_run_resumes_and_a_changed_film_is_embedded_again(
     assert embed_cohort(cohort, onnx, out).cached == resumed.films
     index = (out / "embeddings" / onnx.identity.key / "index.jsonl").read_text()
     assert '"mtime_ns": 1,' in index  # the new time is recorded: no hashing next time
+    stacked = load_films(read_cohort(out), 32)  # training's cache of the stacked vectors
     # new pixels: that film (only) is embedded again
     second = cohort / films[1].path
     second.write_bytes((cohort / films[2].path).read_bytes())
@@ -106,6 +108,10 @@ def test_an_interrupted_run_resumes_and_a_changed_film_is_embedded_again(
     assert (rerun.embedded, rerun.cached) == (1, resumed.films - 1)
     vectors = {f.sop_instance_uid: np.load(out / f.path) for f in read_cohort(out).films}
     assert np.array_equal(vectors[films[1].sop_instance_uid], vectors[films[2].sop_instance_uid])
+    restacked = load_films(read_cohort(out), 32)  # not the stale stack of before
+    row = restacked.uids.index(films[1].sop_instance_uid)
+    assert np.array_equal(restacked.data[row], vectors[films[1].sop_instance_uid])
+    assert not np.array_equal(stacked.data[row], restacked.data[row])
 
 
 def test_unreadable_films_are_reported_and_left_out(
