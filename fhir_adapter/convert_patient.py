@@ -1,30 +1,27 @@
-"""Patient JSON -> ``PatientKey`` (the MRN identifier shared with DICOM) and static info."""
+"""A decoded Patient -> ``PatientKey`` (the MRN identifier shared with DICOM) and static info."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
+from fhir_adapter.resources import Patient
 from model.schemas import PatientKey, StaticInfo
 
-JsonDict = dict[str, Any]
+GENDERS = frozenset({"male", "female", "other", "unknown"})
 
 
-def patient_key(patient: JsonDict, mrn_system: str) -> PatientKey | None:
+def patient_key(patient: Patient, mrn_system: str) -> PatientKey | None:
     """The identifier of ``patient`` in ``mrn_system``, or None when it has none."""
-    for ident in patient.get("identifier") or ():
-        if not isinstance(ident, dict) or ident.get("system") != mrn_system:
-            continue
-        value = ident.get("value")
-        if isinstance(value, str) and value:
-            return PatientKey(system=mrn_system, value=value)
+    for ident in patient.identifier:
+        if ident.system == mrn_system and ident.value:
+            return PatientKey(system=mrn_system, value=ident.value)
     return None
 
 
-def birth_date(patient: JsonDict) -> date | None:
+def birth_date(patient: Patient) -> date | None:
     """``Patient.birthDate`` (full dates only; partial dates give None)."""
-    text = patient.get("birthDate")
-    if not isinstance(text, str) or len(text) != 10:
+    text = patient.birthDate
+    if text is None or len(text) != 10:
         return None
     try:
         return date.fromisoformat(text)
@@ -32,10 +29,9 @@ def birth_date(patient: JsonDict) -> date | None:
         return None
 
 
-def gender(patient: JsonDict) -> str | None:
+def gender(patient: Patient) -> str | None:
     """``Patient.gender`` as the FHIR administrative gender code."""
-    value = patient.get("gender")
-    return value if isinstance(value, str) and value else None
+    return patient.gender if patient.gender in GENDERS else None
 
 
 def age_years(born: date | None, as_of: datetime) -> float | None:
@@ -45,7 +41,7 @@ def age_years(born: date | None, as_of: datetime) -> float | None:
     return round((as_of.date() - born).days / 365.25, 2)
 
 
-def static_info(patient: JsonDict, as_of: datetime) -> StaticInfo:
+def static_info(patient: Patient, as_of: datetime) -> StaticInfo:
     """The model's static inputs (age at ``as_of``, administrative gender) of ``patient``."""
     return StaticInfo(age_years=age_years(birth_date(patient), as_of), sex=gender(patient))
 

@@ -9,6 +9,7 @@ from fhir_adapter.client import FhirClient
 from fhir_adapter.clock import Clock, utcnow
 from fhir_adapter.convert_patient import identifier_token, patient_key, static_info
 from fhir_adapter.errors import FhirHttpError, MappingError
+from fhir_adapter.resources import Patient, Rejected
 from model.ports import PatientSink
 from model.schemas import PatientKey
 
@@ -57,11 +58,15 @@ class PatientResolver:
         if kind != "Patient" or not rid:
             return None
         try:
-            patient = await self.client.read("Patient", rid)
+            patient = await self.client.read(Patient, rid)
         except FhirHttpError as exc:
             if exc.status not in (404, 410):
                 raise
             logger.warning("%s is not on the FHIR server (%d)", patient_ref, exc.status)
+            return None
+        if isinstance(patient, Rejected) or patient.id != rid:
+            reason = patient.reason if isinstance(patient, Rejected) else "another Patient's id"
+            logger.warning("%s not usable: %s", patient_ref, reason)
             return None
         key = patient_key(patient, self.mrn_system)
         if key is None:
@@ -79,9 +84,11 @@ class PatientResolver:
         if cached is not None:
             return cached
         async for patient in self.client.search(
-            "Patient", {"identifier": identifier_token(key), "_count": "2"}
+            Patient, {"identifier": identifier_token(key), "_count": "2"}
         ):
-            ref = f"Patient/{patient['id']}"
+            if isinstance(patient, Rejected):
+                continue
+            ref = f"Patient/{patient.id}"
             self.remember(ref, key)
             return ref
         return None

@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 from fhir_adapter.client import FhirClient
 from fhir_adapter.clock import Clock, utcnow
 from fhir_adapter.convert_observation import observation_header
-from fhir_adapter.errors import MappingError
 from fhir_adapter.ingest import IngestReport, ObservationIngestor
+from fhir_adapter.resources import Observation, Rejected, entry_resources
 from fhir_adapter.stores import CursorStore
 
 logger = logging.getLogger(__name__)
 
 POLL_CURSOR = "observation-poll"
+FUTURE_TOLERANCE = timedelta(minutes=10)
 
 
 def fhir_instant(value: datetime) -> str:
@@ -59,21 +60,15 @@ class ObservationPoller:
         }
         report = IngestReport()
         async for page in self.client.search_pages("Observation", params):
-            resources = [
-                e["resource"]
-                for e in page.get("entry") or ()
-                if isinstance(e, dict)
-                and isinstance(e.get("resource"), dict)
-                and e["resource"].get("resourceType") == "Observation"
-            ]
+            resources = entry_resources(page, Observation)
             report.merge(await self.ingestor.ingest(resources))
             newest = cursor
-            for resource in resources:
-                try:
-                    stamp = observation_header(resource).last_updated
-                except MappingError:
+            horizon = self.clock() + FUTURE_TOLERANCE  # a stamp from the future must not
+            for resource in resources:  # move the cursor past data still to come
+                if isinstance(resource, Rejected):
                     continue
-                if stamp is not None and stamp > newest:
+                stamp = observation_header(resource).last_updated
+                if stamp is not None and newest < stamp <= horizon:
                     newest = stamp
             if newest > cursor:
                 cursor = newest
@@ -118,12 +113,7 @@ class Backfiller:
             }
             report = IngestReport()
             async for page in self.client.search_pages("Observation", params):
-                resources = [
-                    e["resource"]
-                    for e in page.get("entry") or ()
-                    if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-                ]
-                report.merge(await self.ingestor.ingest(resources))
+                report.merge(await self.ingestor.ingest(entry_resources(page, Observation)))
             self.cursors.set(name, now)
             logger.info(
                 "backfilled %s: %d observations, %d measurements",

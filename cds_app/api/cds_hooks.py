@@ -12,10 +12,9 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from cds_app.context import AppContext
+from cds_app.hooks.errors import BadRequestError, DataUnavailableError
 from cds_app.hooks.jwt_auth import AuthError, Caller
-from cds_app.hooks.patient_data import DataUnavailableError
 from cds_app.hooks.schemas import CdsResponse, Discovery, ErrorBody
-from cds_app.hooks.service import BadRequestError
 
 router = APIRouter(tags=["cds-hooks"])
 

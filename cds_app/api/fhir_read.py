@@ -10,12 +10,15 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
+from cds_app.api.errors import fhir_error
 from cds_app.context import AppContext
 from fhir_adapter.convert_risk import build_device, build_risk_assessment
+from fhir_adapter.resources import is_fhir_id
 from model.schemas import PatientKey, RiskPrediction
 
 router = APIRouter(prefix="/fhir", tags=["fhir-read"])
 FHIR_JSON = "application/fhir+json"
+ROW_ID = re.compile(r"[1-9][0-9]{0,17}")
 
 
 class FhirResource(BaseModel):
@@ -58,11 +61,11 @@ def _risk_assessment(ctx: AppContext, row_id: int, prediction: RiskPrediction) -
 async def read_risk_assessment(request: Request, resource_id: str) -> Response:
     """``GET [base]/RiskAssessment/<id>``."""
     ctx: AppContext = request.app.state.ctx
-    if not resource_id.isdigit():
-        return _not_found(f"RiskAssessment/{resource_id}")
+    if not ROW_ID.fullmatch(resource_id):  # our ids are database row ids (64-bit integers)
+        return _not_found("RiskAssessment/" + resource_id[:64])
     prediction = await run_in_threadpool(ctx.predictions.get, int(resource_id))
     if prediction is None:
-        return _not_found(f"RiskAssessment/{resource_id}")
+        return _not_found("RiskAssessment/" + resource_id)
     return _send(await run_in_threadpool(_risk_assessment, ctx, int(resource_id), prediction))
 
 
@@ -74,9 +77,12 @@ async def search_risk_assessments(
 ) -> Response:
     """``GET [base]/RiskAssessment?patient=<id>``: newest first, one searchset page."""
     ctx: AppContext = request.app.state.ctx
+    patient_id = patient.removeprefix("Patient/")
+    if not is_fhir_id(patient_id):
+        return fhir_error(400, "invalid", "patient must be Patient/<id> or <id> (a FHIR id)")
 
     def search() -> dict[str, Any]:
-        row = ctx.store.patient_by_fhir_id(patient.removeprefix("Patient/"))
+        row = ctx.store.patient_by_fhir_id(patient_id)
         entries: list[dict[str, Any]] = []
         if row is not None:
             for row_id in ctx.predictions.ids_for(PatientKey.parse(row.patient_key), count):
@@ -108,7 +114,7 @@ async def read_device(request: Request, resource_id: str) -> Response:
     ctx: AppContext = request.app.state.ctx
     model = ctx.model
     if resource_id != device_id(model.model_id, model.model_version):
-        return _not_found(f"Device/{resource_id}")
+        return _not_found("Device/" + resource_id[:64])
     return _send({"id": resource_id, **build_device(model.model_id, model.model_version)})
 
 

@@ -93,6 +93,14 @@ class JwksSource:
         return found
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive, RFC
+    7235), or None."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 class JwtVerifier:
     """Verifies bearer JWTs of trusted CDS Clients."""
 
@@ -111,9 +119,9 @@ class JwtVerifier:
 
     def verify(self, authorization: str | None, audience: str | list[str]) -> Caller:
         """Check an ``Authorization`` header for the endpoint ``audience``; raise AuthError."""
-        if not authorization or not authorization.startswith("Bearer "):
+        token = bearer_token(authorization)
+        if token is None:
             raise AuthError("missing bearer token")
-        token = authorization.removeprefix("Bearer ").strip()
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -122,8 +130,9 @@ class JwtVerifier:
         alg = header.get("alg")
         if alg not in ALLOWED_ALGORITHMS:
             raise AuthError(f"algorithm {alg!r} not accepted (asymmetric algorithms only)")
-        if header.get("typ") not in (None, "JWT"):
-            raise AuthError("typ must be JWT")
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.upper() != "JWT":
+            raise AuthError("typ header must be JWT (CDS Hooks 2.0)")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise AuthError("kid header required")

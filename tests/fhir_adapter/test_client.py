@@ -9,6 +9,7 @@ import pytest
 
 from fhir_adapter.client import FhirClient
 from fhir_adapter.errors import FhirHttpError, FhirUnavailableError
+from fhir_adapter.resources import Observation, Patient
 from tests.fhir_adapter.conftest import free_port, observation, patient, recent
 from tests.support.fhir_server import FhirTestServer
 
@@ -30,17 +31,21 @@ def test_create_read_search_with_paging(fhir_url: str) -> None:
             }
             pages = [p async for p in client.search_pages("Observation", params)]
             assert len(pages) == 3
-            found = [r async for r in client.search("Observation", params)]
-            assert sorted(r["valueQuantity"]["value"] for r in found) == list(range(80, 87))
-            first = await client.read("Observation", found[0]["id"])
-            assert first["meta"]["versionId"] == "1"
+            found = [r async for r in client.search(Observation, params)]
+            assert all(isinstance(r, Observation) for r in found)
+            values = sorted(r.valueQuantity.value for r in found if isinstance(r, Observation)
+                            and r.valueQuantity and r.valueQuantity.value)  # fmt: skip
+            assert values == list(range(80, 87))
+            first = await client.read(Observation, found[0].id)  # type: ignore[union-attr]
+            assert isinstance(first, Observation)
+            assert first.version_id == "1"
             hits = [
                 p
                 async for p in client.search(
-                    "Patient", {"identifier": f"urn:oid:2.16.840.1.113883.4.1.999.1|MRN-{tag}"}
+                    Patient, {"identifier": f"urn:oid:2.16.840.1.113883.4.1.999.1|MRN-{tag}"}
                 )
             ]
-            assert [f"Patient/{p['id']}" for p in hits] == [pref]
+            assert [f"Patient/{p.id}" for p in hits if isinstance(p, Patient)] == [pref]
 
     asyncio.run(run())
 
@@ -55,7 +60,7 @@ def test_conditional_create_is_idempotent(fhir_url: str) -> None:
             first = await client.create(device, if_none_exist=token)
             second = await client.create(device, if_none_exist=token)
             assert first == second
-            hits = [d async for d in client.search("Device", {"identifier": token[11:]})]
+            hits = [d async for d in client.search_objects("Device", {"identifier": token[11:]})]
             assert len(hits) == 1
 
     asyncio.run(run())
@@ -65,7 +70,7 @@ def test_not_found_surfaces_operation_outcome(fhir_url: str) -> None:
     async def run() -> None:
         async with FhirClient(fhir_url) as client:
             with pytest.raises(FhirHttpError) as info:
-                await client.read("Observation", f"missing-{uuid.uuid4().hex[:8]}")
+                await client.read(Observation, f"missing-{uuid.uuid4().hex[:8]}")
             assert info.value.status == 404
             assert not info.value.transient
             assert "error" in info.value.detail
@@ -90,7 +95,7 @@ def test_down_server_raises_unavailable_after_retries(fhir_server: FhirTestServe
     async def run() -> None:
         async with FhirClient(fhir_server.base_url, retries=2, backoff_s=0.01) as client:
             with pytest.raises(FhirUnavailableError) as info:
-                await client.read("Patient", "p1")
+                await client.read(Patient, "p1")
             assert info.value.status == 503
             assert info.value.transient
 
@@ -115,6 +120,6 @@ def test_connection_refused_is_transient() -> None:
         url = f"http://127.0.0.1:{free_port()}/fhir"
         async with FhirClient(url, retries=1, backoff_s=0.01, timeout_s=1) as client:
             with pytest.raises(FhirUnavailableError, match="ConnectError"):
-                await client.read("Patient", "p1")
+                await client.read(Patient, "p1")
 
     asyncio.run(run())

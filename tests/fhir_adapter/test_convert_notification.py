@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import orjson
 import pytest
 
 from fhir_adapter.convert_notification import parse_notification
@@ -76,7 +77,7 @@ def test_event_numbers_and_counts(reference_dir: Path) -> None:
 def test_full_resource_payload_is_kept_for_dedup_only(reference_dir: Path) -> None:
     path = reference_dir / "subscriptions-backport/r4b/Bundle-r4b-notification-full-resource.json"
     hint = parse_notification(path.read_bytes(), FHIR_JSON)
-    assert hint.resources[ENCOUNTER]["status"] == "in-progress"
+    assert orjson.loads(bytes(hint.resources[ENCOUNTER]))["status"] == "in-progress"
 
 
 def test_status_resources_alone_are_not_notifications(reference_dir: Path) -> None:

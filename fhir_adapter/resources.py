@@ -1,0 +1,346 @@
+"""Typed FHIR R4 models of only the fields VentFusion reads (msgspec Structs).
+
+Every FHIR resource that enters the app is decoded here, one resource at a time: a resource of
+the wrong shape (an int where a string is expected, a list where a code is, a missing ``id``)
+becomes one ``Rejected`` with msgspec's reason and path, never an exception in the caller, so one
+bad resource is one counted rejection, not a failed batch. Bundles keep their entries' resources
+as raw JSON (``msgspec.Raw``) until each is decoded on its own.
+
+msgspec rather than pydantic: measured side by side with ``bench/bench_hooks.py --decoders``
+(docs/benchmarks.md). Unknown fields are ignored; field names are the FHIR JSON names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from msgspec import Meta, Raw, Struct
+
+#: A FHIR ``id``: R4's 1-64 of A-Z a-z 0-9 - . plus ``_`` (seen in the wild, as URL-safe).
+#: Checked wherever an id can reach a URL or the database.
+FhirId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9\-._]{1,64}$")]
+#: A FHIR string used as a key (no control characters, bounded): identifiers, codes we store.
+KeyString = Annotated[str, Meta(pattern=r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]{1,300}$")]
+
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-._]{1,64}")
+_RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+class Coding(Struct, frozen=True):
+    system: str | None = None
+    code: str | None = None
+    display: str | None = None
+
+
+class CodeableConcept(Struct, frozen=True):
+    coding: list[Coding] = []
+    text: str | None = None
+
+
+class Reference(Struct, frozen=True):
+    reference: str | None = None
+
+
+Code = Annotated[str, Meta(max_length=64)]
+
+
+class Meta_(Struct, frozen=True):  # noqa: N801 (msgspec.Meta is taken)
+    versionId: FhirId | None = None  # noqa: N815 (FHIR JSON names)
+    lastUpdated: str | None = None  # noqa: N815
+    tag: list[Coding] = []
+
+
+class Period(Struct, frozen=True):
+    start: str | None = None
+    end: str | None = None
+
+
+class Quantity(Struct, frozen=True):
+    value: float | None = None
+    unit: Code | None = None
+    code: Code | None = None
+    system: str | None = None
+
+
+class ObservationComponent(Struct, frozen=True):
+    code: CodeableConcept | None = None
+    valueQuantity: Quantity | None = None  # noqa: N815
+    valueInteger: int | None = None  # noqa: N815
+    dataAbsentReason: CodeableConcept | None = None  # noqa: N815
+
+
+class Observation(Struct, frozen=True):
+    id: FhirId
+    status: Code = ""
+    meta: Meta_ | None = None
+    category: list[CodeableConcept] = []
+    code: CodeableConcept | None = None
+    subject: Reference | None = None
+    effectiveDateTime: str | None = None  # noqa: N815
+    effectiveInstant: str | None = None  # noqa: N815
+    effectivePeriod: Period | None = None  # noqa: N815
+    valueQuantity: Quantity | None = None  # noqa: N815
+    valueInteger: int | None = None  # noqa: N815
+    dataAbsentReason: CodeableConcept | None = None  # noqa: N815
+    component: list[ObservationComponent] = []
+
+    @property
+    def version_id(self) -> str | None:
+        """``meta.versionId`` (None when absent)."""
+        return self.meta.versionId if self.meta else None
+
+
+class Identifier(Struct, frozen=True):
+    system: KeyString | None = None
+    value: KeyString | None = None
+
+
+class Patient(Struct, frozen=True):
+    id: FhirId
+    meta: Meta_ | None = None
+    identifier: list[Identifier] = []
+    gender: str | None = None
+    birthDate: str | None = None  # noqa: N815
+
+
+class Procedure(Struct, frozen=True):
+    id: FhirId
+    status: Code = ""
+    code: CodeableConcept | None = None
+    subject: Reference | None = None
+    performedDateTime: str | None = None  # noqa: N815
+    performedPeriod: Period | None = None  # noqa: N815
+
+
+class Encounter(Struct, frozen=True):
+    id: FhirId
+    subject: Reference | None = None
+    period: Period | None = None
+
+
+class OperationOutcomeIssue(Struct, frozen=True):
+    severity: str | None = None
+    code: str | None = None
+    diagnostics: str | None = None
+    details: CodeableConcept | None = None
+
+
+class OperationOutcome(Struct, frozen=True):
+    issue: list[OperationOutcomeIssue] = []
+
+    def text(self) -> str:
+        """The issues as one line (diagnostics, else details text, else code)."""
+        parts = []
+        for issue in self.issue:
+            text = issue.diagnostics or (issue.details.text if issue.details else None)
+            parts.append(f"{issue.severity or 'error'}: {text or issue.code or ''}")
+        return "; ".join(parts)
+
+
+class BundleLink(Struct, frozen=True):
+    relation: str
+    url: str
+
+
+class EntrySearch(Struct, frozen=True):
+    mode: str | None = None
+
+
+class BundleEntry(Struct, frozen=True):
+    fullUrl: str | None = None  # noqa: N815
+    resource: Raw = Raw(b"")  # raw JSON, decoded on its own; empty when absent
+    search: EntrySearch | None = None
+
+    @property
+    def has_resource(self) -> bool:
+        """True when the entry carries a resource (not absent, not ``null``)."""
+        return len(self.resource) > 0 and bytes(self.resource) != b"null"
+
+
+class Bundle(Struct, frozen=True):
+    type: str | None = None
+    link: list[BundleLink] = []
+    entry: list[BundleEntry] = []
+
+    def next_url(self) -> str | None:
+        """The ``next`` link, if any."""
+        return next((link.url for link in self.link if link.relation == "next"), None)
+
+
+class ParametersParameter(Struct, frozen=True):
+    name: str
+    part: list[ParametersParameter] = []
+    valueString: str | None = None  # noqa: N815
+    valueCode: str | None = None  # noqa: N815
+    valueCanonical: str | None = None  # noqa: N815
+    valueUri: str | None = None  # noqa: N815
+    valueInstant: str | None = None  # noqa: N815
+    valueDateTime: str | None = None  # noqa: N815
+    valueInteger: int | None = None  # noqa: N815
+    valueUnsignedInt: int | None = None  # noqa: N815
+    valuePositiveInt: int | None = None  # noqa: N815
+    valueReference: Reference | None = None  # noqa: N815
+    valueCodeableConcept: CodeableConcept | None = None  # noqa: N815
+
+    def value(self) -> str | int | CodeableConcept | None:
+        """The value[x] present (a Reference as its reference string)."""
+        if self.valueReference is not None:
+            return self.valueReference.reference
+        for value in (self.valueString, self.valueCode, self.valueCanonical, self.valueUri,
+                      self.valueInstant, self.valueDateTime, self.valueInteger,
+                      self.valueUnsignedInt, self.valuePositiveInt,
+                      self.valueCodeableConcept):  # fmt: skip
+            if value is not None:
+                return value
+        return None
+
+
+class Parameters(Struct, frozen=True):
+    parameter: list[ParametersParameter] = []
+
+
+class NotificationEventR4B(Struct, frozen=True):
+    eventNumber: str | int | None = None  # noqa: N815 (integer64: a JSON string in R4B)
+    timestamp: str | None = None
+    focus: Reference | None = None
+
+
+class SubscriptionStatus(Struct, frozen=True):
+    status: str | None = None
+    type: str = ""
+    eventsSinceSubscriptionStart: str | int | None = None  # noqa: N815
+    notificationEvent: list[NotificationEventR4B] = []  # noqa: N815
+    subscription: Reference | None = None
+    topic: str | None = None
+    error: list[CodeableConcept] = []
+
+
+class ResourceHeader(Struct, frozen=True):
+    """Just the type and id, to route a resource before decoding it in full."""
+
+    resourceType: str  # noqa: N815
+    id: str | None = None
+    meta: Meta_ | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A resource that could not be used, and why (``ref`` is ``Type/id`` when known)."""
+
+    ref: str
+    reason: str
+
+
+R = TypeVar("R", bound=Struct)
+
+_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+
+
+def _decoder(model: type[R]) -> msgspec.json.Decoder[R]:
+    found = _decoders.get(model)
+    if found is None:
+        found = _decoders[model] = msgspec.json.Decoder(model)
+    return found
+
+
+def resource_type_of(model: type[Struct]) -> str:
+    """The FHIR type a model decodes (``Meta_`` etc. are not resources)."""
+    return model.__name__
+
+
+def decode(data: bytes | Raw, model: type[R]) -> R:
+    """Decode JSON bytes into ``model``; raise ``msgspec.DecodeError``/``ValidationError``."""
+    return _decoder(model).decode(data)
+
+
+def decode_resource(data: bytes | Raw, model: type[R]) -> R | Rejected:
+    """One resource of type ``model`` from its JSON; never raises.
+
+    The ``resourceType`` must be the model's; anything else is a ``Rejected`` with the reason.
+    """
+    try:
+        header = decode(data, ResourceHeader)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return Rejected("?", f"not a FHIR resource: {exc}")
+    expected = resource_type_of(model)
+    ref = (f"{header.resourceType}/{header.id}" if header.id else header.resourceType)[:100]
+    if header.resourceType != expected:
+        return Rejected(ref, f"expected a {expected}, got {header.resourceType[:40]!r}")
+    try:
+        return decode(data, model)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        return Rejected(ref, f"invalid {expected}: {exc}")
+
+
+def entry_resources(bundle: Bundle, model: type[R]) -> list[R | Rejected]:
+    """The entries of ``bundle`` whose resource is a ``model``, each decoded on its own.
+
+    Entries of other types (an OperationOutcome with ``search.mode`` outcome, included
+    resources) are skipped; an entry whose resource is not a resource at all is a Rejected.
+    """
+    found: list[R | Rejected] = []
+    expected = resource_type_of(model)
+    for number, entry in enumerate(bundle.entry):
+        if not entry.has_resource:
+            continue
+        try:
+            header = decode(entry.resource, ResourceHeader)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            found.append(Rejected(f"entry[{number}]", f"not a FHIR resource: {exc}"))
+            continue
+        if header.resourceType != expected:
+            continue
+        if entry.search is not None and entry.search.mode not in (None, "match"):
+            continue
+        found.append(decode_resource(entry.resource, model))
+    return found
+
+
+def local_ref(reference: str | None) -> str | None:
+    """``Type/id`` from a relative or absolute reference (history suffix dropped), or None.
+
+    Only a well-formed resource type and FHIR id are accepted, so what comes out is safe in a URL
+    path and in the database.
+    """
+    if not reference or len(reference) > 2000:
+        return None
+    parts = reference.split("/_history/")[0].rstrip("/").split("/")
+    if len(parts) < 2:
+        return None
+    kind, rid = parts[-2], parts[-1]
+    if not _RESOURCE_TYPE.fullmatch(kind) or not _FHIR_ID.fullmatch(rid):
+        return None
+    return f"{kind}/{rid}"
+
+
+def is_fhir_id(value: str) -> bool:
+    """True for a valid FHIR ``id`` (1-64 of A-Z a-z 0-9 - . _)."""
+    return _FHIR_ID.fullmatch(value) is not None
+
+
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})")
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def parse_instant(text: object, *, strict: bool = False) -> datetime | None:
+    """A zone-aware datetime from a FHIR dateTime/instant, or None.
+
+    Dates, zone-less times, non-strings and times that cannot be expressed in UTC (year 1 at
+    +14:00) give None. ``strict`` requires seconds (RFC 3339 §5.6, as CDS Hooks feedback does).
+    """
+    if not isinstance(text, str) or len(text) > 40:
+        return None
+    if not (_RFC3339 if strict else _INSTANT).fullmatch(text):
+        return None
+    normalised = _FRACTION.sub(r"\1", text.upper().replace("Z", "+00:00").replace(" ", "T"))
+    try:
+        value = datetime.fromisoformat(normalised)
+        value.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    return value
