@@ -194,7 +194,7 @@ def _backport(body: bytes) -> NotificationHint:
             included = decode(entry.resource, ResourceHeader)
         except (msgspec.ValidationError, msgspec.DecodeError):
             continue  # not a resource: nothing to re-read from it
-        ref = local_ref(f"{included.resourceType}/{included.id}" if included.id else None)
+        ref = local_ref(included.ref)
         if ref is not None:
             resources[ref] = entry.resource
     return NotificationHint(
@@ -229,8 +229,8 @@ def parse_notification(
             return _backport(body)
     if kind in ("Bundle", "Parameters", "SubscriptionStatus", "OperationOutcome"):
         raise NotificationFormatError(f"{kind[:64]} is not a notification")
-    rid = header.id
-    ref = local_ref(f"{kind}/{rid}") if rid else local_ref(path_hint)
+    rid = header.id if isinstance(header.id, str) and header.id else None
+    ref = local_ref(header.ref) if rid else local_ref(path_hint)
     if ref is None:
         raise NotificationFormatError("resource notification without a valid id")
     return NotificationHint(

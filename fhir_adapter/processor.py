@@ -12,7 +12,7 @@ from fhir_adapter.convert_notification import NotificationHint
 from fhir_adapter.errors import FhirHttpError
 from fhir_adapter.ingest import IngestReport, ObservationIngestor
 from fhir_adapter.poller import ObservationPoller
-from fhir_adapter.resources import Observation, Rejected, ResourceHeader, decode
+from fhir_adapter.resources import Observation, Rejected, VersionOnly, decode
 from fhir_adapter.stores import EventNumberStore, MemoryEventNumberStore, SeenStore
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ class NotificationProcessor:
         if body is None:
             return False
         try:
-            meta = decode(body, ResourceHeader).meta
+            meta = decode(body, VersionOnly).meta
         except (msgspec.ValidationError, msgspec.DecodeError):
             return False
         version = meta.versionId if meta else None

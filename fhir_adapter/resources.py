@@ -221,10 +221,21 @@ class SubscriptionStatus(Struct, frozen=True):
 
 
 class ResourceHeader(Struct, frozen=True):
-    """Just the type and id, to route a resource before decoding it in full."""
+    """Just the type (and the id, whatever it is), to route a resource before decoding it."""
 
     resourceType: str  # noqa: N815
-    id: str | None = None
+    id: Any = None
+
+    @property
+    def ref(self) -> str:
+        """``Type/id`` for messages (bounded), or the type alone without a string id."""
+        rid = self.id if isinstance(self.id, str) else ""
+        return (f"{self.resourceType}/{rid}" if rid else self.resourceType)[:100]
+
+
+class VersionOnly(Struct, frozen=True):
+    """``meta.versionId`` alone (deduplicating a notification payload without trusting it)."""
+
     meta: Meta_ | None = None
 
 
@@ -268,7 +279,7 @@ def decode_resource(data: bytes | Raw, model: type[R]) -> R | Rejected:
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         return Rejected("?", f"not a FHIR resource: {exc}")
     expected = resource_type_of(model)
-    ref = (f"{header.resourceType}/{header.id}" if header.id else header.resourceType)[:100]
+    ref = header.ref
     if header.resourceType != expected:
         return Rejected(ref, f"expected a {expected}, got {header.resourceType[:40]!r}")
     try:
