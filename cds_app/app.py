@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from cds_app.api import cds_hooks, fhir_read, health
 from cds_app.api.errors import install_error_handlers
 from cds_app.api.fhir_notifications import build_fhir_notification_router
+from cds_app.api.openapi import install_openapi
 from cds_app.context import AppContext
 from cds_app.db.outbox import DbOutbox
 from cds_app.db.predictions import PredictionRepository
@@ -127,6 +128,7 @@ def create_app(
     app = FastAPI(title="VentFusion", version="0.1.0", lifespan=lifespan)
     app.state.ready = False
     install_error_handlers(app)
+    install_openapi(app)
     if settings.hooks.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -153,7 +153,7 @@ class EntrySearch(Struct, frozen=True):
 
 class BundleEntry(Struct, frozen=True):
     fullUrl: str | None = None  # noqa: N815
-    resource: Raw = Raw(b"")  # raw JSON, decoded on its own; empty when absent
+    resource: Raw = msgspec.field(default_factory=Raw)  # raw JSON, decoded alone; empty if absent
     search: EntrySearch | None = None
 
     @property

@@ -94,8 +94,13 @@ def build_fhir_notification_router(
         )
         return _outcome(200, "informational", text, severity="information")
 
-    for path in (prefix, prefix + "/{rest:path}"):
-        router.add_api_route(path, receive, methods=["POST", "PUT"], include_in_schema=True)
+    for name, path in (
+        ("notification", prefix),
+        ("resource_notification", prefix + "/{rest:path}"),
+    ):
+        for method in ("POST", "PUT"):
+            router.add_api_route(path, receive, methods=[method],
+                                 operation_id=f"{name}_{method.lower()}")  # fmt: skip
     return router
 
 

@@ -1,0 +1,89 @@
+"""≥ 5,000 hostile requests across every door: the app never answers 500.
+
+The CDS service, feedback, notifications (re-read from a FHIR server that itself answers mutated
+resources) and the read-only FHIR API, each request with valid credentials so the payload reaches
+the decoders. ``VENTFUSION_FUZZ_REQUESTS`` changes the count (default 5,000).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from cds_app.app import create_app
+from cds_app.context import AppContext
+from cds_app.settings import Settings
+from fhir_adapter.client import FhirClient
+from fhir_adapter.service import build_ingest
+from fhir_adapter.stores import MemoryCursorStore, MemorySeenStore
+from tests.cds_app.conftest import BASE_URL
+from tests.cds_app.fakes import FakeRiskModel
+from tests.conftest import REFERENCE_DIR
+from tests.support.ehr import MRN_SYSTEM, TestEhr
+from tests.support.hostile import HostileEhr, HostileRequests, load_fixtures
+
+REQUESTS = int(os.environ.get("VENTFUSION_FUZZ_REQUESTS", "5000"))  # read before env isolation
+#: Every status a hostile request may get; 502: the EHR answered a re-read with garbage.
+EXPECTED = {200, 400, 401, 404, 405, 412, 413, 415, 502, 503}
+
+
+def hostile_processor(ehr: HostileEhr, ctx: AppContext) -> object:
+    """A notification processor whose FHIR server is ``ehr`` (no sockets)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        status, body = ehr.answer(request.method, request.url.path)
+        return httpx.Response(
+            status, content=body, headers={"Content-Type": "application/fhir+json"}
+        )
+
+    client = FhirClient("https://ehr.example.org/fhir", retries=0,
+                        transport=httpx.MockTransport(handler))  # fmt: skip
+    return build_ingest(client, ctx.measurement_sink, mrn_system=MRN_SYSTEM,
+                        seen=MemorySeenStore(), cursors=MemoryCursorStore(),
+                        patients=ctx.store, backfill=False).processor  # fmt: skip
+
+
+@pytest.fixture
+def fuzz_client(sqlite_url: str, make_settings: Callable[..., Settings]) -> Iterator[TestClient]:
+    with TestClient(create_app(make_settings(sqlite_url), model=FakeRiskModel()),
+                    raise_server_exceptions=False) as client:  # fmt: skip
+        yield client
+
+
+def test_no_500_over_5000_hostile_requests(fuzz_client: TestClient, ehr: TestEhr) -> None:
+    """The count and the status totals are printed (``-s``); see docs/benchmarks.md."""
+    reference = REFERENCE_DIR if REFERENCE_DIR.is_dir() else None
+    fixtures = load_fixtures(reference)
+    ctx: AppContext = fuzz_client.app.state.ctx  # type: ignore[attr-defined]
+    ctx.fhir_processor = hostile_processor(HostileEhr(fixtures, seed=11), ctx)
+    requests = HostileRequests(fixtures, ehr.token, audience_base=BASE_URL, seed=7)
+    first = fuzz_client.post(
+        "/cds-services/ventfusion-patient-view",
+        json=fixtures.hook,
+        headers=requests._cds(""),
+    )
+    assert first.status_code == 200, first.text
+    requests.card_uuid = first.json()["cards"][0]["uuid"]
+    statuses: Counter[tuple[str, int]] = Counter()
+    failures: list[str] = []
+    for _ in range(REQUESTS):
+        request = requests.next()
+        response = fuzz_client.request(request.method, request.path, content=request.body,
+                                       headers=request.headers)  # fmt: skip
+        statuses[(request.endpoint, response.status_code)] += 1
+        if response.status_code not in EXPECTED and len(failures) < 5:
+            failures.append(
+                f"{request.endpoint} {response.status_code}: {(request.body or b'')[:300]!r}"
+            )
+    print(sorted(statuses.items()))
+    assert not failures, failures
+    assert sum(statuses.values()) == REQUESTS
+    by_endpoint = Counter(endpoint for endpoint, _ in statuses.elements())
+    assert set(by_endpoint) == {"patient-view", "feedback", "notification", "read"}
+    assert statuses[("patient-view", 200)] > 0
+    assert statuses[("notification", 200)] > 0
