@@ -75,6 +75,7 @@ class ObservationComponent(Struct, frozen=True):
 
 
 class Observation(Struct, frozen=True):
+    resourceType: str  # noqa: N815
     id: FhirId
     status: Code = ""
     meta: Meta_ | None = None
@@ -101,6 +102,7 @@ class Identifier(Struct, frozen=True):
 
 
 class Patient(Struct, frozen=True):
+    resourceType: str  # noqa: N815
     id: FhirId
     meta: Meta_ | None = None
     identifier: list[Identifier] = []
@@ -109,6 +111,7 @@ class Patient(Struct, frozen=True):
 
 
 class Procedure(Struct, frozen=True):
+    resourceType: str  # noqa: N815
     id: FhirId
     status: Code = ""
     code: CodeableConcept | None = None
@@ -118,6 +121,7 @@ class Procedure(Struct, frozen=True):
 
 
 class Encounter(Struct, frozen=True):
+    resourceType: str  # noqa: N815
     id: FhirId
     subject: Reference | None = None
     period: Period | None = None
@@ -274,18 +278,22 @@ def decode_resource(data: bytes | Raw, model: type[R]) -> R | Rejected:
 
     The ``resourceType`` must be the model's; anything else is a ``Rejected`` with the reason.
     """
-    try:
-        header = decode(data, ResourceHeader)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        return Rejected("?", f"not a FHIR resource: {exc}")
     expected = resource_type_of(model)
-    ref = header.ref
-    if header.resourceType != expected:
-        return Rejected(ref, f"expected a {expected}, got {header.resourceType[:40]!r}")
     try:
-        return decode(data, model)
+        resource = decode(data, model)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        return Rejected(ref, f"invalid {expected}: {exc}")
+        try:
+            header = decode(data, ResourceHeader)
+        except (msgspec.ValidationError, msgspec.DecodeError) as bad:
+            return Rejected("?", f"not a FHIR resource: {bad}")
+        if header.resourceType != expected:
+            return Rejected(header.ref, f"expected a {expected}, got {header.resourceType[:40]!r}")
+        return Rejected(header.ref, f"invalid {expected}: {exc}")
+    kind = getattr(resource, "resourceType", expected)
+    if kind != expected:
+        return Rejected(f"{kind[:40]}/{getattr(resource, 'id', '')}",
+                        f"expected a {expected}, got {kind[:40]!r}")  # fmt: skip
+    return resource
 
 
 def entry_resources(bundle: Bundle, model: type[R]) -> list[R | Rejected]:
@@ -295,20 +303,17 @@ def entry_resources(bundle: Bundle, model: type[R]) -> list[R | Rejected]:
     resources) are skipped; an entry whose resource is not a resource at all is a Rejected.
     """
     found: list[R | Rejected] = []
-    expected = resource_type_of(model)
     for number, entry in enumerate(bundle.entry):
         if not entry.has_resource:
             continue
-        try:
-            header = decode(entry.resource, ResourceHeader)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            found.append(Rejected(f"entry[{number}]", f"not a FHIR resource: {exc}"))
-            continue
-        if header.resourceType != expected:
-            continue
         if entry.search is not None and entry.search.mode not in (None, "match"):
             continue
-        found.append(decode_resource(entry.resource, model))
+        one = decode_resource(entry.resource, model)
+        if isinstance(one, Rejected) and one.reason.startswith("expected a "):
+            continue  # another resource type: not ours to count
+        if isinstance(one, Rejected) and one.ref == "?":
+            one = Rejected(f"entry[{number}]", one.reason)
+        found.append(one)
     return found
 
 
@@ -348,9 +353,10 @@ def parse_instant(text: object, *, strict: bool = False) -> datetime | None:
         return None
     if not (_RFC3339 if strict else _INSTANT).fullmatch(text):
         return None
-    normalised = _FRACTION.sub(r"\1", text.upper().replace("Z", "+00:00").replace(" ", "T"))
+    if "." in text:  # Python reads at most 6 fraction digits; FHIR allows more
+        text = _FRACTION.sub(r"\1", text)
     try:
-        value = datetime.fromisoformat(normalised)
+        value = datetime.fromisoformat(text.upper().replace(" ", "T"))
         value.astimezone(UTC)
     except (ValueError, OverflowError):
         return None
