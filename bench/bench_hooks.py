@@ -162,8 +162,9 @@ def _compare_decoders(patients: int, rounds: int) -> None:
     bodies = [prefetch_body(p, (p % 5) / 4, now, "r") for p in range(patients)]
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     result = run(bodies, rounds)
-    print(f"decode + validate each resource + map, {len(bodies)} bodies of "
-          f"{len(bodies[0]) // 1024} KB, {rounds} alternating rounds; load average {load}")  # fmt: skip
+    size_kb = len(bodies[0]) // 1024
+    print(f"decode + validate each resource + map, {len(bodies)} bodies of {size_kb} KB, "
+          f"{rounds} alternating rounds; load average {load}")  # fmt: skip
     print("| decoder | median µs per request |\n|---|---|")
     print(f"| pydantic 2 (twin models) | {result['pydantic_us']:.0f} |")
     print(f"| msgspec (fhir_adapter.resources) | {result['msgspec_us']:.0f} |")

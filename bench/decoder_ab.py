@@ -59,8 +59,9 @@ def twin(struct: type[msgspec.Struct]) -> type[pydantic.BaseModel]:
     if struct in _twins:
         return _twins[struct]
     hints = typing.get_type_hints(struct, include_extras=True)
-    defaults = dict(zip(struct.__struct_fields__[-len(struct.__struct_defaults__):] if
-                        struct.__struct_defaults__ else (), struct.__struct_defaults__))  # fmt: skip
+    given = struct.__struct_defaults__  # the defaults of the last fields, in order
+    with_default = struct.__struct_fields__[len(struct.__struct_fields__) - len(given) :]
+    defaults = dict(zip(with_default, given, strict=True))
     fields: dict[str, Any] = {}
     for name in struct.__struct_fields__:
         default = defaults.get(name, ...)
