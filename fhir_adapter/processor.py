@@ -89,8 +89,11 @@ class NotificationProcessor:
             except FhirHttpError as exc:
                 if exc.transient:
                     raise
-                logger.warning("_id search refused (%s); reading one by one", exc.status)
-                self.batch_reads = False
+                if exc.status >= 400:  # the server refuses _id searches: stop trying them
+                    logger.warning("_id search refused (%s); reading one by one", exc.status)
+                    self.batch_reads = False
+                else:  # a page we could not decode: read this batch one by one
+                    logger.warning("_id search answered no Bundle; reading one by one")
                 break
         missing = [r for r in refs if r not in found]  # deleted, or not visible: read to tell
         extra = await asyncio.gather(*(self._reread(r, gone) for r in missing))
