@@ -36,8 +36,8 @@ from fhir_adapter.resources import (
     ResourceHeader,
     decode,
     decode_resource,
-    local_ref,
 )
+from fhir_adapter.values import local_ref
 from model.cohort import (
     EVENT_COLUMNS,
     FILM_COLUMNS,

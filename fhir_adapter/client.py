@@ -22,9 +22,9 @@ from fhir_adapter.resources import (
     decode,
     decode_resource,
     entry_resources,
-    is_fhir_id,
     resource_type_of,
 )
+from fhir_adapter.values import is_fhir_id
 
 logger = logging.getLogger(__name__)
 

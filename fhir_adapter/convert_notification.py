@@ -27,8 +27,8 @@ from fhir_adapter.resources import (
     ResourceHeader,
     SubscriptionStatus,
     decode,
-    local_ref,
 )
+from fhir_adapter.values import local_ref
 
 JSON_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir"})
 KINDS = frozenset({"handshake", "heartbeat", "event-notification", "query-status", "query-event"})

@@ -8,14 +8,9 @@ from datetime import datetime
 
 from fhir_adapter.codes import CodeTable
 from fhir_adapter.errors import MappingError
-from fhir_adapter.resources import (
-    CodeableConcept,
-    Observation,
-    ObservationComponent,
-    local_ref,
-    parse_instant,
-)
+from fhir_adapter.resources import CodeableConcept, Observation, ObservationComponent
 from fhir_adapter.units import to_canonical
+from fhir_adapter.values import local_ref, parse_instant
 from model.schemas import Measurement, PatientKey
 from model.variables import BY_NAME
 

@@ -8,12 +8,13 @@ from fhir_adapter.resources import Patient
 from model.schemas import PatientKey, StaticInfo
 
 GENDERS = frozenset({"male", "female", "other", "unknown"})
+MAX_MRN_LENGTH = 64  # the MRN is also the DICOM PatientID, an LO of at most 64 characters
 
 
 def patient_key(patient: Patient, mrn_system: str) -> PatientKey | None:
     """The identifier of ``patient`` in ``mrn_system``, or None when it has none."""
     for ident in patient.identifier:
-        if ident.system == mrn_system and ident.value:
+        if ident.system == mrn_system and ident.value and len(ident.value) <= MAX_MRN_LENGTH:
             return PatientKey(system=mrn_system, value=ident.value)
     return None
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fhir_adapter.codes import SNOMED
-from fhir_adapter.resources import Encounter, Procedure, local_ref, parse_instant
+from fhir_adapter.resources import Encounter, Procedure
+from fhir_adapter.values import local_ref, parse_instant
 from model.variables import VENTILATION_SNOMED
 
 EXCLUDED_STATUSES = frozenset({"entered-in-error", "not-done", "preparation"})

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from cds_app.api.errors import fhir_error
 from cds_app.context import AppContext
 from fhir_adapter.convert_risk import build_device, build_risk_assessment
-from fhir_adapter.resources import is_fhir_id
+from fhir_adapter.values import is_fhir_id
 from model.schemas import PatientKey, RiskPrediction
 
 router = APIRouter(prefix="/fhir", tags=["fhir-read"])

@@ -37,8 +37,8 @@ from fhir_adapter.resources import (
     decode,
     decode_resource,
     entry_resources,
-    local_ref,
 )
+from fhir_adapter.values import local_ref
 from model.schemas import Measurement, PatientKey, StaticInfo
 
 PATIENT_KEY = "patient"

@@ -13,7 +13,8 @@ import msgspec
 from msgspec import Meta, Raw, Struct
 
 from cds_app.hooks.errors import BadRequestError
-from fhir_adapter.resources import FhirId, parse_instant
+from fhir_adapter.resources import FhirId
+from fhir_adapter.values import parse_instant
 
 #: A printable, bounded token (no control characters): ids we store or send in headers.
 Token = Annotated[str, Meta(pattern=r"^[^\x00-\x1F\x7F]{1,4096}$")]

@@ -28,7 +28,7 @@ from cds_app.hooks.requests import HookRequest, decode_feedback, decode_hook_req
 from cds_app.hooks.schemas import Card, CdsResponse, Discovery, ServiceDefinition
 from cds_app.logging_setup import patient_ref
 from fhir_adapter.codes import CodeTable
-from fhir_adapter.resources import parse_instant
+from fhir_adapter.values import parse_instant
 from model.schemas import PatientKey, PatientWindow, RiskPrediction, StaticInfo
 
 log = logging.getLogger(__name__)

@@ -49,14 +49,20 @@ def hostile_processor(ehr: HostileEhr, ctx: AppContext) -> object:
 
 
 @pytest.fixture
-def fuzz_client(sqlite_url: str, make_settings: Callable[..., Settings]) -> Iterator[TestClient]:
-    with TestClient(create_app(make_settings(sqlite_url), model=FakeRiskModel()),
-                    raise_server_exceptions=False) as client:  # fmt: skip
+def fuzz_client(db_url: str, make_settings: Callable[..., Settings]) -> Iterator[TestClient]:
+    app = create_app(make_settings(db_url), model=FakeRiskModel())
+    with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
 
-def test_no_500_over_5000_hostile_requests(fuzz_client: TestClient, ehr: TestEhr) -> None:
-    """The count and the status totals are printed (``-s``); see docs/benchmarks.md."""
+def test_no_500_over_5000_hostile_requests(
+    fuzz_client: TestClient, ehr: TestEhr, db_url: str
+) -> None:
+    """5,000 on SQLite, a quarter of that on PostgreSQL (its column limits and NUL rules).
+
+    The status totals are printed (``-s``); see docs/benchmarks.md.
+    """
+    count = REQUESTS if db_url.startswith("sqlite") else REQUESTS // 4
     reference = REFERENCE_DIR if REFERENCE_DIR.is_dir() else None
     fixtures = load_fixtures(reference)
     ctx: AppContext = fuzz_client.app.state.ctx  # type: ignore[attr-defined]
@@ -65,13 +71,13 @@ def test_no_500_over_5000_hostile_requests(fuzz_client: TestClient, ehr: TestEhr
     first = fuzz_client.post(
         "/cds-services/ventfusion-patient-view",
         json=fixtures.hook,
-        headers=requests._cds(""),
+        headers=requests.cds_headers(""),
     )
     assert first.status_code == 200, first.text
     requests.card_uuid = first.json()["cards"][0]["uuid"]
     statuses: Counter[tuple[str, int]] = Counter()
     failures: list[str] = []
-    for _ in range(REQUESTS):
+    for _ in range(count):
         request = requests.next()
         response = fuzz_client.request(request.method, request.path, content=request.body,
                                        headers=request.headers)  # fmt: skip
@@ -82,7 +88,7 @@ def test_no_500_over_5000_hostile_requests(fuzz_client: TestClient, ehr: TestEhr
             )
     print(sorted(statuses.items()))
     assert not failures, failures
-    assert sum(statuses.values()) == REQUESTS
+    assert sum(statuses.values()) == count
     by_endpoint = Counter(endpoint for endpoint, _ in statuses.elements())
     assert set(by_endpoint) == {"patient-view", "feedback", "notification", "read"}
     assert statuses[("patient-view", 200)] > 0

@@ -177,7 +177,7 @@ class HostileRequests:
         self.read_headers = read_headers
         self.notification_headers = notification_headers
 
-    def _cds(self, path_suffix: str) -> dict[str, str]:
+    def cds_headers(self, path_suffix: str) -> dict[str, str]:
         token = self.token_for(self.audience + path_suffix)
         return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
@@ -185,7 +185,9 @@ class HostileRequests:
         doc = copy.deepcopy(self.fixtures.hook)
         doc["hookInstance"] = str(uuid.uuid4())
         body = encode(mutate(doc, self.rng, self.rng.choice((1, 1, 2, 4))), self.rng)
-        return Request("patient-view", "POST", f"/cds-services/{SERVICE}", body, self._cds(""))
+        return Request(
+            "patient-view", "POST", f"/cds-services/{SERVICE}", body, self.cds_headers("")
+        )
 
     def feedback(self) -> Request:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -194,7 +196,7 @@ class HostileRequests:
         doc = self.rng.choice([own, own, *self.fixtures.feedback])
         body = encode(mutate(doc, self.rng, self.rng.choice((1, 2))), self.rng)
         path = f"/cds-services/{SERVICE}/feedback"
-        return Request("feedback", "POST", path, body, self._cds("/feedback"))
+        return Request("feedback", "POST", path, body, self.cds_headers("/feedback"))
 
     def notification(self) -> Request:
         doc = self.rng.choice(self.fixtures.notifications)
