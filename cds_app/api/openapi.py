@@ -26,8 +26,8 @@ def _components() -> tuple[tuple[dict[str, Any], ...], dict[str, Any]]:
     )
     for name in _RESOURCES:  # FHIR resources carry their type (checked before decoding)
         schema = components[name]
-        schema["properties"] = {"resourceType": {"const": name}, **schema["properties"]}
-        schema["required"] = ["resourceType", *schema.get("required", [])]
+        schema["properties"] = {**schema["properties"], "resourceType": {"const": name}}
+        schema["required"] = sorted({"resourceType", *schema.get("required", [])})
     return refs, {f"{PREFIX}{name}": schema for name, schema in components.items()}
 
 
