@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +13,8 @@ from alembic.config import Config
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel
 
 #: pg_advisory lock key held while migrating ("VF" + 1).
 MIGRATION_LOCK = 0x5646_0001
@@ -64,6 +65,18 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def commit_unless_duplicate(engine: Engine, rows: Sequence[SQLModel]) -> bool:
+    """Insert ``rows`` in one transaction; False (nothing stored) if a unique key already exists."""
+    with Session(engine) as session:
+        session.add_all(rows)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return False
+    return True
 
 
 def get_db(request: Request) -> Iterator[Session]:

@@ -64,7 +64,7 @@ def _run(url: str, sink: OwnSink, scenario: Scenario, transport: FaultyTransport
         async with FhirClient(url, retries=0, transport=transport) as client:
             services = memory_ingest(client, sink)
             ref = await client.create(patient(sink.mrn))
-            created = await client.read(*ref.split("/"))
+            created = await client.get_json(ref)
             services.poller.cursors.set(POLL_CURSOR, _stamp(created))
             await scenario(client, services, ref)
 
@@ -80,7 +80,7 @@ async def _heart_rates(client: FhirClient, ref: str, n: int) -> list[Json]:
     created = []
     for i in range(n):
         obs = observation("8867-4", 80 + i, "/min", patient=ref, when=recent(n - i))
-        created.append(await client.read(*(await client.create(obs)).split("/")))
+        created.append(await client.get_json(await client.create(obs)))
     return created
 
 
@@ -113,7 +113,7 @@ def test_an_observation_amended_while_the_poll_pages_is_not_lost(
         created = await _heart_rates(client, ref, 7)
 
         async def amend_the_first() -> None:
-            first = await client.read("Observation", str(created[0]["id"]))
+            first = await client.get_json(f"Observation/{created[0]['id']}")
             value = {**first["valueQuantity"], "value": 120}
             await client.update({**first, "status": "amended", "valueQuantity": value})
 
