@@ -90,7 +90,7 @@ class ObservationPoller:
             stamps = _stamps(resources, horizon)
             in_order = in_order and stamps == sorted(stamps)
             moved = max(stamps, default=newest) > newest
-            newest = max(newest, *stamps)
+            newest = max([newest, *stamps])
             if in_order and moved:
                 self.cursors.set(POLL_CURSOR, newest)  # everything older is in
             following = pages.next(page)  # same origin, no loop, bounded

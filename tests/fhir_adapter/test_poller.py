@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -204,3 +204,37 @@ def test_a_page_of_equal_timestamps_is_left_by_the_servers_next_link(
 
     _run(fhir_server.base_url, own_sink, scenario, transport)
     assert transport.count("GET", "/Observation") < 10
+
+
+def test_a_poll_with_nothing_new_keeps_its_cursor(fhir_url: str, own_sink: OwnSink) -> None:
+    """An empty window (nothing updated since the cursor) is a quiet pass, not an error."""
+
+    async def scenario(client: FhirClient, services: IngestServices, ref: str) -> None:
+        poller = _poller(client, services, overlap_s=0)
+        ahead = datetime.now(UTC) + timedelta(minutes=5)  # after everything on the server
+        poller.cursors.set(POLL_CURSOR, ahead)
+        report = await poller.poll_once()
+        assert (report.observations, report.measurements) == (0, 0)
+        assert poller.cursors.get(POLL_CURSOR) == ahead
+
+    _run(fhir_url, own_sink, scenario, FaultyTransport())
+
+
+def test_a_stamp_from_the_future_does_not_move_the_cursor(
+    fhir_server: FhirTestServer, own_sink: OwnSink
+) -> None:
+    """A forged (or clock-skewed) ``lastUpdated`` a day ahead is read, but the cursor stays at
+    the newest credible stamp, so data updated meanwhile is not skipped by the next pass."""
+
+    async def scenario(client: FhirClient, services: IngestServices, ref: str) -> None:
+        created = await _heart_rates(client, ref, 3)
+        forged = (datetime.now(UTC) + timedelta(days=1)).isoformat().replace("+00:00", "Z")
+        fhir_server.current_one("Observation", str(created[-1]["id"]))["meta"]["lastUpdated"] = (
+            forged
+        )
+        poller = _poller(client, services, overlap_s=0)
+        await poller.poll_once()
+        assert own_sink.mine("heart_rate") == [80, 81, 82]
+        assert poller.cursors.get(POLL_CURSOR) == _stamp(created[1])
+
+    _run(fhir_server.base_url, own_sink, scenario, FaultyTransport())
