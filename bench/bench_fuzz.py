@@ -3,7 +3,9 @@
 Starts ``ventfusion serve --no-dicom --no-worker`` (bundled model, SQLite, JWT verification on),
 whose FHIR server (for notification re-reads) is a local one answering mutated resources, then
 sends ``--requests`` hostile requests from ``tests/support/hostile.py`` (CDS service with a fresh
-ES384 JWT each, feedback, notifications, read API) and prints the totals by endpoint and status.
+ES384 JWT each, feedback, notifications with the shared secret, and the read API with a fresh
+access token of a test authorization server, so every payload reaches the decoders rather than
+the 401 path) and prints the totals by endpoint and status.
 Exits non-zero on any HTTP 500. The shared HL7 examples are used when ``--reference`` exists.
 
     .venv/bin/python bench/bench_fuzz.py [--requests 5000] [--seed 7]
@@ -36,7 +38,10 @@ from bench_hooks import wait_ready  # noqa: E402
 
 from cds_app.demo.ehr_server import DemoEhrKey  # noqa: E402
 from cds_app.demo.servers import free_port  # noqa: E402
+from tests.support.auth_server import auth_server, read_headers  # noqa: E402
 from tests.support.hostile import HostileEhr, HostileRequests, load_fixtures  # noqa: E402
+
+NOTIFICATION_SECRET = "bench-fuzz-notification-secret"
 
 
 def _serve_ehr(ehr: HostileEhr, port: int) -> uvicorn.Server:
@@ -60,6 +65,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="vf-bench-fuzz-"))
     key = DemoEhrKey(issuer="https://ehr.bench.example/")
+    auth = auth_server()
     fixtures = load_fixtures(args.reference if args.reference.is_dir() else None)
     ehr_port, port = free_port(), free_port()
     ehr_server = _serve_ehr(HostileEhr(fixtures, seed=args.seed + 1), ehr_port)
@@ -74,6 +80,9 @@ def main() -> None:
         ),
         "VENTFUSION_FHIR__BASE_URL": f"http://127.0.0.1:{ehr_port}/fhir",
         "VENTFUSION_FHIR__MRN_SYSTEM": "urn:oid:2.16.840.1.113883.4.1.999.1",
+        "VENTFUSION_FHIR__NOTIFICATION_SECRET": NOTIFICATION_SECRET,
+        "VENTFUSION_READ_API__ISSUER": auth.issuer,
+        "VENTFUSION_READ_API__JWKS": str(auth.write_jwks(work / "auth-jwks.json")),
         "VENTFUSION_LOG_LEVEL": "ERROR",
     }
     command = [str(ROOT / ".venv/bin/ventfusion"), "serve", "--port", str(port), "--no-dicom",
@@ -83,7 +92,14 @@ def main() -> None:
     started = time.monotonic()
     try:
         wait_ready(base, server, time.monotonic() + 120)
-        requests = HostileRequests(fixtures, key.token, audience_base=base, seed=args.seed)
+        requests = HostileRequests(
+            fixtures,
+            key.token,
+            audience_base=base,
+            seed=args.seed,
+            read_headers=lambda: read_headers(auth, f"{base}/fhir"),
+            notification_headers=lambda: {"X-VentFusion-Secret": NOTIFICATION_SECRET},
+        )
         with httpx.Client(base_url=base, timeout=60) as client:
             first = requests.patient_view()
             response = client.post(first.path, json=fixtures.hook, headers=first.headers)
