@@ -33,6 +33,7 @@ from fhir_adapter.client import FhirClient
 from fhir_adapter.codes import CodeTable
 from fhir_adapter.convert_notification import parse_notification
 from fhir_adapter.convert_observation import map_observation
+from fhir_adapter.resources import Observation, decode_resource
 from fhir_adapter.service import build_ingest
 from fhir_adapter.stores import MemoryCursorStore, MemorySeenStore
 from model.schemas import Measurement, PatientKey
@@ -184,8 +185,10 @@ def parse_map_rate(observations: list[Json], bundles: list[bytes]) -> float:
     start = time.perf_counter()
     for body in bundles:
         hint = parse_notification(body, "application/fhir+json")
-        for resource in hint.resources.values():
-            map_observation(resource, key, codes)
+        for raw in hint.resources.values():
+            resource = decode_resource(raw, Observation)
+            if isinstance(resource, Observation):
+                map_observation(resource, key, codes)
     return len(observations) / (time.perf_counter() - start)
 
 

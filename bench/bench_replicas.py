@@ -33,7 +33,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_hooks import SERVICE, _cpu_seconds, _run_level, wait_ready  # noqa: E402
+from bench_hooks import (  # noqa: E402
+    HOOK_INSTANCE,
+    SERVICE,
+    _cpu_seconds,
+    _run_level,
+    wait_ready,
+)
 
 from tests.support.ehr import TestEhr, full_prefetch, hook_request  # noqa: E402
 from tests.support.server import free_port  # noqa: E402
@@ -117,14 +123,17 @@ def run_config(n: int, args: argparse.Namespace, ehr: TestEhr) -> list[dict[str,
     results = []
     try:
         now = datetime.now(UTC)
-        bodies = [
+        bodies = [  # _run_level gives each request its own hookInstance
             orjson.dumps(
-                hook_request(
-                    f"bench-{p}",
-                    prefetch=full_prefetch(
-                        f"bench-{p}", f"MRN-B{p}", now=now, severity=(p % 5) / 4
+                {
+                    **hook_request(
+                        f"bench-{p}",
+                        prefetch=full_prefetch(
+                            f"bench-{p}", f"MRN-B{p}", now=now, severity=(p % 5) / 4
+                        ),
                     ),
-                )
+                    "hookInstance": HOOK_INSTANCE,
+                }
             )
             for p in range(args.patients)
         ]

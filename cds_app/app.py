@@ -14,7 +14,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import Scope
 
 from cds_app.api import cds_hooks, fhir_read, health, refusal
+from cds_app.api.errors import install_error_handlers
 from cds_app.api.fhir_notifications import notification_router
+from cds_app.api.openapi import install_openapi
 from cds_app.context import AppContext
 from cds_app.db.outbox import DbOutbox
 from cds_app.db.predictions import PredictionRepository
@@ -166,6 +168,8 @@ def create_app(
     app = FastAPI(title="VentFusion", version="0.1.0", lifespan=lifespan)
     app.state.ready = False
     refusal.install(app)
+    install_error_handlers(app)
+    install_openapi(app)
     security = settings.security
     limits, default_limit = endpoint_limits(
         hook=security.max_hook_body_bytes,

@@ -80,14 +80,16 @@ async def start_components(ctx: AppContext, stack: AsyncExitStack) -> None:
 
 
 async def _purge_replay_cache(ctx: AppContext, stop: asyncio.Event) -> None:
+    from cds_app.db.hook_responses import HookResponses
     from cds_app.db.security import DbReplayCache
 
-    cache = DbReplayCache(ctx.db)
+    cache, answers = DbReplayCache(ctx.db), HookResponses(ctx.db)
     while not stop.is_set():
         try:
             await asyncio.to_thread(cache.purge)
+            await asyncio.to_thread(answers.purge)
         except Exception:
-            log.exception("purging the jti replay cache failed")
+            log.exception("purging the jti replay cache or old hook answers failed")
         try:
             await asyncio.wait_for(stop.wait(), 600)
         except TimeoutError:

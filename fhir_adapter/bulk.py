@@ -10,15 +10,16 @@ from __future__ import annotations
 import csv
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-import orjson
+import msgspec
 
 from fhir_adapter.codes import CodeTable
-from fhir_adapter.convert_observation import as_object, local_ref, map_observation
+from fhir_adapter.convert_observation import map_observation
 from fhir_adapter.convert_patient import birth_date, gender, patient_key
 from fhir_adapter.convert_procedure import (
     VentilationCodes,
@@ -26,6 +27,17 @@ from fhir_adapter.convert_procedure import (
     ventilation_event,
 )
 from fhir_adapter.errors import MappingError
+from fhir_adapter.resources import (
+    Encounter,
+    Observation,
+    Patient,
+    Procedure,
+    Rejected,
+    ResourceHeader,
+    decode,
+    decode_resource,
+)
+from fhir_adapter.values import local_ref
 from model.age import completed_years
 from model.cohort import (
     EVENT_COLUMNS,
@@ -37,9 +49,15 @@ from model.cohort import (
 from model.schemas import PatientKey
 
 logger = logging.getLogger(__name__)
-JsonDict = dict[str, Any]
 _ORDER = ("Patient", "Encounter", "Procedure")
 SYNTHETIC_TAGS = frozenset({"synthetic", "HTEST"})  # ours; HL7 v3 ActReason "test health data"
+MAX_LINE_BYTES = 16 * 1024 * 1024  # one resource per line; far above any real Observation
+_MODELS: dict[str, type[Patient | Encounter | Procedure | Observation]] = {
+    "Patient": Patient,
+    "Encounter": Encounter,
+    "Procedure": Procedure,
+    "Observation": Observation,
+}
 
 
 @dataclass(slots=True)
@@ -87,36 +105,47 @@ class _Importer:
         self.vent = vent
         self.writer = csv.writer(out)
         self.patients: dict[str, _PatientInfo] = {}
-        self.pending: list[JsonDict] = []
+        self.pending: list[Observation] = []
         self.seen_sources: set[str] = set()
         self.report = BulkReport()
         self.synthetic_tag = False
 
-    def resource(self, res: JsonDict) -> None:
-        kind = res.get("resourceType")
-        if kind == "Patient":
-            tags = as_object(res.get("meta")).get("tag") or ()
-            self.synthetic_tag |= any(
-                isinstance(t, dict) and t.get("code") in SYNTHETIC_TAGS for t in tags
-            )
-            key = patient_key(res, self.mrn_system)
-            if key is None:
-                self.report.rejected["patient without MRN"] += 1
-                return
-            self.patients[f"Patient/{res.get('id')}"] = _PatientInfo(
-                key, birth_date(res), gender(res)
-            )
-        elif kind == "Encounter":
-            self._encounter(res)
-        elif kind == "Procedure":
-            event = ventilation_event(res, self.vent)
+    def line(self, line: bytes) -> None:
+        """One NDJSON line: decoded on its own; a bad one is one counted rejection."""
+        try:
+            header = decode(line, ResourceHeader)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            self.report.malformed_lines += 1
+            return
+        self.report.resources += 1
+        model = _MODELS.get(header.resourceType)
+        if model is None:
+            return  # a type the cohort does not use (Condition, ImagingStudy, ...)
+        resource = decode_resource(line, model)
+        if isinstance(resource, Rejected):
+            self.report.rejected[_reason(resource.reason)] += 1
+        elif isinstance(resource, Patient):
+            self.patient(resource)
+        elif isinstance(resource, Encounter):
+            self._encounter(resource)
+        elif isinstance(resource, Procedure):
+            event = ventilation_event(resource, self.vent)
             info = self.patients.get(event.patient_ref) if event else None
             if event is not None and info is not None:
                 info.vent = event.start if info.vent is None else min(info.vent, event.start)
-        elif kind == "Observation":
-            self.observation(res, final=False)
+        elif isinstance(resource, Observation):
+            self.observation(resource, final=False)
 
-    def _encounter(self, res: JsonDict) -> None:
+    def patient(self, res: Patient) -> None:
+        tags = res.meta.tag if res.meta else ()
+        self.synthetic_tag |= any(t.code in SYNTHETIC_TAGS for t in tags)
+        key = patient_key(res, self.mrn_system)
+        if key is None:
+            self.report.rejected["patient without MRN"] += 1
+            return
+        self.patients[f"Patient/{res.id}"] = _PatientInfo(key, birth_date(res), gender(res))
+
+    def _encounter(self, res: Encounter) -> None:
         found = encounter_period(res)
         info = self.patients.get(found[0]) if found else None
         if found is None or info is None:
@@ -126,8 +155,8 @@ class _Importer:
         if end is not None:
             info.end = end if info.end is None else max(info.end, end)
 
-    def observation(self, obs: JsonDict, *, final: bool) -> None:
-        subject = local_ref(as_object(obs.get("subject")).get("reference"))
+    def observation(self, obs: Observation, *, final: bool) -> None:
+        subject = local_ref(obs.subject.reference if obs.subject else None)
         info = self.patients.get(subject or "")
         if info is None:
             if final:
@@ -136,13 +165,9 @@ class _Importer:
                 self.pending.append(obs)
             return
         self.report.observations += 1
-        try:
-            mapping = map_observation(obs, info.key, self.codes)
-        except MappingError as exc:
-            self.report.rejected[str(exc)] += 1
-            return
+        mapping = map_observation(obs, info.key, self.codes)
         for reason in mapping.rejected:
-            self.report.rejected[reason.split(":")[-1].strip()[:60]] += 1
+            self.report.rejected[_reason(reason)] += 1
         for m in mapping.measurements:
             if m.source_id in self.seen_sources:
                 continue
@@ -153,22 +178,37 @@ class _Importer:
             info.last = m.time if info.last is None else max(info.last, m.time)
 
 
-def _read_lines(path: Path, importer: _Importer) -> None:
+def _reason(text: str) -> str:
+    """A rejection reason as a counter key: the part after the field name, bounded."""
+    return text.split(":")[-1].strip()[:60] if not text.startswith("invalid ") else text[:80]
+
+
+def _lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
+    """The lines of ``handle``; None for a line longer than ``limit`` (skipped unread)."""
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while (rest := handle.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+            continue
+        yield line
+
+
+def _read_lines(path: Path, importer: _Importer, max_line_bytes: int) -> None:
     with path.open("rb") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                res = orjson.loads(line)
-            except orjson.JSONDecodeError:
+        for number, line in enumerate(_lines(handle, max_line_bytes), 1):
+            if line is None:
                 importer.report.malformed_lines += 1
-                logger.warning("%s:%d is not JSON; skipped", path.name, number)
-                continue
-            if not isinstance(res, dict):
-                importer.report.malformed_lines += 1
-                continue
-            importer.report.resources += 1
-            importer.resource(res)
+                logger.warning("%s:%d is longer than %d bytes; skipped", path.name, number,
+                               max_line_bytes)  # fmt: skip
+            elif line.strip():
+                before = importer.report.malformed_lines
+                importer.line(line)
+                if importer.report.malformed_lines > before:
+                    logger.warning("%s:%d is not a JSON resource; skipped", path.name, number)
 
 
 def import_ndjson(
@@ -179,11 +219,14 @@ def import_ndjson(
     codes: CodeTable | None = None,
     ventilation_codes: VentilationCodes | None = None,
     synthetic: bool = False,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> BulkReport:
     """Import every ``*.ndjson`` under ``src`` into the cohort directory ``dest``.
 
     The cohort is marked synthetic when ``synthetic`` is set or a Patient carries a synthetic
     ``meta.tag`` (the simulator's export does). Films are not imported: they arrive as DICOM.
+    Each line is decoded on its own: a malformed or invalid one is counted and skipped, and a
+    line over ``max_line_bytes`` is skipped without being held in memory.
     """
     files = sorted(src.glob("**/*.ndjson"), key=_file_rank)
     if not files:
@@ -196,7 +239,7 @@ def import_ndjson(
         importer.writer.writerow(MEASUREMENT_COLUMNS)
         for path in files:
             importer.report.files += 1
-            _read_lines(path, importer)
+            _read_lines(path, importer, max_line_bytes)
         for obs in importer.pending:
             importer.observation(obs, final=True)
     report = importer.report

@@ -9,10 +9,22 @@ from types import TracebackType
 from typing import Any
 
 import httpx
+import msgspec
 import orjson
 
 from fhir_adapter.convert_outcome import outcome_text
 from fhir_adapter.errors import FhirHttpError, FhirUnavailableError
+from fhir_adapter.paging import PageCursor
+from fhir_adapter.resources import (
+    Bundle,
+    R,
+    Rejected,
+    decode,
+    decode_resource,
+    entry_resources,
+    resource_type_of,
+)
+from fhir_adapter.values import is_fhir_id
 
 logger = logging.getLogger(__name__)
 
@@ -127,40 +139,51 @@ class FhirClient:
         response = await self.request("GET", path_or_url, params=params)
         return _decode(response)
 
-    async def read(self, resource_type: str, resource_id: str) -> JsonDict:
-        """Read the current version of ``resource_type/resource_id``."""
-        return await self.get_json(f"{resource_type}/{resource_id}")
+    async def read(self, model: type[R], resource_id: str) -> R | Rejected:
+        """Read the current version of a resource, decoded on its own (a Rejected if malformed)."""
+        kind = resource_type_of(model)
+        if not is_fhir_id(resource_id):
+            return Rejected(f"{kind}/?", "not a FHIR id")
+        response = await self.request("GET", f"{kind}/{resource_id}")
+        return decode_resource(response.content, model)
 
     async def search_pages(
         self, resource_type: str, params: Mapping[str, str | list[str]]
-    ) -> AsyncIterator[JsonDict]:
-        """Yield each searchset Bundle page, following ``next`` links."""
-        page = await self.get_json(resource_type, params=params)
+    ) -> AsyncIterator[Bundle]:
+        """Yield each searchset Bundle page, following ``next`` links (``PageCursor`` rules)."""
+        cursor = PageCursor(self.base_url)
+        page = await self.search_page(resource_type, params)
         while True:
             yield page
-            next_url = next(
-                (
-                    link.get("url")
-                    for link in page.get("link") or ()
-                    if isinstance(link, dict) and link.get("relation") == "next"
-                ),
-                None,
-            )
-            if not next_url:
+            next_url = cursor.next(page)
+            if next_url is None:
                 return
-            page = await self.get_json(next_url)
+            page = await self.search_page(next_url)
+
+    async def search_page(
+        self, path_or_url: str, params: Mapping[str, str | list[str]] | None = None
+    ) -> Bundle:
+        """One searchset Bundle: a search (``Type`` + ``params``) or a link ``PageCursor`` chose."""
+        return _bundle(await self.request("GET", path_or_url, params=params))
 
     async def search(
+        self, model: type[R], params: Mapping[str, str | list[str]]
+    ) -> AsyncIterator[R | Rejected]:
+        """The matching resources (``search.mode`` match) across all pages, each decoded alone."""
+        async for page in self.search_pages(resource_type_of(model), params):
+            for found in entry_resources(page, model):
+                yield found
+
+    async def search_objects(
         self, resource_type: str, params: Mapping[str, str | list[str]]
     ) -> AsyncIterator[JsonDict]:
-        """Yield the matching resources (``search.mode`` match) across all pages."""
+        """The matching resources as plain JSON objects (for resources built and compared whole)."""
         async for page in self.search_pages(resource_type, params):
-            for entry in page.get("entry") or ():
-                resource = entry.get("resource") if isinstance(entry, dict) else None
-                if not isinstance(resource, dict):
+            for entry in page.entry:
+                if not entry.has_resource or (entry.search and entry.search.mode == "include"):
                     continue
-                mode = (entry.get("search") or {}).get("mode", "match")
-                if mode == "match" and resource.get("resourceType") == resource_type:
+                resource = msgspec.json.decode(entry.resource)
+                if isinstance(resource, dict) and resource.get("resourceType") == resource_type:
                     yield resource
 
     async def create(self, resource: JsonDict, *, if_none_exist: str | None = None) -> str:
@@ -176,6 +199,15 @@ class FhirClient:
         path = f"{resource['resourceType']}/{resource['id']}"
         response = await self.request("PUT", path, body=resource)
         return _location(response, resource)
+
+
+def _bundle(response: httpx.Response) -> Bundle:
+    try:
+        return decode(response.content, Bundle)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise FhirHttpError(
+            response.status_code, f"search answered no Bundle: {exc}", transient=False
+        ) from exc
 
 
 def _decode(response: httpx.Response) -> JsonDict:

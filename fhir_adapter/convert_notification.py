@@ -16,14 +16,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+import msgspec
 
-from fhir_adapter.convert_observation import local_ref
 from fhir_adapter.errors import NotificationFormatError, UnsupportedContentTypeError
+from fhir_adapter.resources import (
+    Bundle,
+    CodeableConcept,
+    Parameters,
+    ParametersParameter,
+    ResourceHeader,
+    SubscriptionStatus,
+    decode,
+)
+from fhir_adapter.values import local_ref
 
-JsonDict = dict[str, Any]
 JSON_TYPES = frozenset({"application/fhir+json", "application/json", "application/json+fhir"})
 KINDS = frozenset({"handshake", "heartbeat", "event-notification", "query-status", "query-event"})
+MAX_EVENT_NUMBER = 2**63 - 1  # integer64, and the database column
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +55,8 @@ class NotificationHint:
     status: str | None = None
     events_since_start: int | None = None
     events: tuple[NotificationEvent, ...] = ()
-    resources: dict[str, JsonDict] = field(default_factory=dict)  # full-resource payloads
+    #: full-resource payloads as raw JSON by ``Type/id`` (only their version is ever read)
+    resources: dict[str, msgspec.Raw] = field(default_factory=dict)
     errors: tuple[str, ...] = ()
 
     @property
@@ -65,10 +75,16 @@ class NotificationHint:
 
 
 def _int(value: object) -> int | None:
-    try:
-        return int(str(value)) if value is not None else None
-    except ValueError:
+    """An event number / count (a JSON string or number), or None when it is not one."""
+    if isinstance(value, bool):
         return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    return value if isinstance(value, int) and 0 <= value <= MAX_EVENT_NUMBER else None
+
+
+def _text(value: object) -> str | None:
+    return value[:300] if isinstance(value, str) else None
 
 
 def _check_content_type(content_type: str | None) -> None:
@@ -76,101 +92,111 @@ def _check_content_type(content_type: str | None) -> None:
         return
     media = content_type.split(";")[0].strip().lower()
     if media not in JSON_TYPES:
-        raise UnsupportedContentTypeError(f"unsupported content type {media!r}; send FHIR JSON")
+        raise UnsupportedContentTypeError(
+            f"unsupported content type {media[:80]!r}; send FHIR JSON"
+        )
 
 
-def _params(parameters: JsonDict) -> dict[str, list[JsonDict]]:
-    by_name: dict[str, list[JsonDict]] = {}
-    for param in parameters.get("parameter") or ():
-        if isinstance(param, dict) and isinstance(param.get("name"), str):
-            by_name.setdefault(param["name"], []).append(param)
+def _params(parameters: list[ParametersParameter]) -> dict[str, list[ParametersParameter]]:
+    by_name: dict[str, list[ParametersParameter]] = {}
+    for param in parameters:
+        by_name.setdefault(param.name, []).append(param)
     return by_name
 
 
-def _value(param: JsonDict) -> Any:
-    for key, value in param.items():
-        if key.startswith("value"):
-            if key == "valueReference" and isinstance(value, dict):
-                return value.get("reference")
-            return value
-    return None
-
-
 def _codes(concept: object) -> list[str]:
-    if not isinstance(concept, dict):
+    if not isinstance(concept, CodeableConcept):
         return []
-    return [str(c.get("code")) for c in concept.get("coding") or () if isinstance(c, dict)]
+    return [str(c.code) for c in concept.coding if c.code]
 
 
-def _status_r4(status: JsonDict) -> tuple[NotificationHint, list[NotificationEvent]]:
-    params = _params(status)
+def _status_r4(status: Parameters) -> tuple[NotificationHint, list[NotificationEvent]]:
+    params = _params(status.parameter)
 
-    def first(name: str) -> Any:
-        found = params.get(name)
-        return _value(found[0]) if found else None
+    def first(name: str, within: dict[str, list[ParametersParameter]] = params) -> object:
+        found = within.get(name)
+        return found[0].value() if found else None
 
     events: list[NotificationEvent] = []
     for event in params.get("notification-event", []):
-        parts = _params({"parameter": event.get("part") or []})
-        number = _value(parts["event-number"][0]) if "event-number" in parts else None
-        focus = _value(parts["focus"][0]) if "focus" in parts else None
-        stamp = _value(parts["timestamp"][0]) if "timestamp" in parts else None
-        events.append(NotificationEvent(_int(number), local_ref(focus), stamp))
-    errors = [code for p in params.get("error", []) for code in _codes(_value(p))]
+        parts = _params(event.part)
+        focus = first("focus", parts)
+        events.append(
+            NotificationEvent(
+                _int(first("event-number", parts)),
+                local_ref(focus if isinstance(focus, str) else None),
+                _text(first("timestamp", parts)),
+            )
+        )
+    errors = [code for p in params.get("error", []) for code in _codes(p.value())]
+    subscription = first("subscription")
     hint = NotificationHint(
         style="backport-r4",
         kind=str(first("type") or ""),
-        subscription=local_ref(first("subscription")),
-        topic=first("topic"),
-        status=first("status"),
+        subscription=local_ref(subscription if isinstance(subscription, str) else None),
+        topic=_text(first("topic")),
+        status=_text(first("status")),
         events_since_start=_int(first("events-since-subscription-start")),
         errors=tuple(errors),
     )
     return hint, events
 
 
-def _status_r4b(status: JsonDict) -> tuple[NotificationHint, list[NotificationEvent]]:
+def _status_r4b(status: SubscriptionStatus) -> tuple[NotificationHint, list[NotificationEvent]]:
     events = [
         NotificationEvent(
-            _int(e.get("eventNumber")),
-            local_ref((e.get("focus") or {}).get("reference")),
-            e.get("timestamp"),
+            _int(e.eventNumber),
+            local_ref(e.focus.reference if e.focus else None),
+            _text(e.timestamp),
         )
-        for e in status.get("notificationEvent") or ()
-        if isinstance(e, dict)
+        for e in status.notificationEvent
     ]
     hint = NotificationHint(
         style="backport-r4b",
-        kind=str(status.get("type") or ""),
-        subscription=local_ref((status.get("subscription") or {}).get("reference")),
-        topic=status.get("topic"),
-        status=status.get("status"),
-        events_since_start=_int(status.get("eventsSinceSubscriptionStart")),
-        errors=tuple(code for err in status.get("error") or () for code in _codes(err)),
+        kind=status.type,
+        subscription=local_ref(status.subscription.reference if status.subscription else None),
+        topic=_text(status.topic),
+        status=_text(status.status),
+        events_since_start=_int(status.eventsSinceSubscriptionStart),
+        errors=tuple(code for err in status.error for code in _codes(err)),
     )
     return hint, events
 
 
-def _backport(bundle: JsonDict) -> NotificationHint:
-    entries = [e for e in bundle.get("entry") or () if isinstance(e, dict)]
-    status = entries[0].get("resource") if entries else None
-    if not isinstance(status, dict):
+def _decode_part(raw: msgspec.Raw | bytes, model: type[Any], what: str) -> Any:
+    try:
+        return decode(raw, model)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise NotificationFormatError(f"{what} is malformed: {exc}") from exc
+
+
+def _backport(body: bytes) -> NotificationHint:
+    bundle: Bundle = _decode_part(body, Bundle, "notification Bundle")
+    entries = [e for e in bundle.entry if e.has_resource]
+    if not entries:
         raise NotificationFormatError("notification Bundle without a status first entry")
-    if status.get("resourceType") == "Parameters":
-        hint, events = _status_r4(status)
-    elif status.get("resourceType") == "SubscriptionStatus":
+    status_raw = entries[0].resource
+    header: ResourceHeader = _decode_part(status_raw, ResourceHeader, "the status entry")
+    if header.resourceType == "Parameters":
+        hint, events = _status_r4(_decode_part(status_raw, Parameters, "the Parameters status"))
+    elif header.resourceType == "SubscriptionStatus":
+        status = _decode_part(status_raw, SubscriptionStatus, "the SubscriptionStatus")
         hint, events = _status_r4b(status)
     else:
         raise NotificationFormatError(
             "first entry of a notification Bundle must be Parameters or SubscriptionStatus"
         )
     if hint.kind not in KINDS:
-        raise NotificationFormatError(f"unknown notification type {hint.kind!r}")
-    resources: dict[str, JsonDict] = {}
+        raise NotificationFormatError(f"unknown notification type {hint.kind[:64]!r}")
+    resources: dict[str, msgspec.Raw] = {}
     for entry in entries[1:]:
-        resource = entry.get("resource")
-        if isinstance(resource, dict) and resource.get("resourceType") and resource.get("id"):
-            resources[f"{resource['resourceType']}/{resource['id']}"] = resource
+        try:
+            included = decode(entry.resource, ResourceHeader)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            continue  # not a resource: nothing to re-read from it
+        ref = local_ref(included.ref)
+        if ref is not None:
+            resources[ref] = entry.resource
     return NotificationHint(
         style=hint.style,
         kind=hint.kind,
@@ -195,23 +221,25 @@ def parse_notification(
     if not body.strip():
         return NotificationHint(style="rest-hook-empty", kind="event-notification")
     _check_content_type(content_type)
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise NotificationFormatError(f"malformed JSON: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
-        raise NotificationFormatError("body is not a FHIR resource")
-    if data["resourceType"] == "Bundle" and data.get("type") == "history":
-        return _backport(data)
-    if data["resourceType"] in ("Bundle", "Parameters", "SubscriptionStatus", "OperationOutcome"):
-        raise NotificationFormatError(f"{data['resourceType']} is not a notification")
-    rid = data.get("id")
-    ref = f"{data['resourceType']}/{rid}" if isinstance(rid, str) and rid else local_ref(path_hint)
+    header: ResourceHeader = _decode_part(body, ResourceHeader, "the body")
+    kind = header.resourceType
+    if kind == "Bundle":
+        bundle_type = _decode_part(body, _BundleType, "the Bundle").type
+        if bundle_type == "history":
+            return _backport(body)
+    if kind in ("Bundle", "Parameters", "SubscriptionStatus", "OperationOutcome"):
+        raise NotificationFormatError(f"{kind[:64]} is not a notification")
+    rid = header.id if isinstance(header.id, str) and header.id else None
+    ref = local_ref(header.ref) if rid else local_ref(path_hint)
     if ref is None:
-        raise NotificationFormatError("resource notification without an id")
+        raise NotificationFormatError("resource notification without a valid id")
     return NotificationHint(
         style="rest-hook-resource",
         kind="event-notification",
         events=(NotificationEvent(None, ref),),
-        resources={ref: data} if rid else {},
+        resources={ref: msgspec.Raw(body)} if rid else {},
     )
+
+
+class _BundleType(msgspec.Struct, frozen=True):
+    type: str | None = None

@@ -1,18 +1,18 @@
-"""FHIR Observation JSON -> ``Measurement`` (the hot path: plain dicts, no model validation)."""
+"""A decoded FHIR Observation (``fhir_adapter.resources``) -> ``Measurement``s (the hot path)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from fhir_adapter.codes import CodeTable
 from fhir_adapter.errors import MappingError
+from fhir_adapter.resources import CodeableConcept, Observation, ObservationComponent
 from fhir_adapter.units import to_canonical
+from fhir_adapter.values import local_ref, parse_instant
 from model.schemas import Measurement, PatientKey
 from model.variables import BY_NAME
-
-JsonDict = dict[str, Any]
 
 USABLE_STATUSES = frozenset({"final", "amended", "corrected"})
 RETRACTING_STATUSES = frozenset({"entered-in-error"})
@@ -39,91 +39,57 @@ class ObservationMapping:
     rejected: tuple[str, ...]
 
 
-def local_ref(reference: str | None) -> str | None:
-    """``Type/id`` from a relative or absolute reference (history suffix dropped)."""
-    if not reference:
-        return None
-    parts = reference.split("/_history/")[0].rstrip("/").split("/")
-    if len(parts) < 2 or not parts[-1] or not parts[-2]:
-        return None
-    return f"{parts[-2]}/{parts[-1]}"
-
-
-def parse_instant(text: str | None) -> datetime | None:
-    """A zone-aware datetime from a FHIR dateTime/instant; None for dates or zone-less times."""
-    if not text or "T" not in text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return value if value.tzinfo is not None else None
-
-
-def as_object(value: object) -> JsonDict:
-    """``value`` if it is a JSON object, else an empty one (tolerant reads of optional parts)."""
-    return value if isinstance(value, dict) else {}
-
-
-def observation_header(obs: JsonDict) -> ObservationHeader:
-    """Identity, version and subject of an Observation; MappingError if it is not one."""
-    if not isinstance(obs, dict) or obs.get("resourceType") != "Observation":
-        raise MappingError("not an Observation resource")
-    rid = obs.get("id")
-    if not isinstance(rid, str) or not rid:
-        raise MappingError("Observation without id")
-    meta = as_object(obs.get("meta"))
-    subject = as_object(obs.get("subject"))
+def observation_header(obs: Observation) -> ObservationHeader:
+    """Identity, version and subject of a decoded Observation."""
+    meta = obs.meta
     return ObservationHeader(
-        ref=f"Observation/{rid}",
-        version_id=str(meta.get("versionId") or "1"),
-        status=str(obs.get("status") or ""),
-        subject_ref=local_ref(subject.get("reference")),
-        last_updated=parse_instant(meta.get("lastUpdated")),
+        ref=f"Observation/{obs.id}",
+        version_id=(meta.versionId if meta else None) or "1",
+        status=obs.status,
+        subject_ref=local_ref(obs.subject.reference if obs.subject else None),
+        last_updated=parse_instant(meta.lastUpdated if meta else None),
     )
 
 
-def _effective_time(obs: JsonDict) -> datetime | None:
-    period = obs.get("effectivePeriod")
-    start = period.get("start") if isinstance(period, dict) else None
-    return parse_instant(obs.get("effectiveDateTime") or obs.get("effectiveInstant") or start)
+def _effective_time(obs: Observation) -> datetime | None:
+    start = obs.effectivePeriod.start if obs.effectivePeriod else None
+    return parse_instant(obs.effectiveDateTime or obs.effectiveInstant or start)
 
 
-def _numeric(element: JsonDict) -> tuple[float, str | None] | None:
-    quantity = element.get("valueQuantity")
-    if isinstance(quantity, dict) and isinstance(quantity.get("value"), int | float):
-        unit = quantity.get("code") or quantity.get("unit")
-        return float(quantity["value"]), unit if isinstance(unit, str) else None
-    integer = element.get("valueInteger")
-    if isinstance(integer, int) and not isinstance(integer, bool):
-        return float(integer), None
+def _numeric(element: Observation | ObservationComponent) -> tuple[float, str | None] | None:
+    quantity = element.valueQuantity
+    if quantity is not None and quantity.value is not None:
+        return quantity.value, quantity.code or quantity.unit
+    if element.valueInteger is not None:
+        return float(element.valueInteger), None
     return None
 
 
-def _variable(element: JsonDict, codes: CodeTable) -> tuple[str | None, bool]:
-    concept = as_object(element.get("code"))
+def _variable(concept: CodeableConcept | None, codes: CodeTable) -> tuple[str | None, bool]:
     panel = False
-    for coding in concept.get("coding") or ():
-        if not isinstance(coding, dict):
-            continue
-        name = codes.variable_for(coding.get("system"), coding.get("code"))
+    for coding in concept.coding if concept else ():
+        name = codes.variable_for(coding.system, coding.code)
         if name is not None:
             return name, False
-        panel = panel or codes.is_bp_panel(coding.get("system"), coding.get("code"))
+        panel = panel or codes.is_bp_panel(coding.system, coding.code)
     return None, panel
 
 
 def _measure(
-    element: JsonDict, variable: str, key: PatientKey, time: datetime, source_id: str
+    element: Observation | ObservationComponent,
+    variable: str,
+    key: PatientKey,
+    time: datetime,
+    source_id: str,
 ) -> Measurement:
-    if element.get("dataAbsentReason") is not None:
+    if element.dataAbsentReason is not None:
         raise MappingError(f"{variable}: data absent")
     numeric = _numeric(element)
     if numeric is None:
         raise MappingError(f"{variable}: no numeric value")
     spec = BY_NAME[variable]
     value = to_canonical(numeric[0], numeric[1], spec.unit, variable)
-    if not spec.plausible_min <= value <= spec.plausible_max:
+    if not math.isfinite(value) or not spec.plausible_min <= value <= spec.plausible_max:
         raise MappingError(
             f"{variable}: {value:g} {spec.unit} is outside the physiological range "
             f"[{spec.plausible_min:g}, {spec.plausible_max:g}]"
@@ -138,7 +104,9 @@ def _measure(
     )
 
 
-def map_observation(obs: JsonDict, patient_key: PatientKey, codes: CodeTable) -> ObservationMapping:
+def map_observation(
+    obs: Observation, patient_key: PatientKey, codes: CodeTable
+) -> ObservationMapping:
     """Map one Observation to measurements (top-level value and coded components)."""
     header = observation_header(obs)
     if header.status in RETRACTING_STATUSES:
@@ -151,17 +119,15 @@ def map_observation(obs: JsonDict, patient_key: PatientKey, codes: CodeTable) ->
     source = f"{header.ref}/_history/{header.version_id}"
     measurements: list[Measurement] = []
     rejected: list[str] = []
-    variable, is_panel = _variable(obs, codes)
+    variable, is_panel = _variable(obs.code, codes)
     if variable is not None:
         try:
             measurements.append(_measure(obs, variable, patient_key, time, source))
         except MappingError as exc:
             rejected.append(str(exc))
     mapped_component = False
-    for component in obs.get("component") or ():
-        if not isinstance(component, dict):
-            continue
-        name, _ = _variable(component, codes)
+    for component in obs.component:
+        name, _ = _variable(component.code, codes)
         if name is None:
             continue
         mapped_component = True
@@ -176,11 +142,10 @@ def map_observation(obs: JsonDict, patient_key: PatientKey, codes: CodeTable) ->
 
 
 def observation_to_measurements(
-    obs: JsonDict, patient_key: PatientKey, codes: CodeTable | None = None
+    obs: Observation, patient_key: PatientKey, codes: CodeTable | None = None
 ) -> list[Measurement]:
-    """The usable measurements of one Observation (pure; for CDS Hooks prefetch parsing).
+    """The usable measurements of one Observation (pure).
 
-    Non-usable statuses, unknown codes or units and implausible values yield nothing; a
-    malformed resource raises MappingError.
+    Non-usable statuses, unknown codes or units and implausible values yield nothing.
     """
     return list(map_observation(obs, patient_key, codes or CodeTable()).measurements)

@@ -1,42 +1,37 @@
-"""Patient JSON -> ``PatientKey`` (the MRN identifier shared with DICOM) and static info."""
+"""A decoded Patient -> ``PatientKey`` (the MRN identifier shared with DICOM) and static info."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
+from fhir_adapter.resources import Patient
 from fhir_adapter.search import token
 from model.age import age_from_birth_date
 from model.schemas import PatientKey, StaticInfo
 
-JsonDict = dict[str, Any]
+GENDERS = frozenset({"male", "female", "other", "unknown"})
+MAX_MRN_LENGTH = 64  # the MRN is also the DICOM PatientID, an LO of at most 64 characters
 
 
-def patient_key(patient: JsonDict, mrn_system: str) -> PatientKey | None:
+def patient_key(patient: Patient, mrn_system: str) -> PatientKey | None:
     """The identifier of ``patient`` in ``mrn_system``, or None when it has none."""
-    for ident in patient.get("identifier") or ():
-        if not isinstance(ident, dict) or ident.get("system") != mrn_system:
-            continue
-        value = ident.get("value")
-        if isinstance(value, str) and value:
-            return PatientKey(system=mrn_system, value=value)
+    for ident in patient.identifier:
+        if ident.system == mrn_system and ident.value and len(ident.value) <= MAX_MRN_LENGTH:
+            return PatientKey(system=mrn_system, value=ident.value)
     return None
 
 
-def has_identifier(patient: JsonDict, key: PatientKey) -> bool:
+def has_identifier(patient: Patient, key: PatientKey) -> bool:
     """True when ``patient`` carries exactly ``key`` (same system, same value, same case)."""
     return any(
-        isinstance(ident, dict)
-        and ident.get("system") == key.system
-        and ident.get("value") == key.value
-        for ident in patient.get("identifier") or ()
+        ident.system == key.system and ident.value == key.value for ident in patient.identifier
     )
 
 
-def birth_date(patient: JsonDict) -> date | None:
+def birth_date(patient: Patient) -> date | None:
     """``Patient.birthDate`` (full dates only; partial dates give None)."""
-    text = patient.get("birthDate")
-    if not isinstance(text, str) or len(text) != 10:
+    text = patient.birthDate
+    if text is None or len(text) != 10:
         return None
     try:
         return date.fromisoformat(text)
@@ -44,10 +39,9 @@ def birth_date(patient: JsonDict) -> date | None:
         return None
 
 
-def gender(patient: JsonDict) -> str | None:
+def gender(patient: Patient) -> str | None:
     """``Patient.gender`` as the FHIR administrative gender code."""
-    value = patient.get("gender")
-    return value if isinstance(value, str) and value else None
+    return patient.gender if patient.gender in GENDERS else None
 
 
 def age_years(born: date | None, as_of: datetime) -> float | None:
@@ -56,7 +50,7 @@ def age_years(born: date | None, as_of: datetime) -> float | None:
     return age_from_birth_date(born, as_of)
 
 
-def static_info(patient: JsonDict, as_of: datetime) -> StaticInfo:
+def static_info(patient: Patient, as_of: datetime) -> StaticInfo:
     """The model's static inputs (age at ``as_of``, administrative gender) of ``patient``."""
     return StaticInfo(age_years=age_years(birth_date(patient), as_of), sex=gender(patient))
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from fhir_adapter.codes import SNOMED
-from fhir_adapter.convert_observation import as_object, local_ref, parse_instant
+from fhir_adapter.resources import Encounter, Procedure
+from fhir_adapter.values import local_ref, parse_instant
 from model.variables import VENTILATION_SNOMED
 
-JsonDict = dict[str, Any]
 EXCLUDED_STATUSES = frozenset({"entered-in-error", "not-done", "preparation"})
 
 
@@ -38,34 +37,28 @@ class VentilationEvent:
     start: datetime
 
 
-def ventilation_event(procedure: JsonDict, codes: VentilationCodes) -> VentilationEvent | None:
+def ventilation_event(procedure: Procedure, codes: VentilationCodes) -> VentilationEvent | None:
     """The ventilation start a Procedure records, or None if it is not one we count."""
-    if procedure.get("resourceType") != "Procedure" or not procedure.get("id"):
-        return None
-    if procedure.get("status") in EXCLUDED_STATUSES:
+    if procedure.status in EXCLUDED_STATUSES:
         return None
     coded = {
-        (str(c.get("system")), str(c.get("code")))
-        for c in as_object(procedure.get("code")).get("coding") or ()
-        if isinstance(c, dict)
+        (str(c.system), str(c.code)) for c in (procedure.code.coding if procedure.code else ())
     }
     if not coded & codes.codes:
         return None
-    patient_ref = local_ref(as_object(procedure.get("subject")).get("reference"))
-    period = as_object(procedure.get("performedPeriod"))
-    start = parse_instant(procedure.get("performedDateTime") or period.get("start"))
+    patient_ref = local_ref(procedure.subject.reference if procedure.subject else None)
+    period = procedure.performedPeriod
+    start = parse_instant(procedure.performedDateTime or (period.start if period else None))
     if patient_ref is None or start is None:
         return None
-    return VentilationEvent(f"Procedure/{procedure['id']}", patient_ref, start)
+    return VentilationEvent(f"Procedure/{procedure.id}", patient_ref, start)
 
 
-def encounter_period(encounter: JsonDict) -> tuple[str, datetime, datetime | None] | None:
+def encounter_period(encounter: Encounter) -> tuple[str, datetime, datetime | None] | None:
     """``(patient ref, start, end)`` of an Encounter with a zoned period start."""
-    if encounter.get("resourceType") != "Encounter":
+    patient_ref = local_ref(encounter.subject.reference if encounter.subject else None)
+    period = encounter.period
+    start = parse_instant(period.start if period else None)
+    if patient_ref is None or period is None or start is None:
         return None
-    patient_ref = local_ref(as_object(encounter.get("subject")).get("reference"))
-    period = as_object(encounter.get("period"))
-    start = parse_instant(period.get("start"))
-    if patient_ref is None or start is None:
-        return None
-    return patient_ref, start, parse_instant(period.get("end"))
+    return patient_ref, start, parse_instant(period.end)

@@ -14,6 +14,7 @@ from fhir_adapter.convert_patient import (
     static_info,
 )
 from fhir_adapter.errors import FhirHttpError, MappingError
+from fhir_adapter.resources import Patient, Rejected
 from model.ports import PatientSink, Pseudonymiser, redacted_patient
 from model.schemas import PatientKey
 
@@ -64,11 +65,15 @@ class PatientResolver:
         if kind != "Patient" or not rid:
             return None
         try:
-            patient = await self.client.read("Patient", rid)
+            patient = await self.client.read(Patient, rid)
         except FhirHttpError as exc:
             if exc.status not in (404, 410):
                 raise
             logger.warning("%s is not on the FHIR server (%d)", patient_ref, exc.status)
+            return None
+        if isinstance(patient, Rejected) or patient.id != rid:
+            reason = patient.reason if isinstance(patient, Rejected) else "another Patient's id"
+            logger.warning("%s not usable: %s", patient_ref, reason)
             return None
         key = patient_key(patient, self.mrn_system)
         if key is None:
@@ -93,9 +98,10 @@ class PatientResolver:
             return cached
         matches: list[str] = []
         params = {"identifier": identifier_token(key), "_count": "10"}
-        async for patient in self.client.search("Patient", params):
-            if has_identifier(patient, key) and isinstance(patient.get("id"), str):
-                matches.append(f"Patient/{patient['id']}")
+        async for patient in self.client.search(Patient, params):
+            if isinstance(patient, Rejected) or not has_identifier(patient, key):
+                continue
+            matches.append(f"Patient/{patient.id}")
             if len(matches) > 1:
                 logger.warning("%d Patients share one MRN: %s", len(matches), ", ".join(matches))
                 return None

@@ -6,19 +6,17 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from fhir_adapter.codes import CodeTable
 from fhir_adapter.convert_observation import map_observation, observation_header
-from fhir_adapter.errors import MappingError
 from fhir_adapter.identity import PatientResolver
+from fhir_adapter.resources import Observation, Rejected
 from fhir_adapter.stores import SeenStore, version_is_newer
 from model.ports import MeasurementSink
 from model.schemas import Measurement
 
 logger = logging.getLogger(__name__)
 
-JsonDict = dict[str, Any]
 NewPatientHook = Callable[[str], Awaitable[None]]
 
 
@@ -65,17 +63,19 @@ class ObservationIngestor:
         """Withdraw deleted resources (``Observation/<id>``) from the sink."""
         return await asyncio.to_thread(self.sink.retract, refs)
 
-    async def ingest(self, observations: Iterable[JsonDict]) -> IngestReport:
-        """Ingest a batch; the newest version per resource wins; sink writes run in a thread."""
+    async def ingest(self, observations: Iterable[Observation | Rejected]) -> IngestReport:
+        """Ingest a batch; the newest version per resource wins; sink writes run in a thread.
+
+        Each Observation was decoded on its own: a ``Rejected`` one is counted with its reason.
+        """
         report = IngestReport()
-        latest: dict[str, tuple[str, JsonDict]] = {}
+        latest: dict[str, tuple[str, Observation]] = {}
         for obs in observations:
             report.observations += 1
-            try:
-                header = observation_header(obs)
-            except MappingError as exc:
-                report.rejected.append((str(obs.get("id", "?")), str(exc)))
+            if isinstance(obs, Rejected):
+                report.rejected.append((obs.ref, obs.reason))
                 continue
+            header = observation_header(obs)
             held = latest.get(header.ref)
             if held is None or version_is_newer(header.version_id, held[0]):
                 if held is not None:

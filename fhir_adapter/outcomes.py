@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fhir_adapter.client import FhirClient
 from fhir_adapter.convert_procedure import VentilationCodes, VentilationEvent, ventilation_event
+from fhir_adapter.resources import Procedure, Rejected
 
 
 async def ventilation_starts(
@@ -14,8 +15,9 @@ async def ventilation_starts(
     params = {"patient": patient_ref.partition("/")[2], "code": table.tokens(), "_count": "100"}
     events = [
         event
-        async for procedure in client.search("Procedure", params)
-        if (event := ventilation_event(procedure, table)) is not None
+        async for procedure in client.search(Procedure, params)
+        if not isinstance(procedure, Rejected)
+        and (event := ventilation_event(procedure, table)) is not None
     ]
     return sorted(events, key=lambda e: e.start)
 

@@ -4,45 +4,33 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 from fhir_adapter.client import FhirClient
 from fhir_adapter.clock import Clock, utcnow
 from fhir_adapter.convert_observation import observation_header
-from fhir_adapter.errors import MappingError
 from fhir_adapter.ingest import IngestReport, ObservationIngestor
+from fhir_adapter.paging import PageCursor
+from fhir_adapter.resources import Bundle, Observation, Rejected, entry_resources
 from fhir_adapter.search import instant
 from fhir_adapter.stores import CursorStore
 
 logger = logging.getLogger(__name__)
 
 POLL_CURSOR = "observation-poll"
-JsonDict = dict[str, Any]
+FUTURE_TOLERANCE = timedelta(minutes=10)  # a later stamp is forged or a clock is wrong
 
 
-def _observations(page: JsonDict) -> list[JsonDict]:
-    return [
-        e["resource"]
-        for e in page.get("entry") or ()
-        if isinstance(e, dict)
-        and isinstance(e.get("resource"), dict)
-        and e["resource"].get("resourceType") == "Observation"
-    ]
-
-
-def _last_updated(resource: JsonDict) -> datetime | None:
-    try:
-        return observation_header(resource).last_updated
-    except MappingError:
-        return None
-
-
-def next_link(page: JsonDict) -> str | None:
-    """The ``next`` link of a searchset Bundle, if any."""
-    for link in page.get("link") or ():
-        if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
-            return str(link["url"])
-    return None
+def _stamps(resources: list[Observation | Rejected], horizon: datetime) -> list[datetime]:
+    """``meta.lastUpdated`` of the usable Observations, in page order (none past ``horizon``:
+    a stamp from the future must not move the cursor past data still to come)."""
+    stamps = []
+    for resource in resources:
+        if isinstance(resource, Rejected):
+            continue
+        stamp = observation_header(resource).last_updated
+        if stamp is not None and stamp <= horizon:
+            stamps.append(stamp)
+    return stamps
 
 
 class ObservationPoller:
@@ -91,26 +79,27 @@ class ObservationPoller:
         cursor = self.cursors.get(POLL_CURSOR) or (self.clock() - self.lookback)
         report = IngestReport()
         newest, in_order = cursor, True
-        url: str = "Observation"
-        params: dict[str, str] | None = self._window(cursor - self.overlap)
+        pages = PageCursor(self.client.base_url, max_pages=self.max_pages)
+        horizon = self.clock() + FUTURE_TOLERANCE
+        first = self._window(cursor - self.overlap)
+        page: Bundle = await self.client.search_page("Observation", first)
         following: str | None = None
         for _ in range(self.max_pages):
-            page = await self.client.get_json(url, params)
-            resources = _observations(page)
+            resources = entry_resources(page, Observation)
             report.merge(await self.ingestor.ingest(resources))
-            stamps = [s for s in map(_last_updated, resources) if s is not None]
+            stamps = _stamps(resources, horizon)
             in_order = in_order and stamps == sorted(stamps)
             moved = max(stamps, default=newest) > newest
-            newest = max(newest, *stamps)
+            newest = max([newest, *stamps])
             if in_order and moved:
                 self.cursors.set(POLL_CURSOR, newest)  # everything older is in
-            following = next_link(page)
+            following = pages.next(page)  # same origin, no loop, bounded
             if following is None:
                 break
             if in_order and moved:
-                url, params = "Observation", self._window(newest)
+                page = await self.client.search_page("Observation", self._window(newest))
             else:  # no progress (a page of equal stamps), or the server ignores _sort
-                url, params = following, None
+                page = await self.client.search_page(following)
         if newest > cursor and (in_order or following is None):
             self.cursors.set(POLL_CURSOR, newest)
         if not in_order:
@@ -155,7 +144,7 @@ class Backfiller:
             }
             report = IngestReport()
             async for page in self.client.search_pages("Observation", params):
-                report.merge(await self.ingestor.ingest(_observations(page)))
+                report.merge(await self.ingestor.ingest(entry_resources(page, Observation)))
             self.cursors.set(name, now)
             logger.info(
                 "backfilled %s: %d observations, %d measurements",

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+
+import msgspec
 
 from fhir_adapter.client import FhirClient
 from fhir_adapter.convert_notification import NotificationHint
 from fhir_adapter.errors import FhirHttpError
 from fhir_adapter.ingest import IngestReport, ObservationIngestor
 from fhir_adapter.poller import ObservationPoller
+from fhir_adapter.resources import Observation, Rejected, VersionOnly, decode
 from fhir_adapter.stores import EventNumberStore, MemoryEventNumberStore, SeenStore
 
 logger = logging.getLogger(__name__)
-
-JsonDict = dict[str, Any]
 
 
 class NotificationProcessor:
@@ -58,11 +58,11 @@ class NotificationProcessor:
         last = await asyncio.to_thread(self.events.advance, key, max(numbers))
         return last is not None and min(numbers) > last + 1
 
-    async def _reread(self, ref: str, gone: list[str]) -> JsonDict | None:
-        kind, _, rid = ref.partition("/")
+    async def _reread(self, ref: str, gone: list[str]) -> Observation | Rejected | None:
+        rid = ref.partition("/")[2]
         async with self._limit:
             try:
-                return await self.client.read(kind, rid)
+                return await self.client.read(Observation, rid)
             except FhirHttpError as exc:
                 if exc.status not in (404, 410):
                     raise  # transient: the EHR retries; refused (401/403): visible, not dropped
@@ -70,33 +70,44 @@ class NotificationProcessor:
                 gone.append(ref)
                 return None
 
-    async def _reread_many(self, refs: list[str], gone: list[str]) -> list[JsonDict | None]:
+    async def _reread_many(
+        self, refs: list[str], gone: list[str]
+    ) -> list[Observation | Rejected | None]:
         """Re-read Observations: ``_id`` searches in batches, single reads for the rest."""
         if not self.batch_reads or len(refs) < 2:
             return list(await asyncio.gather(*(self._reread(r, gone) for r in refs)))
-        found: dict[str, JsonDict] = {}
+        found: dict[str, Observation | Rejected] = {}
         for start in range(0, len(refs), self.batch_size):
             ids = [r.partition("/")[2] for r in refs[start : start + self.batch_size]]
             params = {"_id": ",".join(ids), "_count": str(len(ids))}
             try:
                 async with self._limit:
-                    async for obs in self.client.search("Observation", params):
-                        found[f"Observation/{obs.get('id')}"] = obs
+                    async for obs in self.client.search(Observation, params):
+                        found[obs.ref if isinstance(obs, Rejected) else f"Observation/{obs.id}"] = (
+                            obs
+                        )
             except FhirHttpError as exc:
                 if exc.transient:
                     raise
-                logger.warning("_id search refused (%s); reading one by one", exc.status)
-                self.batch_reads = False
+                if exc.status >= 400:  # the server refuses _id searches: stop trying them
+                    logger.warning("_id search refused (%s); reading one by one", exc.status)
+                    self.batch_reads = False
+                else:  # a page we could not decode: read this batch one by one
+                    logger.warning("_id search answered no Bundle; reading one by one")
                 break
         missing = [r for r in refs if r not in found]  # deleted, or not visible: read to tell
         extra = await asyncio.gather(*(self._reread(r, gone) for r in missing))
         return [*found.values(), *extra]
 
-    def _already_have(self, ref: str, body: JsonDict | None) -> bool:
+    def _already_have(self, ref: str, body: msgspec.Raw | None) -> bool:
         if body is None:
             return False
-        version = (body.get("meta") or {}).get("versionId")
-        return version is not None and self.seen.version_of(ref) == str(version)
+        try:
+            meta = decode(body, VersionOnly).meta
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return False
+        version = meta.versionId if meta else None
+        return version is not None and self.seen.version_of(ref) == version
 
     async def process(self, hint: NotificationHint) -> IngestReport:
         """Ingest what ``hint`` points at; raises FhirUnavailableError if the EHR cannot be read."""

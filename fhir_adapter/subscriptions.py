@@ -21,7 +21,7 @@ async def ensure_subscription(client: FhirClient, wanted: JsonDict) -> tuple[str
     A matching subscription in ``off``/``error`` state is re-activated by an update.
     """
     endpoint = str(wanted["channel"]["endpoint"])
-    async for existing in client.search("Subscription", {"url": endpoint}):
+    async for existing in client.search_objects("Subscription", {"url": endpoint}):
         if not subscription_matches(existing, wanted):
             continue
         ref = f"Subscription/{existing['id']}"

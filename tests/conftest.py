@@ -12,7 +12,10 @@ if TYPE_CHECKING:
     from tests.support.backbones import BackboneFiles
 
 #: ``../shared`` beside the checkout; present on developer machines and CI, never on a user's.
-SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+#: ``VENTFUSION_SHARED_DIR`` points elsewhere (a git worktree that is not beside it).
+SHARED_DIR = Path(
+    os.environ.get("VENTFUSION_SHARED_DIR") or Path(__file__).resolve().parents[1].parent / "shared"
+)
 REFERENCE_DIR = SHARED_DIR / "reference"
 
 

@@ -17,10 +17,9 @@ from pydantic import BaseModel
 
 from cds_app.api.hook_auth import HookCaller, error_response
 from cds_app.context import AppContext
+from cds_app.hooks.errors import BadRequestError, DataUnavailableError
 from cds_app.hooks.jwt_auth import Caller
-from cds_app.hooks.patient_data import DataUnavailableError
 from cds_app.hooks.schemas import CdsResponse, Discovery, ErrorBody
-from cds_app.hooks.service import BadRequestError
 
 router = APIRouter(tags=["cds-hooks"])
 

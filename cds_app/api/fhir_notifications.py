@@ -4,9 +4,11 @@ Who may call: the EHR that knows the shared secret, or whose client certificate 
 verified (mTLS); outside loopback mode one of the two is required, and without either configured
 every notification is refused. The check reads only headers, before the body.
 
-Answers with OperationOutcome JSON: 400 malformed body, 415 non-JSON content, 401 wrong or
-missing shared secret, 413 oversized body, 503 when the EHR cannot be re-read (so it retries the
-notification), 502 when the EHR refuses the re-read.
+Answers with OperationOutcome JSON: 400 malformed body (decoded with the typed models of
+``fhir_adapter.resources``: a wrong shape is a 400 with its reason, never a 500, which the EHR
+would retry forever), 415 non-JSON content, 401 wrong or missing shared secret, 413 oversized
+body, 503 when the EHR cannot be re-read or the database cannot store (so it retries the
+notification), 502 when the EHR refuses the re-read or answers it with something not FHIR.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from fhir_adapter.convert_notification import parse_notification
 from fhir_adapter.convert_outcome import operation_outcome
@@ -114,14 +117,22 @@ def build_fhir_notification_router(
                 return _outcome(502, "exception", "the FHIR server refused the re-read")
             logger.warning("notification not processed, EHR unavailable: %s", exc)
             return _outcome(503, "transient", "the FHIR server could not be re-read; retry")
+        except SQLAlchemyError as exc:  # our database is down or busy: the EHR should retry
+            logger.error("notification not stored: %s", type(exc).__name__)
+            return _outcome(503, "transient", "the notification could not be stored; retry")
         text = (
             f"{hint.kind}: {report.observations} observations, {report.measurements} new "
             f"measurements, {report.duplicates} duplicates, {len(report.rejected)} rejected"
         )
         return _outcome(200, "informational", text, severity="information")
 
-    for path in (prefix, prefix + "/{rest:path}"):
-        router.add_api_route(path, receive, methods=["POST", "PUT"], include_in_schema=True)
+    for name, path in (
+        ("notification", prefix),
+        ("resource_notification", prefix + "/{rest:path}"),
+    ):
+        for method in ("POST", "PUT"):
+            router.add_api_route(path, receive, methods=[method],
+                                 operation_id=f"{name}_{method.lower()}")  # fmt: skip
     return router
 
 

@@ -16,15 +16,17 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
+from cds_app.api.errors import fhir_error
 from cds_app.api.fhir_read_auth import ReadGrant, forbidden
 from cds_app.context import AppContext
 from cds_app.security.access_tokens import AccessGrant, ForbiddenError, Interaction
 from fhir_adapter.convert_risk import build_device, build_risk_assessment
+from fhir_adapter.values import is_fhir_id
 from model.schemas import PatientKey, RiskPrediction
 
 router = APIRouter(prefix="/fhir", tags=["fhir-read"])
 FHIR_JSON = "application/fhir+json"
-MAX_ID_DIGITS = 18  # row ids fit a signed 64-bit integer
+ROW_ID = re.compile(r"[1-9][0-9]{0,17}")  # our ids are database row ids (64-bit integers)
 
 
 class FhirResource(BaseModel):
@@ -78,11 +80,11 @@ async def read_risk_assessment(request: Request, resource_id: str, grant: ReadGr
     """``GET [base]/RiskAssessment/<id>``."""
     ctx: AppContext = request.app.state.ctx
     only = _patient_only(ctx, grant, "read")
-    if not resource_id.isdigit() or len(resource_id) > MAX_ID_DIGITS:
-        return _not_found("RiskAssessment/" + resource_id[: MAX_ID_DIGITS + 2])
+    if not ROW_ID.fullmatch(resource_id):
+        return _not_found("RiskAssessment/" + resource_id[:64])
     prediction = await run_in_threadpool(ctx.predictions.get, int(resource_id))
     if prediction is None:
-        return _not_found(f"RiskAssessment/{resource_id}")
+        return _not_found("RiskAssessment/" + resource_id)
     resource = await run_in_threadpool(_risk_assessment, ctx, int(resource_id), prediction)
     if only is not None and resource["subject"].get("reference") != f"Patient/{only}":
         denied = ForbiddenError("this RiskAssessment is outside the token's patient")
@@ -101,6 +103,8 @@ async def search_risk_assessments(
     ctx: AppContext = request.app.state.ctx
     only = _patient_only(ctx, grant, "search")
     fhir_id = patient.removeprefix("Patient/")
+    if not is_fhir_id(fhir_id):
+        return fhir_error(400, "invalid", "patient must be Patient/<id> or <id> (a FHIR id)")
     if only is not None and fhir_id != only:
         denied = ForbiddenError("the token's patient/ scope covers another patient")
         raise forbidden(ctx, denied, f"patient/RiskAssessment.s?patient={only}")
@@ -142,7 +146,7 @@ async def read_device(request: Request, resource_id: str, grant: ReadGrant) -> R
         raise forbidden(ctx, exc, "system/Device.r") from exc
     model = ctx.model
     if resource_id != device_id(model.model_id, model.model_version):
-        return _not_found(f"Device/{resource_id}")
+        return _not_found("Device/" + resource_id[:64])
     return _send({"id": resource_id, **build_device(model.model_id, model.model_version)})
 
 

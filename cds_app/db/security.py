@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from cds_app.db.session import commit_unless_duplicate
 from cds_app.db.tables import AuditRow, FeedbackRow, IssuedCardRow, JtiRow
 from cds_app.db.types import utcnow
 
@@ -21,14 +21,9 @@ class DbReplayCache:
 
     def first_use(self, iss: str, jti: str, expires_at: datetime) -> bool:
         """Remember ``(iss, jti)`` until ``expires_at``; False if it was already seen."""
-        with Session(self._engine) as session:
-            session.add(JtiRow(iss=iss, jti=jti, expires_at=expires_at))
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                return False
-        return True
+        return commit_unless_duplicate(
+            self._engine, [JtiRow(iss=iss, jti=jti, expires_at=expires_at)]
+        )
 
     def purge(self, now: datetime | None = None) -> int:
         """Forget expired entries; return how many."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,7 +12,8 @@ import orjson
 from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlmodel import Session
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -86,6 +87,18 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         after = MigrationContext.configure(connection).get_current_revision()
     if after != before:
         log.info("database schema migrated from %s to %s", before or "empty", after)
+
+
+def commit_unless_duplicate(engine: Engine, rows: Sequence[SQLModel]) -> bool:
+    """Insert ``rows`` in one transaction; False (nothing stored) if a unique key already exists."""
+    with Session(engine) as session:
+        session.add_all(rows)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return False
+    return True
 
 
 def get_db(request: Request) -> Iterator[Session]:

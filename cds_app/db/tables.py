@@ -132,6 +132,22 @@ class IssuedCardRow(SQLModel, table=True):
     prediction_id: int | None = None
     suggestion_uuids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     issued_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    issuer: str = Field(default="", max_length=300)  # the CDS Client (JWT iss) it went to
+
+
+class HookResponseRow(SQLModel, table=True):
+    """The answer given to one hookInstance of one client, returned again to a repeat."""
+
+    __tablename__ = "hook_responses"
+    __table_args__ = (UniqueConstraint("service_id", "issuer", "hook_instance"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    service_id: str = Field(max_length=64)
+    issuer: str = Field(max_length=300)
+    hook_instance: str = Field(max_length=128)
+    patient_id: str = Field(max_length=64)  # context.patientId
+    response: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)
 
 
 class FeedbackRow(SQLModel, table=True):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import Engine
 
+from cds_app.db.hook_responses import HookResponses
 from cds_app.db.security import CardLog, DbReplayCache
 from cds_app.db.store import Store
 from cds_app.engine.scorer import RiskEngine
 from cds_app.hooks.jwt_auth import JwksSource, JwtVerifier, RedisReplayCache, ReplayCache
 from cds_app.hooks.service import CdsService, HookConfig
 from cds_app.settings import Settings
-from fhir_adapter.codes import CodeTable
+from fhir_adapter.codes import load_code_table
 from model.ports import Pseudonymiser, redacted_patient
 
 
@@ -56,6 +57,7 @@ def build_cds_service(
         fhir_budget_s=settings.hooks.fhir_timeout_s,
         low_risk_card=settings.hooks.low_risk_card,
         shadow_mode=settings.model.shadow_mode,
+        clock_skew_s=settings.hooks.clock_skew_s,
     )
     return CdsService(
         config,
@@ -63,7 +65,8 @@ def build_cds_service(
         engine=engine,
         store=store,
         card_log=card_log,
-        codes=CodeTable(),
+        responses=HookResponses(db),
+        codes=load_code_table(settings.fhir.local_codes_file),
         fhir_transport=fhir_transport,
         pseudonymise=pseudonymise,
     )

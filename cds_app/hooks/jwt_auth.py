@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from cds_app.security.jwt_verify import JwksSource, TokenError, verify_signed_jwt
+from cds_app.security.jwt_verify import JwksSource, TokenError, bearer_token, verify_signed_jwt
 
 __all__ = ["AuthError", "Caller", "JwksSource", "JwtVerifier", "RedisReplayCache", "ReplayCache"]
 
@@ -54,15 +54,14 @@ class JwtVerifier:
 
     def verify(self, authorization: str | None, audience: str | list[str]) -> Caller:
         """Check an ``Authorization`` header for the endpoint ``audience``; raise AuthError."""
-        if not authorization or not authorization.startswith("Bearer "):
-            raise AuthError("missing bearer token")
-        token = authorization.removeprefix("Bearer ").strip()
+        token = bearer_token(authorization)  # raises AuthError when there is none
         claims = verify_signed_jwt(
             token,
             self._issuers,
             audience=audience,
             leeway_s=self._leeway_s,
             require=("iat", "jti"),
+            typ=("JWT",),  # CDS Hooks 2.0.1: typ REQUIRED, fixed value JWT
         )
         iss = str(claims["iss"])
         now = time.time()

@@ -1,7 +1,15 @@
 """The patient-view inputs: prefetch first, then the client's FHIR server within a budget.
 
-Plain JSON all the way (orjson-parsed dicts, no fhir.resources validation on the request path);
-FHIR JSON is mapped by ``fhir_adapter`` (one mapping for notifications and prefetch).
+Each prefetch value is decoded on its own with the typed models of ``fhir_adapter.resources``
+(never a whole-Bundle ``fhir.resources`` validation on the request path) and mapped by
+``fhir_adapter``'s one Observation mapping. Prefetch keys follow CDS Hooks 2.0 exactly:
+
+* a key that is **absent** was not satisfied: it is read from ``fhirServer``, else 412;
+* a key that is ``null`` had no data: no Observations (a ``null`` Patient is a 412);
+* an ``OperationOutcome`` says the client failed to prefetch it: 412 with its text.
+
+The Patient must be ``context.patientId`` (else 412); Observations of any other subject are
+dropped and counted.
 """
 
 from __future__ import annotations
@@ -10,16 +18,28 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import httpx
+import msgspec
 
-from cds_app import CdsAppError
+from cds_app.hooks.errors import BadRequestError, DataUnavailableError
 from cds_app.hooks.mapping_cache import ObservationMappingCache
+from cds_app.hooks.requests import HookRequest
 from fhir_adapter.convert_patient import patient_key, static_info
+from fhir_adapter.paging import PageCursor, origin
+from fhir_adapter.resources import (
+    Bundle,
+    Observation,
+    OperationOutcome,
+    Patient,
+    Rejected,
+    ResourceHeader,
+    decode,
+    decode_resource,
+    entry_resources,
+)
+from fhir_adapter.values import local_ref
 from model.schemas import Measurement, PatientKey, StaticInfo
-
-JsonDict = dict[str, Any]
 
 PATIENT_KEY = "patient"
 VITALS_KEY = "vitals"
@@ -35,14 +55,9 @@ PREFETCH_TEMPLATES: dict[str, str] = {
     ),
 }
 
-_OBSERVATION_QUERIES = {
-    VITALS_KEY: {"category": "vital-signs"},
-    LABS_KEY: {"category": "laboratory"},
-}
-
-
-class DataUnavailableError(CdsAppError):
-    """Neither prefetch nor the FHIR server gave what the service needs (answered with 412)."""
+_CATEGORIES = {VITALS_KEY: "vital-signs", LABS_KEY: "laboratory"}
+MAX_FHIR_PAGES = 20
+_HEADER_OR_NULL = msgspec.json.Decoder(ResourceHeader | None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +69,7 @@ class PatientData:
     static: StaticInfo
     measurements: tuple[Measurement, ...]
     used_fhir_server: bool
-
-
-def _bundle_resources(bundle: Any, resource_type: str) -> Iterator[JsonDict]:
-    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        return
-    for entry in bundle.get("entry") or ():
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict) and resource.get("resourceType") == resource_type:
-            yield resource
+    dropped: tuple[Rejected, ...] = ()  # Observations not used: malformed or another subject
 
 
 class FhirFetcher:
@@ -76,31 +83,29 @@ class FhirFetcher:
         }
         self._deadline = deadline
 
-    def _get(self, client: httpx.Client, url: str, params: dict[str, str] | None) -> JsonDict:
+    def _get(self, client: httpx.Client, url: str, params: dict[str, str] | None) -> bytes:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise DataUnavailableError("FHIR server time budget exhausted")
         try:
             response = client.get(url, params=params, headers=self._headers, timeout=remaining)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise DataUnavailableError(f"FHIR server unreachable: {type(exc).__name__}") from exc
         if response.status_code != 200:
             raise DataUnavailableError(f"FHIR server answered {response.status_code}")
-        try:
-            body: Any = response.json()
-        except ValueError as exc:
-            raise DataUnavailableError("FHIR server answered non-JSON") from exc
-        if not isinstance(body, dict):
-            raise DataUnavailableError("FHIR server answered a non-object")
-        return body
+        return response.content
 
-    def patient(self, client: httpx.Client, patient_id: str) -> JsonDict:
+    def patient(self, client: httpx.Client, patient_id: str) -> Patient:
         """``GET Patient/<id>``."""
-        return self._get(client, f"{self._base}/Patient/{patient_id}", None)
+        found = decode_resource(self._get(client, f"{self._base}/Patient/{patient_id}", None),
+                                Patient)  # fmt: skip
+        if isinstance(found, Rejected):
+            raise DataUnavailableError(f"FHIR server returned no usable Patient: {found.reason}")
+        return found
 
     def observations(
         self, client: httpx.Client, patient_id: str, category: str, since: datetime
-    ) -> list[JsonDict]:
+    ) -> list[Observation | Rejected]:
         """Observations of one category since ``since``, following ``next`` links."""
         params: dict[str, str] | None = {
             "patient": patient_id,
@@ -108,27 +113,78 @@ class FhirFetcher:
             "date": f"ge{since.isoformat()}",
             "_count": "1000",
         }
-        url = f"{self._base}/Observation"
-        found: list[JsonDict] = []
-        for _page in range(20):
-            bundle = self._get(client, url, params)
-            found.extend(_bundle_resources(bundle, "Observation"))
-            next_url = next(
-                (
-                    link.get("url")
-                    for link in bundle.get("link") or ()
-                    if isinstance(link, dict) and link.get("relation") == "next"
-                ),
-                None,
-            )
-            if not isinstance(next_url, str):
-                break
-            url, params = next_url, None
+        url: str | None = f"{self._base}/Observation"
+        cursor = PageCursor(self._base, max_pages=MAX_FHIR_PAGES)
+        found: list[Observation | Rejected] = []
+        while url is not None:
+            try:
+                page = decode(self._get(client, url, params), Bundle)
+            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                raise DataUnavailableError(f"FHIR server answered no Bundle: {exc}") from exc
+            found.extend(entry_resources(page, Observation))
+            url, params = cursor.next(page), None
         return found
 
 
+def _prefetched(prefetch: dict[str, msgspec.Raw], name: str) -> ResourceHeader | None:
+    """The header of a prefetch value (None for ``null``); 412 for an OperationOutcome."""
+    raw = prefetch[name]
+    try:
+        header = _HEADER_OR_NULL.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise BadRequestError(f"prefetch.{name} is not a FHIR resource or null: {exc}") from exc
+    if header is not None and header.resourceType == "OperationOutcome":
+        try:
+            text = decode(raw, OperationOutcome).text()
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            text = "no details"
+        raise DataUnavailableError(f"the CDS Client could not prefetch {name}: {text[:500]}")
+    return header
+
+
+def _prefetch_patient(prefetch: dict[str, msgspec.Raw], patient_id: str) -> Patient | None:
+    """The prefetched Patient, or None when the key is absent."""
+    if PATIENT_KEY not in prefetch:
+        return None
+    header = _prefetched(prefetch, PATIENT_KEY)
+    if header is None:
+        raise DataUnavailableError(f"prefetch.patient is null: the CDS Client has no Patient "
+                                   f"{patient_id}")  # fmt: skip
+    found = decode_resource(prefetch[PATIENT_KEY], Patient)
+    if isinstance(found, Rejected):
+        raise BadRequestError(f"prefetch.patient is not a valid Patient: {found.reason}")
+    return found
+
+
+def _prefetch_observations(
+    prefetch: dict[str, msgspec.Raw], name: str
+) -> list[Observation | Rejected] | None:
+    """The prefetched Observations of one key, or None when the key is absent."""
+    if name not in prefetch:
+        return None
+    header = _prefetched(prefetch, name)
+    if header is None:
+        return []  # null: the client had nothing to fill the key with
+    if header.resourceType != "Bundle":
+        raise BadRequestError(f"prefetch.{name} must be a Bundle, not {header.resourceType[:40]}")
+    try:
+        bundle = decode(prefetch[name], Bundle)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise BadRequestError(f"prefetch.{name} is not a valid Bundle: {exc}") from exc
+    return entry_resources(bundle, Observation)
+
+
+def _same_patient(patient: Patient, patient_id: str, where: str) -> Patient:
+    if patient.id != patient_id:
+        raise DataUnavailableError(
+            f"{where} is Patient/{patient.id}, but context.patientId is {patient_id}: "
+            "refusing to score another patient's data"
+        )
+    return patient
+
+
 def gather_patient_data(
-    request: JsonDict,
+    request: HookRequest,
     *,
     as_of: datetime,
     lookback_h: float,
@@ -136,69 +192,86 @@ def gather_patient_data(
     mapper: ObservationMappingCache,
     fhir_budget_s: float,
     transport: httpx.BaseTransport | None = None,
+    scope: str = "",
 ) -> PatientData:
-    """Patient identity and recent measurements from prefetch, else from the FHIR server."""
-    context = request.get("context")
-    patient_id = context.get("patientId") if isinstance(context, dict) else None
-    if not isinstance(patient_id, str) or not patient_id:
-        raise ValueError("context.patientId is required")
-    prefetch = request.get("prefetch")
-    prefetch = prefetch if isinstance(prefetch, dict) else {}
-    since = as_of - timedelta(hours=lookback_h)
+    """Patient identity and recent measurements from prefetch, else from the FHIR server.
 
-    patient = prefetch.get(PATIENT_KEY)
-    patient = (
-        patient if isinstance(patient, dict) and patient.get("resourceType") == "Patient" else None
-    )
-    observations: list[JsonDict] = []
+    ``scope`` (the caller's issuer) keeps one client's mapped Observations from another's.
+    """
+    patient_id = request.context.patientId
+    prefetch = request.prefetch or {}
+    since = as_of - timedelta(hours=lookback_h)
+    patient = _prefetch_patient(prefetch, patient_id)
+    if patient is not None:
+        _same_patient(patient, patient_id, "prefetch.patient")
+    observations: list[Observation | Rejected] = []
     missing: list[str] = []
-    for name in (VITALS_KEY, LABS_KEY):
-        bundle = prefetch.get(name)
-        if isinstance(bundle, dict) and bundle.get("resourceType") == "Bundle":
-            observations.extend(_bundle_resources(bundle, "Observation"))
-        else:
+    for name in _CATEGORIES:
+        found = _prefetch_observations(prefetch, name)
+        if found is None:
             missing.append(name)
+        else:
+            observations.extend(found)
 
     used_server = False
     if patient is None or missing:
-        server, auth = request.get("fhirServer"), request.get("fhirAuthorization")
-        token = auth.get("access_token") if isinstance(auth, dict) else None
-        if not isinstance(server, str) or not server or not isinstance(token, str) or not token:
-            raise DataUnavailableError(
-                "prefetch incomplete and no fhirServer/fhirAuthorization given"
-            )
-        fetcher = FhirFetcher(server, token, time.monotonic() + fhir_budget_s)
+        fetcher = _fetcher(request, fhir_budget_s)
         with httpx.Client(transport=transport) as client:
             if patient is None:
-                patient = fetcher.patient(client, patient_id)
-                if patient.get("resourceType") != "Patient":
-                    raise DataUnavailableError("FHIR server did not return a Patient")
+                patient = _same_patient(
+                    fetcher.patient(client, patient_id), patient_id, "the FHIR server's Patient"
+                )
             for name in missing:
-                category = _OBSERVATION_QUERIES[name]["category"]
-                observations.extend(fetcher.observations(client, patient_id, category, since))
+                observations.extend(
+                    fetcher.observations(client, patient_id, _CATEGORIES[name], since)
+                )
         used_server = True
 
     key = patient_key(patient, mrn_system) or PatientKey(
         system="urn:ventfusion:fhir-patient-id", value=patient_id
     )
-    static = static_info(patient, as_of)
+    dropped: list[Rejected] = []
+    measurements = tuple(
+        _recent(observations, f"Patient/{patient_id}", key, mapper, since, as_of, scope, dropped)
+    )
     return PatientData(
         key=key,
         fhir_id=patient_id,
-        static=static,
-        measurements=tuple(_recent(observations, key, mapper, since, as_of)),
+        static=static_info(patient, as_of),
+        measurements=measurements,
         used_fhir_server=used_server,
+        dropped=tuple(dropped),
     )
 
 
+def _fetcher(request: HookRequest, budget_s: float) -> FhirFetcher:
+    server = request.fhirServer
+    token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
+    if not server or not token:
+        raise DataUnavailableError("prefetch incomplete and no fhirServer/fhirAuthorization given")
+    if origin(server) is None:
+        raise BadRequestError("fhirServer must be an absolute http(s) URL")
+    return FhirFetcher(server, token, time.monotonic() + budget_s)
+
+
 def _recent(
-    observations: Iterable[JsonDict],
+    observations: Iterable[Observation | Rejected],
+    subject: str,
     key: PatientKey,
     mapper: ObservationMappingCache,
     since: datetime,
     as_of: datetime,
+    scope: str,
+    dropped: list[Rejected],
 ) -> Iterator[Measurement]:
     for obs in observations:
-        for m in mapper.measurements(obs, key):
+        if isinstance(obs, Rejected):
+            dropped.append(obs)
+            continue
+        ref = local_ref(obs.subject.reference if obs.subject else None)
+        if ref != subject:
+            dropped.append(Rejected(f"Observation/{obs.id}", "not an Observation of the patient"))
+            continue
+        for m in mapper.measurements(obs, key, scope):
             if since <= m.time <= as_of:
                 yield m

@@ -1,4 +1,4 @@
-"""CDS Hooks 2.0 wire models (API models; storage has its own tables).
+"""CDS Hooks 2.0 response models (requests: ``requests``; storage has its own tables).
 
 Optional fields default to None and responses are serialised with ``exclude_none`` so that no
 null or empty optional field ever reaches the CDS Client.
@@ -78,36 +78,6 @@ class ServiceDefinition(_Wire):
 
 class Discovery(_Wire):
     services: list[ServiceDefinition]
-
-
-class OverrideReason(BaseModel):
-    reason: Coding | None = None
-    userComment: str | None = None  # noqa: N815
-
-
-class AcceptedSuggestion(BaseModel):
-    id: str
-
-
-class FeedbackEntry(BaseModel):
-    card: str = Field(min_length=1)
-    outcome: Literal["accepted", "overridden"]
-    acceptedSuggestions: list[AcceptedSuggestion] | None = None  # noqa: N815
-    overrideReason: OverrideReason | None = None  # noqa: N815
-    outcomeTimestamp: str  # noqa: N815
-
-
-class FeedbackRequest(BaseModel):
-    feedback: list[FeedbackEntry]
-
-
-class FhirAuthorization(BaseModel):
-    access_token: str
-    token_type: str = "Bearer"  # noqa: S105 (a token type, not a secret)
-    expires_in: int | None = None
-    scope: str = ""
-    subject: str = ""
-    patient: str | None = None
 
 
 class ErrorBody(BaseModel):

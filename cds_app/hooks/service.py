@@ -5,40 +5,35 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import orjson
+import msgspec
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
+from cds_app.db.hook_responses import HookResponses
 from cds_app.db.security import CardLog
 from cds_app.db.store import Store
-from cds_app.db.tables import AuditRow, FeedbackRow, IssuedCardRow
+from cds_app.db.tables import AuditRow, FeedbackRow, HookResponseRow, IssuedCardRow
 from cds_app.db.types import utcnow
 from cds_app.engine.scorer import NotScoredError, RiskEngine
 from cds_app.hooks.cards import CardContext, build_cards, not_scored_card
+from cds_app.hooks.errors import BadRequestError
 from cds_app.hooks.jwt_auth import Caller, JwtVerifier
 from cds_app.hooks.mapping_cache import ObservationMappingCache
 from cds_app.hooks.patient_data import PREFETCH_TEMPLATES, gather_patient_data
-from cds_app.hooks.schemas import (
-    Card,
-    CdsResponse,
-    Discovery,
-    FeedbackRequest,
-    ServiceDefinition,
-)
+from cds_app.hooks.requests import HookRequest, decode_feedback, decode_hook_request
+from cds_app.hooks.schemas import Card, CdsResponse, Discovery, ServiceDefinition
 from fhir_adapter.codes import CodeTable
+from fhir_adapter.values import parse_instant
 from model.ports import Pseudonymiser, redacted_patient
 from model.schemas import PatientKey, PatientWindow, RiskPrediction, StaticInfo
 
 log = logging.getLogger(__name__)
 
 INSECURE_CALLER = Caller(iss="insecure-local", sub=None, jti="", tenant=None)
-
-
-class BadRequestError(ValueError):
-    """The hook request is not a valid CDS Hooks call (answered with 400)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +48,7 @@ class HookConfig:
     fhir_budget_s: float
     low_risk_card: bool
     shadow_mode: bool = False
+    clock_skew_s: float = 30.0
 
 
 class CdsService:
@@ -66,6 +62,7 @@ class CdsService:
         engine: RiskEngine,
         store: Store,
         card_log: CardLog,
+        responses: HookResponses,
         codes: CodeTable,
         fhir_transport: httpx.BaseTransport | None = None,
         mapping_cache_size: int = 200_000,
@@ -77,6 +74,8 @@ class CdsService:
         self._engine = engine
         self._store = store
         self._cards = card_log
+        self._responses = responses
+        self._base = config.base_url
         self._mapper = ObservationMappingCache(codes, mapping_cache_size)
         self._transport = fhir_transport
         self._known_patients: dict[str, tuple[str, float | None, str | None]] = {}
@@ -113,27 +112,35 @@ class CdsService:
         return self._verifier.verify(authorization, audiences)
 
     def patient_view(self, body: bytes, caller: Caller) -> CdsResponse:
-        """Answer one ``patient-view`` call (raises DataUnavailableError -> 412)."""
+        """Answer one ``patient-view`` call (raises BadRequestError -> 400, DataUnavailableError
+        -> 412). A repeated ``hookInstance`` of the same client gets its first answer again."""
         started = time.perf_counter()
-        request = _parse(body)
-        if request.get("hook") != "patient-view":
+        request = decode_hook_request(body)
+        if request.hook != "patient-view":
             raise BadRequestError("this service answers the patient-view hook")
-        hook_instance = request.get("hookInstance")
-        if not isinstance(hook_instance, str) or not hook_instance:
-            raise BadRequestError("hookInstance is required")
+        hook_instance = request.hookInstance
+        actor = f"{caller.iss} {request.context.userId or ''}".strip()
+        repeat = self._repeat(request, caller, actor)
+        if repeat is not None:
+            return repeat
         as_of = utcnow()
-        try:
-            data = gather_patient_data(
-                request,
-                as_of=as_of,
-                lookback_h=self.config.lookback_h,
-                mrn_system=self.config.mrn_system,
-                mapper=self._mapper,
-                fhir_budget_s=self.config.fhir_budget_s,
-                transport=self._transport,
+        data = gather_patient_data(
+            request,
+            as_of=as_of,
+            lookback_h=self.config.lookback_h,
+            mrn_system=self.config.mrn_system,
+            mapper=self._mapper,
+            fhir_budget_s=self.config.fhir_budget_s,
+            transport=self._transport,
+            scope=caller.iss,
+        )
+        if data.dropped:
+            log.info(
+                "patient-view %s: %d Observations not used (first: %s)",
+                self._pseudonymise(data.key),
+                len(data.dropped),
+                data.dropped[0].reason[:200],
             )
-        except ValueError as exc:
-            raise BadRequestError(str(exc)) from exc
         self._remember_patient(data.key, data.fhir_id, data.static.age_years, data.static.sex)
         films = self._store.films(data.key, as_of, self._engine.film_max_age_h)
         window = PatientWindow(
@@ -149,7 +156,11 @@ class CdsService:
             last_row = self._store.latest_film_row(data.key, as_of)
             last_film_at = last_row.acquired_at if last_row else None
         cards: list[Card] = []
-        actor = f"{caller.iss} {_user(request)}".strip()
+        detail = f"hookInstance={hook_instance} dropped={len(data.dropped)}"
+
+        def answer_row(response: CdsResponse) -> HookResponseRow:
+            return HookResponses.row(self.config.service_id, caller.iss, hook_instance,
+                                     request.context.patientId, _dump(response))  # fmt: skip
 
         def card_rows(
             prediction: RiskPrediction, previous: RiskPrediction | None, prediction_id: int
@@ -171,6 +182,7 @@ class CdsService:
                     patient_key=str(data.key),
                     prediction_id=prediction_id,
                     suggestion_uuids=[s.uuid for s in card.suggestions or () if s.uuid],
+                    issuer=caller.iss,
                 )
                 for card in cards
             ]
@@ -179,9 +191,10 @@ class CdsService:
                     actor=actor,
                     action="card-viewed" if cards else "hook-no-card",
                     patient_key=str(data.key),
-                    detail=f"hookInstance={hook_instance} cards={len(cards)}",
+                    detail=f"{detail} cards={len(cards)}",
                 )
             )
+            rows.append(answer_row(CdsResponse(cards=cards)))
             return rows
 
         try:
@@ -189,13 +202,16 @@ class CdsService:
                 window, trigger="patient-view", also=card_rows, fhir_patient_id=data.fhir_id
             )
         except NotScoredError as exc:
-            if not self.config.shadow_mode:
-                cards = [not_scored_card(str(exc), self.config.base_url)]
-            self._cards.audit(
-                actor, "hook-not-scored", str(data.key), f"hookInstance={hook_instance}"
-            )
+            cards = [] if self.config.shadow_mode else [not_scored_card(str(exc), self._base)]
+            response = CdsResponse(cards=cards)
+            audit = AuditRow(actor=actor, action="hook-not-scored", patient_key=str(data.key),
+                             detail=detail)  # fmt: skip
+            if not self._responses.add([audit, answer_row(response)]):
+                return self._first_answer(request, caller)
             log.info("patient-view %s: not scored (%s)", self._pseudonymise(data.key), exc)
-            return CdsResponse(cards=cards)
+            return response
+        except IntegrityError:
+            return self._first_answer(request, caller)  # a duplicate call committed first
         log.info(
             "patient-view %s: %d cards, %.1f ms, fhirServer=%s",
             self._pseudonymise(data.key),
@@ -205,32 +221,60 @@ class CdsService:
         )
         return CdsResponse(cards=cards)
 
+    def _repeat(self, request: HookRequest, caller: Caller, actor: str) -> CdsResponse | None:
+        """The stored answer of an already-answered hookInstance (audited), else None."""
+        stored = self._responses.get(self.config.service_id, caller.iss, request.hookInstance)
+        if stored is None:
+            return None
+        if stored.patient_id != request.context.patientId:
+            raise BadRequestError("hookInstance was already used for another patient")
+        self._cards.audit(actor, "hook-repeated", None, f"hookInstance={request.hookInstance}")
+        return CdsResponse.model_validate(stored.response)
+
+    def _first_answer(self, request: HookRequest, caller: Caller) -> CdsResponse:
+        stored = self._repeat(request, caller, caller.iss)
+        if stored is None:  # the unique violation was not ours: a real error
+            raise RuntimeError("hook answer could not be stored")
+        return stored
+
     def feedback(self, body: bytes, caller: Caller) -> int:
-        """Persist feedback entries; return how many."""
-        try:
-            request = FeedbackRequest.model_validate_json(body)
-        except ValueError as exc:
-            raise BadRequestError(f"invalid feedback: {exc}") from exc
+        """Persist feedback entries about cards issued to this client; return how many.
+
+        Every entry must name a card this service issued to the caller (and, for accepted ones,
+        suggestions of that card), with an RFC 3339 time between the card's issue and now;
+        otherwise nothing is stored and the call is a 400 saying which entry is wrong.
+        """
+        request = decode_feedback(body)
+        skew = timedelta(seconds=self.config.clock_skew_s)
+        now = utcnow()
         rows = []
-        for entry in request.feedback:
-            if entry.outcome == "accepted" and not entry.acceptedSuggestions:
-                raise BadRequestError("accepted feedback needs acceptedSuggestions")
-            try:
-                stamp = datetime.fromisoformat(entry.outcomeTimestamp.replace("Z", "+00:00"))
-            except ValueError as exc:
-                raise BadRequestError("outcomeTimestamp must be an ISO 8601 instant") from exc
-            if stamp.tzinfo is None:
-                stamp = stamp.replace(tzinfo=UTC)
+        for number, entry in enumerate(request.feedback):
+            where = f"feedback[{number}]"
+            card = self._cards.card(entry.card)
+            if card is None or card.issuer != caller.iss:
+                raise BadRequestError(f"{where}.card: no card {entry.card} was issued to you")
+            known = set(card.suggestion_uuids)
+            accepted = [s.id for s in entry.acceptedSuggestions]
+            if not set(accepted) <= known:
+                raise BadRequestError(f"{where}.acceptedSuggestions: not a suggestion of the card")
+            stamp = parse_instant(entry.outcomeTimestamp, strict=True)
+            assert stamp is not None  # decode_feedback checked it
+            if not card.issued_at - skew <= stamp <= now + skew:
+                raise BadRequestError(
+                    f"{where}.outcomeTimestamp is outside the card's life (issued "
+                    f"{card.issued_at.isoformat(timespec='seconds')}, now "
+                    f"{now.isoformat(timespec='seconds')})"
+                )
             rows.append(
                 FeedbackRow(
                     service_id=self.config.service_id,
                     card_uuid=entry.card,
                     outcome=entry.outcome,
-                    accepted_suggestions=[s.id for s in entry.acceptedSuggestions or ()],
-                    override_reason=entry.overrideReason.model_dump(exclude_none=True)
+                    accepted_suggestions=accepted,
+                    override_reason=msgspec.to_builtins(entry.overrideReason)
                     if entry.overrideReason
                     else None,
-                    outcome_timestamp=stamp,
+                    outcome_timestamp=stamp.astimezone(UTC),
                     issuer=caller.iss,
                 )
             )
@@ -249,17 +293,5 @@ class CdsService:
         self._known_patients[token] = (fhir_id, age, sex)
 
 
-def _parse(body: bytes) -> dict[str, Any]:
-    try:
-        request = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequestError("body is not JSON") from exc
-    if not isinstance(request, dict):
-        raise BadRequestError("body must be a JSON object")
-    return request
-
-
-def _user(request: dict[str, Any]) -> str:
-    context = request.get("context")
-    user = context.get("userId") if isinstance(context, dict) else None
-    return user if isinstance(user, str) else ""
+def _dump(response: CdsResponse) -> dict[str, Any]:
+    return response.model_dump(mode="json", exclude_none=True)

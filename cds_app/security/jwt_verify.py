@@ -102,8 +102,10 @@ def verify_signed_jwt(
     alg = header.get("alg")
     if alg not in ALLOWED_ALGORITHMS:
         raise TokenError(f"algorithm {alg!r} not accepted (asymmetric algorithms only)")
-    if header.get("typ") not in typ:
-        raise TokenError(f"typ {header.get('typ')!r} not accepted")
+    given = header.get("typ")
+    accepted = [t.lower() if t else t for t in typ]  # typ is case-insensitive (RFC 7515 4.1.9)
+    if (given.lower() if isinstance(given, str) else given) not in accepted:
+        raise TokenError(f"typ {given!r} not accepted (expected {' or '.join(map(str, typ))})")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise TokenError("kid header required")

@@ -15,6 +15,8 @@ from sqlalchemy import create_engine, text
 from cds_app.app import create_app
 from cds_app.settings import Settings
 from tests.cds_app.fakes import FakeRiskModel
+from tests.support.auth_server import auth_server as new_auth_server
+from tests.support.auth_server import read_api_settings, read_headers
 from tests.support.ehr import ISSUER, TestEhr
 
 BASE_URL = "https://cds.example.org"
@@ -23,6 +25,7 @@ SERVICE_URL = f"{BASE_URL}/cds-services/ventfusion-patient-view"
 PG_ENV = "VENTFUSION_TEST_DATABASE_URL"
 PSEUDONYM_KEY = "test-pseudonym-key-0123456789abcdef"
 NOTIFICATION_SECRET = "test-notification-secret"
+READ_AUDIENCE = f"{BASE_URL}/fhir"  # the aud of the read API's access tokens
 
 
 def _postgres_schema_url(base: str) -> Iterator[str]:
@@ -96,6 +99,31 @@ def make_settings(tmp_path: Path, jwks_path: Path) -> Callable[..., Settings]:
         )
 
     return build
+
+
+@pytest.fixture(scope="session")
+def auth_server() -> TestEhr:
+    """The hospital's authorization server, whose access tokens the read-only FHIR API takes."""
+    return new_auth_server()
+
+
+@pytest.fixture
+def read_settings(
+    make_settings: Callable[..., Settings], auth_server: TestEhr, tmp_path: Path
+) -> Callable[..., Settings]:
+    """``make_settings`` with the read-only FHIR API mounted for ``auth_server``'s tokens."""
+    read_api = read_api_settings(auth_server, tmp_path)
+
+    def build(database_url: str, **hooks: Any) -> Settings:
+        return make_settings(database_url, **hooks).model_copy(update={"read_api": read_api})
+
+    return build
+
+
+@pytest.fixture
+def read_auth(auth_server: TestEhr) -> Callable[[], dict[str, str]]:
+    """Fresh ``Authorization`` headers of a system-scoped read API token, one per call."""
+    return lambda: read_headers(auth_server, READ_AUDIENCE)
 
 
 @pytest.fixture

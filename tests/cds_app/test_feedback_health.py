@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from fastapi.testclient import TestClient
 
 from cds_app.context import AppContext
@@ -25,13 +27,14 @@ def _feedback(client: TestClient, ehr: TestEhr, body: object, aud: str = FEEDBAC
 def test_feedback_is_persisted(client: TestClient, ehr: TestEhr) -> None:
     (card,) = prefetch_call(client, ehr, "pt-fb1", "MRN-FB1", severity=1.0).json()["cards"]
     suggestion = card["suggestions"][0]["uuid"]
+    soon = datetime.now(UTC) + timedelta(seconds=5)
     accepted = {
         "feedback": [
             {
                 "card": card["uuid"],
                 "outcome": "accepted",
                 "acceptedSuggestions": [{"id": suggestion}],
-                "outcomeTimestamp": "2026-03-01T12:05:00Z",
+                "outcomeTimestamp": soon.strftime("%Y-%m-%dT%H:%M:%SZ"),
             }
         ]
     }
@@ -47,7 +50,7 @@ def test_feedback_is_persisted(client: TestClient, ehr: TestEhr) -> None:
                     },
                     "userComment": "Film ordered by phone",
                 },
-                "outcomeTimestamp": "2026-03-01T12:06:00.52Z",
+                "outcomeTimestamp": soon.isoformat(timespec="milliseconds"),
             }
         ]
     }

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 from fastapi.testclient import TestClient
 
@@ -15,44 +13,21 @@ from cds_app.app import create_app
 from cds_app.context import AppContext
 from cds_app.security.access_tokens import parse_scope
 from cds_app.settings import Settings
-from cds_app.settings.security import ReadApiSettings
-from tests.cds_app.conftest import BASE_URL
+from tests.cds_app.conftest import READ_AUDIENCE
 from tests.cds_app.fakes import FakeRiskModel
 from tests.cds_app.page_data import seed_patient
+from tests.support.auth_server import AUTH_ISS, access_token
 from tests.support.ehr import TestEhr
-
-AUTH_ISS = "https://auth.example.org/realms/icu"
-AUDIENCE = f"{BASE_URL}/fhir"
-
-
-@pytest.fixture(scope="module")
-def auth_server() -> TestEhr:
-    """The hospital's authorization server: its own keys, published as a JWKS file."""
-    return TestEhr(issuer=AUTH_ISS)
 
 
 def token(auth: TestEhr, scope: str, *, alg: str = "RS384", **claims: Any) -> str:
     """An access token of ``auth`` (RFC 9068 shape) for our FHIR base."""
-    now = int(time.time())
-    body = {"iss": AUTH_ISS, "sub": "svc-analytics", "aud": AUDIENCE, "iat": now,
-            "exp": now + 300, "client_id": "analytics", "scope": scope, **claims}  # fmt: skip
-    body = {k: v for k, v in body.items() if v is not None}
-    key: Any = auth.ec_key if alg.startswith("ES") else auth.rsa_key
-    kid = "ec-1" if alg.startswith("ES") else "rsa-1"
-    if alg == "HS256":
-        return jwt.encode(body, "a-shared-secret-that-must-not-work!", algorithm="HS256",
-                          headers={"kid": kid})  # fmt: skip
-    return jwt.encode(body, key, algorithm=alg, headers={"kid": kid, "typ": "at+jwt"})
+    return access_token(auth, scope, audience=READ_AUDIENCE, alg=alg, **claims)
 
 
 @pytest.fixture
-def api(
-    db_url: str, make_settings: Callable[..., Settings], auth_server: TestEhr, tmp_path: Path
-) -> Iterator[TestClient]:
-    jwks = auth_server.write_jwks(tmp_path / "auth-jwks.json")
-    read_api = ReadApiSettings(issuer=AUTH_ISS, jwks=str(jwks))
-    settings = make_settings(db_url).model_copy(update={"read_api": read_api})
-    with TestClient(create_app(settings, model=FakeRiskModel())) as client:
+def api(db_url: str, read_settings: Callable[..., Settings]) -> Iterator[TestClient]:
+    with TestClient(create_app(read_settings(db_url), model=FakeRiskModel())) as client:
         ctx: AppContext = client.app.state.ctx  # type: ignore[attr-defined]
         seed_patient(ctx)
         yield client

@@ -20,6 +20,7 @@ from dicom_listener.convert import read_film
 from model.predictor import Predictor
 from model.schemas import ChestFilm, PatientKey
 from tests.cds_app.hooks_helpers import call_hook
+from tests.dicom_listener.films import LIMITS
 from tests.support.ehr import MRN_SYSTEM, TestEhr, full_prefetch, hook_request
 from tests.support.synthetic_films import simulator_display
 
@@ -41,7 +42,7 @@ def app_client(
 
 def _rg1() -> np.ndarray:
     path = Path(str(importlib.resources.files("data_store") / "data" / "RG1_UNCR.dcm"))
-    return read_film(path, ZoneInfo("UTC")).display_image()
+    return read_film(path, ZoneInfo("UTC"), LIMITS).display_image()
 
 
 def _call_with_film(

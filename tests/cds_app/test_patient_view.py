@@ -276,7 +276,7 @@ def test_partial_prefetch_fetches_only_what_is_missing(
     sqlite_url: str, make_settings: Callable[..., Settings], ehr: TestEhr
 ) -> None:
     fhir = FakeEhrFhir()
-    prefetch = {"patient": patient("pt-fb", "MRN-FB"), "vitals": None, "labs": searchset([])}
+    prefetch = {"patient": patient("pt-fb", "MRN-FB"), "labs": searchset([])}  # vitals absent
     body = hook_request(
         "pt-fb",
         prefetch=prefetch,

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fhir_adapter.auth import BearerAuth, SmartBackendAuth, build_auth
 from fhir_adapter.client import FhirClient
 from fhir_adapter.errors import AuthError, FhirHttpError
+from fhir_adapter.resources import Patient
 from tests.support.fhir_server import FhirTestServer, SmartClient
 
 
@@ -57,7 +58,7 @@ def test_smart_backend_services(secured_server: FhirTestServer, algorithm: str) 
         async with FhirClient(secured_server.base_url, auth=auth) as client:
             for _ in range(3):
                 await client.create({"resourceType": "Patient", "gender": "male"})
-            assert len([p async for p in client.search("Patient", {"_count": "2"})]) == 3
+            assert len([p async for p in client.search(Patient, {"_count": "2"})]) == 3
 
     asyncio.run(run())
     assert auth.tokens_fetched == 1  # cached across requests and pages

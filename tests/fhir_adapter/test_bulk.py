@@ -173,3 +173,34 @@ def test_bulk_import_writes_no_age_for_an_implausible_birth_date(tmp_path: Path)
     assert f"{MRN}|MRN0008" in ages
     assert ages[f"{MRN}|MRN0008"] is None
     assert ages[f"{MRN}|MRN0009"] is None
+
+
+def test_bad_lines_are_counted_and_the_import_goes_on(tmp_path: Path) -> None:
+    src, dest = tmp_path / "export", tmp_path / "cohort"
+    src.mkdir()
+    p1 = patient("MRN0001", "p1")
+    good = [
+        {**observation("8867-4", 80 + h, "/min", patient="Patient/p1",
+                       when=T0 + timedelta(hours=h)), "id": f"hr{h}"}
+        for h in range(3)
+    ]  # fmt: skip
+    hostile = [
+        {**good[0], "id": "a", "code": {"coding": [{"system": "http://loinc.org", "code": []}]}},
+        {**good[0], "id": "b", "valueQuantity": [1, 2]},
+        {**good[0], "id": 7},
+        {"resourceType": "Patient", "id": "p9", "identifier": 5},
+        {"resourceType": "Patient", "id": "p8", "meta": {"tag": "synthetic"}},
+        {"resourceType": "Procedure", "id": "v9", "code": "40617009"},
+        {**good[0], "id": "c", "effectiveDateTime": "0001-01-01T00:00:00+14:00"},
+    ]
+    lines = ["\xff\xfe not utf-8", "x" * 5000, "[1, 2]", "null"]
+    _write(src / "Patient.ndjson", [p1])
+    (src / "Observation.ndjson").write_bytes(
+        "\n".join([*(json.dumps(r) for r in [*good, *hostile]), *lines]).encode("latin-1") + b"\n"
+    )
+    report = import_ndjson(src, dest, mrn_system=MRN, max_line_bytes=4096)
+    assert report.measurements == 3
+    assert report.malformed_lines == 4  # not UTF-8, over-long, not an object (x2)
+    assert sum(report.rejected.values()) == 7, report.rejected
+    assert report.rejected["no effective time with a zone"] == 1
+    assert read_cohort(dest).patients[0].key == f"{MRN}|MRN0001"

@@ -60,10 +60,10 @@ def test_an_export_loaded_into_the_server_reads_back_to_the_same_cohort(
             for rows in exported.values():
                 for resource in rows:
                     await client.update(resource)  # the ids of the export, kept
-            found = {"Patient": [r async for r in client.search("Patient", {"_id": pid})]}
+            found = {"Patient": [r async for r in client.search_objects("Patient", {"_id": pid})]}
             for kind in ("Encounter", "Procedure", "Observation"):
                 params = {"patient": pid, "_count": "50"}
-                found[kind] = [r async for r in client.search(kind, params)]
+                found[kind] = [r async for r in client.search_objects(kind, params)]
             return found
 
     served = asyncio.run(load_and_read_back())

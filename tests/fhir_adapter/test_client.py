@@ -9,6 +9,7 @@ import pytest
 
 from fhir_adapter.client import FhirClient
 from fhir_adapter.errors import FhirHttpError, FhirUnavailableError
+from fhir_adapter.resources import Observation, Patient
 from tests.fhir_adapter.conftest import component, free_port, observation, patient, recent
 from tests.support.fhir_server import FhirTestServer
 
@@ -30,18 +31,23 @@ def test_create_read_search_with_paging(fhir_url: str) -> None:
             }
             pages = [p async for p in client.search_pages("Observation", params)]
             assert len(pages) == 3
-            found = [r async for r in client.search("Observation", params)]
-            assert sorted(r["valueQuantity"]["value"] for r in found) == list(range(80, 87))
-            first = await client.read("Observation", found[0]["id"])
-            assert first["meta"]["versionId"]
-            assert first["meta"]["lastUpdated"]
+            found = [r async for r in client.search(Observation, params)]
+            assert all(isinstance(r, Observation) for r in found)
+            values = sorted(r.valueQuantity.value for r in found if isinstance(r, Observation)
+                            and r.valueQuantity and r.valueQuantity.value)  # fmt: skip
+            assert values == list(range(80, 87))
+            first = await client.read(Observation, found[0].id)  # type: ignore[union-attr]
+            assert isinstance(first, Observation)
+            assert first.version_id  # opaque: "1" on the fake, a UUID on Medplum
+            assert first.meta
+            assert first.meta.lastUpdated
             hits = [
                 p
                 async for p in client.search(
-                    "Patient", {"identifier": f"urn:oid:2.16.840.1.113883.4.1.999.1|MRN-{tag}"}
+                    Patient, {"identifier": f"urn:oid:2.16.840.1.113883.4.1.999.1|MRN-{tag}"}
                 )
             ]
-            assert [f"Patient/{p['id']}" for p in hits] == [pref]
+            assert [f"Patient/{p.id}" for p in hits if isinstance(p, Patient)] == [pref]
 
     asyncio.run(run())
 
@@ -55,18 +61,18 @@ def test_an_update_is_a_new_version_and_searches_find_only_the_current_one(
         async with FhirClient(fhir_url) as client:
             pref = await client.create(patient(f"MRN-{uuid.uuid4().hex[:8]}"))
             rid = await client.create(observation("8867-4", 80, "/min", patient=pref))
-            old = await client.read("Observation", rid.split("/")[1])
+            old = await client.get_json(rid)
             await client.update(
                 {**old, "status": "amended", "valueQuantity": {**old["valueQuantity"], "value": 90}}
             )
-            new = await client.read("Observation", old["id"])
+            new = await client.get_json(rid)
             assert new["meta"]["versionId"] != old["meta"]["versionId"]
             assert new["meta"]["lastUpdated"] >= old["meta"]["lastUpdated"]
             vid = old["meta"]["versionId"]
             again = await client.get_json(f"Observation/{old['id']}/_history/{vid}")
             assert again["valueQuantity"]["value"] == 80
             params = {"patient": pref.split("/")[1], "code": "http://loinc.org|8867-4"}
-            found = [r async for r in client.search("Observation", params)]
+            found = [r async for r in client.search_objects("Observation", params)]
             assert [(r["id"], r["valueQuantity"]["value"]) for r in found] == [(old["id"], 90)]
 
     asyncio.run(run())
@@ -82,7 +88,7 @@ def test_conditional_create_is_idempotent(fhir_url: str) -> None:
             first = await client.create(device, if_none_exist=token)
             second = await client.create(device, if_none_exist=token)
             assert first == second
-            hits = [d async for d in client.search("Device", {"identifier": token[11:]})]
+            hits = [d async for d in client.search_objects("Device", {"identifier": token[11:]})]
             assert len(hits) == 1
 
     asyncio.run(run())
@@ -92,7 +98,7 @@ def test_not_found_surfaces_operation_outcome(fhir_url: str) -> None:
     async def run() -> None:
         async with FhirClient(fhir_url) as client:
             with pytest.raises(FhirHttpError) as info:
-                await client.read("Observation", f"missing-{uuid.uuid4().hex[:8]}")
+                await client.read(Observation, f"missing-{uuid.uuid4().hex[:8]}")
             assert info.value.status == 404
             assert not info.value.transient
             assert "error" in info.value.detail
@@ -117,7 +123,7 @@ def test_down_server_raises_unavailable_after_retries(fhir_server: FhirTestServe
     async def run() -> None:
         async with FhirClient(fhir_server.base_url, retries=2, backoff_s=0.01) as client:
             with pytest.raises(FhirUnavailableError) as info:
-                await client.read("Patient", "p1")
+                await client.read(Patient, "p1")
             assert info.value.status == 503
             assert info.value.transient
 
@@ -142,7 +148,7 @@ def test_connection_refused_is_transient() -> None:
         url = f"http://127.0.0.1:{free_port()}/fhir"
         async with FhirClient(url, retries=1, backoff_s=0.01, timeout_s=1) as client:
             with pytest.raises(FhirUnavailableError, match="ConnectError"):
-                await client.read("Patient", "p1")
+                await client.read(Patient, "p1")
 
     asyncio.run(run())
 
@@ -162,7 +168,7 @@ def test_search_semantics_the_adapter_relies_on(fhir_url: str) -> None:
             pid = pref.split("/")[1]
 
             async def found(**params: str) -> list[str]:
-                return [r["id"] async for r in client.search("Observation", params)]
+                return [r["id"] async for r in client.search_objects("Observation", params)]
 
             assert await found(patient=pid, code="http://loinc.org|8480-6") == []
             assert await found(patient=pid, code="http://loinc.org|85354-9") == ids[:1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import orjson
 import pytest
 
 from fhir_adapter.convert_notification import parse_notification
@@ -76,7 +77,7 @@ def test_event_numbers_and_counts(reference_dir: Path) -> None:
 def test_full_resource_payload_is_kept_for_dedup_only(reference_dir: Path) -> None:
     path = reference_dir / "subscriptions-backport/r4b/Bundle-r4b-notification-full-resource.json"
     hint = parse_notification(path.read_bytes(), FHIR_JSON)
-    assert hint.resources[ENCOUNTER]["status"] == "in-progress"
+    assert orjson.loads(bytes(hint.resources[ENCOUNTER]))["status"] == "in-progress"
 
 
 def test_status_resources_alone_are_not_notifications(reference_dir: Path) -> None:
@@ -142,3 +143,51 @@ def test_malformed_bodies_raise(body: bytes) -> None:
 def test_xml_is_unsupported() -> None:
     with pytest.raises(UnsupportedContentTypeError):
         parse_notification(b"<Bundle xmlns='http://hl7.org/fhir'/>", "application/fhir+xml")
+
+
+def _status_bundle(status: object, *more: object) -> bytes:
+    entries = [{"resource": status}, *({"resource": r} for r in more)]
+    return orjson.dumps({"resourceType": "Bundle", "type": "history", "entry": entries})
+
+
+def test_type_confusion_is_a_format_error_never_a_crash() -> None:
+    """Each body once raised TypeError/AttributeError (the issue's convert_notification lines)."""
+    params = {"resourceType": "Parameters"}
+    hostile = [
+        _status_bundle({**params, "parameter": 5}),
+        _status_bundle({**params, "parameter": [{"name": "notification-event", "part": 7}]}),
+        _status_bundle({**params, "parameter": [{"name": ["type"], "valueCode": "heartbeat"}]}),
+        _status_bundle(
+            {"resourceType": "SubscriptionStatus", "notificationEvent": [{"focus": []}]}
+        ),
+        _status_bundle({"resourceType": "SubscriptionStatus", "subscription": "Subscription/1"}),
+        _status_bundle({"resourceType": "SubscriptionStatus", "error": {"coding": 1}}),
+        orjson.dumps({"resourceType": "Bundle", "type": "history", "entry": {"a": 1}}),
+        orjson.dumps({"resourceType": ["Bundle"]}),
+        orjson.dumps([1, 2]),
+        b"\xff\xfe{}",
+    ]
+    for body in hostile:
+        with pytest.raises(NotificationFormatError):
+            parse_notification(body, FHIR_JSON)
+
+
+def test_event_numbers_are_bounded_and_odd_focus_is_ignored() -> None:
+    status = {
+        "resourceType": "SubscriptionStatus",
+        "type": "event-notification",
+        "subscription": {"reference": "Subscription/s1"},
+        "eventsSinceSubscriptionStart": "9" * 400,
+        "notificationEvent": [
+            {"eventNumber": "9" * 400, "focus": {"reference": "Observation/o\x001"}},
+            {"eventNumber": -3, "focus": {"reference": "Observation/" + "x" * 100}},
+            {"eventNumber": 7, "focus": {"reference": "Observation/o7"}},
+        ],
+    }
+    hint = parse_notification(_status_bundle(status), FHIR_JSON)
+    assert hint.events_since_start is None
+    assert [(e.number, e.focus) for e in hint.events] == [
+        (None, None),
+        (None, None),
+        (7, "Observation/o7"),
+    ]

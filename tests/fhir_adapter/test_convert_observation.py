@@ -7,11 +7,26 @@ from pathlib import Path
 
 import pytest
 
+from fhir_adapter import convert_observation
 from fhir_adapter.codes import CodeTable, load_code_table
-from fhir_adapter.convert_observation import map_observation, observation_to_measurements
+from fhir_adapter.codes import CodeTable as _Codes
+from fhir_adapter.convert_observation import ObservationMapping
 from fhir_adapter.errors import MappingError
-from model.schemas import PatientKey
+from fhir_adapter.resources import Rejected
+from model.schemas import Measurement, PatientKey
 from tests.fhir_adapter.conftest import MRN, component, observation
+from tests.support.typed import decoded, typed
+
+
+def map_observation(obs: dict[str, object], key: PatientKey, codes: _Codes) -> ObservationMapping:
+    return convert_observation.map_observation(typed(obs), key, codes)
+
+
+def observation_to_measurements(
+    obs: dict[str, object], key: PatientKey, codes: _Codes | None = None
+) -> list[Measurement]:
+    return convert_observation.observation_to_measurements(typed(obs), key, codes)
+
 
 KEY = PatientKey(system=MRN, value="MRN0001")
 CODES = CodeTable()
@@ -173,8 +188,10 @@ def test_local_code_table(tmp_path: Path) -> None:
         load_code_table(table_path)
 
 
-def test_not_an_observation_raises() -> None:
-    with pytest.raises(MappingError):
-        map_observation({"resourceType": "Patient", "id": "p"}, KEY, CODES)
-    with pytest.raises(MappingError):
-        map_observation({"resourceType": "Observation"}, KEY, CODES)
+def test_not_an_observation_is_a_rejection_with_its_reason() -> None:
+    patient = decoded({"resourceType": "Patient", "id": "p"})
+    assert isinstance(patient, Rejected)
+    assert patient.reason == "expected a Observation, got 'Patient'"
+    no_id = decoded({"resourceType": "Observation"})
+    assert isinstance(no_id, Rejected)
+    assert "missing required field `id`" in no_id.reason

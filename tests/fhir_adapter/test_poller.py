@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -64,7 +64,7 @@ def _run(url: str, sink: OwnSink, scenario: Scenario, transport: FaultyTransport
         async with FhirClient(url, retries=0, transport=transport) as client:
             services = memory_ingest(client, sink)
             ref = await client.create(patient(sink.mrn))
-            created = await client.read(*ref.split("/"))
+            created = await client.get_json(ref)
             services.poller.cursors.set(POLL_CURSOR, _stamp(created))
             await scenario(client, services, ref)
 
@@ -80,7 +80,7 @@ async def _heart_rates(client: FhirClient, ref: str, n: int) -> list[Json]:
     created = []
     for i in range(n):
         obs = observation("8867-4", 80 + i, "/min", patient=ref, when=recent(n - i))
-        created.append(await client.read(*(await client.create(obs)).split("/")))
+        created.append(await client.get_json(await client.create(obs)))
     return created
 
 
@@ -113,7 +113,7 @@ def test_an_observation_amended_while_the_poll_pages_is_not_lost(
         created = await _heart_rates(client, ref, 7)
 
         async def amend_the_first() -> None:
-            first = await client.read("Observation", str(created[0]["id"]))
+            first = await client.get_json(f"Observation/{created[0]['id']}")
             value = {**first["valueQuantity"], "value": 120}
             await client.update({**first, "status": "amended", "valueQuantity": value})
 
@@ -204,3 +204,37 @@ def test_a_page_of_equal_timestamps_is_left_by_the_servers_next_link(
 
     _run(fhir_server.base_url, own_sink, scenario, transport)
     assert transport.count("GET", "/Observation") < 10
+
+
+def test_a_poll_with_nothing_new_keeps_its_cursor(fhir_url: str, own_sink: OwnSink) -> None:
+    """An empty window (nothing updated since the cursor) is a quiet pass, not an error."""
+
+    async def scenario(client: FhirClient, services: IngestServices, ref: str) -> None:
+        poller = _poller(client, services, overlap_s=0)
+        ahead = datetime.now(UTC) + timedelta(minutes=5)  # after everything on the server
+        poller.cursors.set(POLL_CURSOR, ahead)
+        report = await poller.poll_once()
+        assert (report.observations, report.measurements) == (0, 0)
+        assert poller.cursors.get(POLL_CURSOR) == ahead
+
+    _run(fhir_url, own_sink, scenario, FaultyTransport())
+
+
+def test_a_stamp_from_the_future_does_not_move_the_cursor(
+    fhir_server: FhirTestServer, own_sink: OwnSink
+) -> None:
+    """A forged (or clock-skewed) ``lastUpdated`` a day ahead is read, but the cursor stays at
+    the newest credible stamp, so data updated meanwhile is not skipped by the next pass."""
+
+    async def scenario(client: FhirClient, services: IngestServices, ref: str) -> None:
+        created = await _heart_rates(client, ref, 3)
+        forged = (datetime.now(UTC) + timedelta(days=1)).isoformat().replace("+00:00", "Z")
+        fhir_server.current_one("Observation", str(created[-1]["id"]))["meta"]["lastUpdated"] = (
+            forged
+        )
+        poller = _poller(client, services, overlap_s=0)
+        await poller.poll_once()
+        assert own_sink.mine("heart_rate") == [80, 81, 82]
+        assert poller.cursors.get(POLL_CURSOR) == _stamp(created[1])
+
+    _run(fhir_server.base_url, own_sink, scenario, FaultyTransport())

@@ -31,7 +31,7 @@ def test_subscriptions_validate_and_are_ensured_once(fhir_url: str) -> None:
             ref3, created3 = await ensure_subscription(client, backport)
             assert (created1, created2, created3) == (True, False, True)
             assert ref1 == ref2 != ref3
-            found = [s async for s in client.search("Subscription", {"url": endpoint})]
+            found = [s async for s in client.search_objects("Subscription", {"url": endpoint})]
             assert len(found) == 2
 
     asyncio.run(run())

@@ -44,7 +44,7 @@ def _token(identifier: dict[str, object]) -> str:
 
 
 async def _found(client: FhirClient, kind: str, params: dict[str, str]) -> list[Json]:
-    return [r async for r in client.search(kind, params)]
+    return [r async for r in client.search_objects(kind, params)]
 
 
 def test_a_retried_write_is_read_back_once_by_patient_and_by_identifier(fhir_url: str) -> None:
@@ -115,7 +115,7 @@ def test_the_model_device_is_created_once_per_version(fhir_url: str) -> None:
             for hour in range(2):
                 writer = RiskAssessmentWriter(client, PatientResolver(client, MRN))
                 location = await writer.deliver(prediction_payload(_prediction(mrn, hour, version)))
-                ra = await client.read(*location.split("/"))
+                ra = await client.get_json(location)
                 performers.add(ra["performer"]["reference"])
             ident = _token(device_identifier("ventfusion-gated", version))
             devices = await _found(client, "Device", {"identifier": ident})

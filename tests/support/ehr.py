@@ -82,6 +82,7 @@ class TestEhr:
         jti: str | None = None,
         drop: tuple[str, ...] = (),
         hmac_secret: str = "shared-secret-that-must-not-work",  # noqa: S107
+        typ: str | None = "JWT",
     ) -> str:
         """A signed JWT; ``alg`` may be RS384/RS256/PS384 (RSA), ES384 (EC), HS256, or none."""
         now = int(datetime.now(UTC).timestamp()) - issued_ago_s
@@ -96,7 +97,7 @@ class TestEhr:
         for name in drop:
             claims.pop(name, None)
         default_kid = "ec-1" if alg.startswith("ES") else "rsa-1"
-        headers: dict[str, Any] = {"typ": "JWT"}
+        headers: dict[str, Any] = {"typ": typ}  # None: no typ header at all (PyJWT drops it)
         if kid != "":
             headers["kid"] = kid or default_kid
         if alg == "none":

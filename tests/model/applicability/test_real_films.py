@@ -35,6 +35,7 @@ from model.schemas import (
 )
 from model.synth import SynthConfig, simulate
 from model.transforms import preprocess_film
+from tests.dicom_listener.films import LIMITS
 from tests.support.synthetic_films import simulator_display
 
 KEY = PatientKey(system="urn:test", value="REAL-1")
@@ -53,7 +54,7 @@ def bundled() -> Predictor:
 @functools.cache
 def _dicom(name: str) -> np.ndarray:
     path = Path(str(importlib.resources.files("data_store") / "data" / name))
-    return read_film(path, ZoneInfo("UTC")).display_image()
+    return read_film(path, ZoneInfo("UTC"), LIMITS).display_image()
 
 
 def _match(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
