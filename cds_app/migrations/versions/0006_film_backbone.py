@@ -1,7 +1,7 @@
 """Films record the film backbone (a site's foundation model) that made their embedding.
 
-Revision ID: 0008
-Revises: 0006
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-01 14:00:00
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0006"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
