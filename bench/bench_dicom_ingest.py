@@ -163,7 +163,12 @@ def run_ingest(films: Path, count: int, size: int, repeats: int, nice: int) -> l
     return rows
 
 
-async def _latency(runs: int) -> tuple[list[float], list[float]]:
+async def measure_latency(
+    runs: int, *, template: Path | None = None, model: dict[str, object] | None = None
+) -> tuple[list[float], list[float]]:
+    """Seconds from each C-STORE to its acknowledgement and to the updated prediction; sends
+    copies of ``template`` (default RG1) with new UIDs to the app's composition configured with
+    the ``model`` settings (default: the bundled model)."""
     from cds_app.app import build_context
     from cds_app.db.predictions import PredictionRepository
     from cds_app.dicom_wiring import listener_config
@@ -179,7 +184,7 @@ async def _latency(runs: int) -> tuple[list[float], list[float]]:
                 "database_url": f"sqlite:///{tmp}/bench.sqlite3",
                 "data_dir": tmp,
                 "dicom": {"ae_title": AET},
-                "model": {"debounce_s": 0.05},
+                "model": {"debounce_s": 0.05, **(model or {})},
             }
         )
         loop = asyncio.get_running_loop()
@@ -190,7 +195,7 @@ async def _latency(runs: int) -> tuple[list[float], list[float]]:
             start_listener, config, ModelFilmProcessor(model), ctx.film_sink
         )
         predictions = PredictionRepository(ctx.db)
-        ds = dcmread(_rg1())
+        ds = dcmread(template or _rg1())
         key = PatientKey(system=settings.patient_id_system, value=str(ds.PatientID))
         charted = datetime.now(UTC) - timedelta(minutes=20)  # current vitals: the film is scored
         ctx.store.add_measurements(
@@ -276,7 +281,7 @@ def ingest(args: argparse.Namespace) -> None:
 
 def latency(runs: int) -> None:
     """Part 2: C-STORE to acknowledgement and to an updated prediction."""
-    acks, updates = asyncio.run(_latency(runs))
+    acks, updates = asyncio.run(measure_latency(runs))
     print()
     print(
         "| RG1 (7.2 MB), one association per film, rescoring debounce 0.05 s | median ms | max ms |"

@@ -18,14 +18,30 @@ log = logging.getLogger(__name__)
 
 
 def load_model(settings: Settings) -> RiskModel:
-    """The checkpoint of ``settings.model.checkpoint`` (None: the bundled model)."""
+    """The checkpoint of ``settings.model.checkpoint`` (None: the bundled model), with the film
+    backbone of ``settings.model.backbone`` when one is configured (its sha256 is checked and it
+    must be the backbone the checkpoint was trained with; a checkpoint trained on a backbone is
+    refused without one)."""
     import torch
 
     from model.predictor import Predictor
 
     if settings.model.torch_threads:
         torch.set_num_threads(settings.model.torch_threads)
-    return Predictor.load(settings.model.checkpoint)
+    backbone = None
+    if settings.model.backbone is not None:
+        from model.backbone.runtime import Backbone
+
+        backbone = Backbone.load(settings.model.backbone, threads=settings.model.torch_threads)
+    predictor = Predictor.load(settings.model.checkpoint, backbone=backbone)
+    if predictor.backbone is not None and backbone is None:
+        from model import ModelError
+
+        raise ModelError(
+            f"{predictor.model_id} {predictor.model_version} reads embeddings of the film backbone "
+            f"{predictor.backbone.label}: set VENTFUSION_MODEL__BACKBONE to its manifest"
+        )
+    return predictor
 
 
 def model_card_markdown(model: RiskModel) -> str:

@@ -18,6 +18,7 @@ from dicom_listener.config import MIB, ListenerConfig
 from dicom_listener.directory_sink import DirectoryFilmSink
 from dicom_listener.processing import FilmProcessor, ModelFilmProcessor, PixelsOnlyProcessor
 from dicom_listener.server import RunningListener, start_listener
+from model import ModelError
 from model.ports import FilmSink, Pseudonymiser, redacted_patient
 
 log = logging.getLogger(__name__)
@@ -61,18 +62,28 @@ def _setup_argparser() -> argparse.ArgumentParser:
         default="bundled",
         help="checkpoint path, 'bundled', or 'none' (pixels only, no embedding)",
     )
+    parser.add_argument(
+        "--backbone",
+        type=Path,
+        help="manifest of the film backbone the checkpoint was trained on (docs/model.md)",
+    )
     parser.add_argument("--film-size", type=int, default=224, help="with --model none")
     parser.add_argument("--log-level", default="INFO")
     return parser
 
 
-def _processor(model: str, film_size: int) -> FilmProcessor:
+def _processor(model: str, film_size: int, backbone_manifest: Path | None) -> FilmProcessor:
     if model == "none":
         return PixelsOnlyProcessor(film_size)
     from model.predictor import Predictor  # heavy import only when a model is wanted
 
+    backbone = None
+    if backbone_manifest is not None:
+        from model.backbone.runtime import Backbone
+
+        backbone = Backbone.load(backbone_manifest)
     path = None if model == "bundled" else Path(model)
-    return ModelFilmProcessor(Predictor.load(path))
+    return ModelFilmProcessor(Predictor.load(path, backbone=backbone))
 
 
 def config_from_args(args: argparse.Namespace) -> ListenerConfig:
@@ -141,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     config = config_from_args(args)
-    processor = _processor(args.model, args.film_size)
+    try:
+        processor = _processor(args.model, args.film_size, args.backbone)
+    except ModelError as exc:  # a missing checkpoint, a backbone that is not the model's
+        log.error("cannot load the model: %s", exc)
+        return 2
     serve_until_signalled(config, processor, DirectoryFilmSink(args.out))
     return 0

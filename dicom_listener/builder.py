@@ -78,6 +78,7 @@ class FilmBuilder:
             pixels=processed.pixels,
             embedding=processed.embedding,
             embedding_model=processed.embedding_model,
+            backbone=processed.backbone,
             source=SOURCE,
             thumbnail_png=prepared.thumbnail_png,
         )

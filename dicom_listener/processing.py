@@ -1,7 +1,10 @@
 """What the listener process does with a prepared film: embed it (behind an interface).
 
 Decoding and the shared MONAI preprocessing run in the decoder process; a :class:`FilmProcessor`
-receives the preprocessed ``(1, S, S)`` film. This is where an embedding backbone plugs in.
+receives the preprocessed ``(1, S, S)`` film and embeds it in the listener process's worker
+thread (never on an association thread). With a model trained on a site's film backbone
+(``model.backbone``), the model's ``film_size`` is the backbone's input size and the embedding is
+the backbone's, returned with its identity so the film is stored with it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from model.ports import RiskModel
+from model.schemas import BackboneIdentity
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class ProcessedPixels:
     pixels: np.ndarray  # float32 (1, S, S) in [0, 1], through model.transforms
     embedding: tuple[float, ...] | None
     embedding_model: str
+    backbone: BackboneIdentity | None = None  # the film backbone that made the embedding
 
 
 @runtime_checkable
@@ -38,12 +43,10 @@ class FilmProcessor(Protocol):
 
 
 class ModelFilmProcessor:
-    """The loaded model's CXR encoder."""
+    """The loaded model's CXR encoder, or the film backbone it was trained on."""
 
     def __init__(self, model: RiskModel) -> None:
         self._model = model
-        default_id = f"{model.model_id}:{model.model_version}"
-        self._embedding_model = str(getattr(model, "embedding_id", default_id))
 
     @property
     def film_size(self) -> int:
@@ -51,9 +54,9 @@ class ModelFilmProcessor:
         return int(self._model.film_size)
 
     def process(self, pixels: np.ndarray) -> ProcessedPixels:
-        """Embed a film preprocessed to the model's size."""
-        embedding = self._model.embed_film(pixels)
-        return ProcessedPixels(pixels, tuple(float(v) for v in embedding), self._embedding_model)
+        """Embed a film preprocessed to the model's size (a ``ModelError`` when it cannot)."""
+        made = self._model.film_embedding(pixels)
+        return ProcessedPixels(pixels, made.values, made.embedding_model, made.backbone)
 
 
 class PixelsOnlyProcessor:

@@ -10,6 +10,11 @@ A checkpoint is one ``torch.save`` file holding only tensors and plain Python va
 ``applicability`` (what the training films and windows looked like, ``model.applicability``) is
 optional: a checkpoint without it serves no film (fail closed) until it is attached with
 ``ventfusion attach-applicability``.
+
+``backbone`` (version 2) is the identity of the site's film backbone whose embeddings the model
+was trained on (``model.backbone``: name, version, sha256 of the file, recipe digest). Only
+checkpoints that have one are written as version 2, so an older reader refuses them instead of
+serving them without the backbone check; version 1 files load as before.
 """
 
 from __future__ import annotations
@@ -26,9 +31,11 @@ from model.applicability.stats import ApplicabilityStats
 from model.calibration import CardThresholds, PlattCalibration
 from model.features.spec import FeatureSpec, Normalisation
 from model.nets import FusionNet, NetConfig
+from model.schemas import BackboneIdentity
 
 FORMAT = "ventfusion-checkpoint"
-VERSION = 1
+VERSION = 2
+VERSION_WITHOUT_BACKBONE = 1
 
 
 class CheckpointError(ModelError):
@@ -105,6 +112,7 @@ class Checkpoint:
     train_config: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
     applicability: ApplicabilityStats | None = None
+    backbone: BackboneIdentity | None = None  # the film backbone of an embedding model
 
     def build_net(self) -> FusionNet:
         """The network with its weights, in eval mode."""
@@ -118,7 +126,7 @@ def save_checkpoint(ckpt: Checkpoint, path: Path) -> None:
     """Write the checkpoint atomically."""
     payload = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": VERSION if ckpt.backbone is not None else VERSION_WITHOUT_BACKBONE,
         "model_id": ckpt.model_id,
         "model_version": ckpt.model_version,
         "net_config": ckpt.net_config.to_dict(),
@@ -132,6 +140,8 @@ def save_checkpoint(ckpt: Checkpoint, path: Path) -> None:
         "state_dict": {k: v.detach().cpu().clone() for k, v in ckpt.state_dict.items()},
         "applicability": ckpt.applicability.to_dict() if ckpt.applicability else None,
     }
+    if ckpt.backbone is not None:
+        payload["backbone"] = ckpt.backbone.model_dump(mode="json")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
@@ -165,6 +175,9 @@ def load_checkpoint(path: Path) -> Checkpoint:
             history=list(data.get("history", [])),
             applicability=ApplicabilityStats.from_dict(dict(data["applicability"]))
             if data.get("applicability")
+            else None,
+            backbone=BackboneIdentity.model_validate(data["backbone"])
+            if data.get("backbone")
             else None,
         )
     except (KeyError, TypeError, ValueError) as exc:

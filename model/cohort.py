@@ -140,14 +140,28 @@ def _film(r: dict[str, str]) -> CohortFilm:
     )
 
 
-def read_cohort(root: Path) -> Cohort:
-    """Load a cohort directory; raises CohortFormatError with the offending file on bad input."""
+def read_meta(root: Path) -> dict[str, object]:
+    """``cohort.json`` of a cohort directory (checked to be one)."""
     meta_path = root / "cohort.json"
     if not meta_path.exists():
         raise CohortFormatError(f"{root} is not a cohort directory (no cohort.json)")
     meta = json.loads(meta_path.read_text())
-    if meta.get("format") != FORMAT_NAME:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise CohortFormatError(f"{meta_path}: format is not {FORMAT_NAME!r}")
+    return meta
+
+
+def read_films(root: Path) -> list[CohortFilm]:
+    """The films of a cohort (``films.csv``; none when it is absent)."""
+    try:
+        return [_film(r) for r in _rows(root / "films.csv", required=False)]
+    except (KeyError, ValueError, IndexError) as exc:
+        raise CohortFormatError(f"{root}: malformed films.csv row ({exc})") from exc
+
+
+def read_cohort(root: Path) -> Cohort:
+    """Load a cohort directory; raises CohortFormatError with the offending file on bad input."""
+    meta = read_meta(root)
     try:
         patients = [
             CohortPatient(
@@ -161,7 +175,7 @@ def read_cohort(root: Path) -> Cohort:
         ]
         cohort = Cohort(root=root, meta=meta, patients=patients)
         _read_measurements(root / "measurements.csv", cohort)
-        cohort.films = [_film(r) for r in _rows(root / "films.csv", required=False)]
+        cohort.films = read_films(root)
         cohort.ventilation_start = {
             r["patient_key"]: parse_time(r["ventilation_start"])
             for r in _rows(root / "events.csv", required=False)

@@ -4,7 +4,9 @@ The candidate is the latest film acquired in ``[as_of - max_age, as_of]``; an ol
 used in its place (it would describe an earlier state). The candidate is used only when its
 embedding is this model's (or can be computed from its pixels) and the applicability guard finds
 it like the training films; otherwise the prediction is the EHR path (gate 0) and carries a
-``FilmNotUsed`` reason.
+``FilmNotUsed`` reason. For a model trained on a site's film backbone, "this model's" embedding
+is one made by the very backbone recorded in the checkpoint (same file and recipe); an embedding
+without a recorded backbone is never taken for it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from datetime import timedelta
 import numpy as np
 
 from model.applicability.film import APPEARANCE_DIM, FilmGuard, appearance_features
-from model.schemas import ChestFilm, FilmNotUsed, FilmNotUsedReason, PatientWindow
+from model.schemas import (
+    BackboneIdentity,
+    ChestFilm,
+    FilmNotUsed,
+    FilmNotUsedReason,
+    PatientWindow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,17 @@ def _matches(film: ChestFilm, guard: FilmGuard) -> bool:
     )
 
 
+def _is_own(
+    film: ChestFilm, embedding_id: str, dim: int, backbone: BackboneIdentity | None
+) -> bool:
+    """The stored embedding is one this model reads."""
+    if film.embedding is None or len(film.embedding) != dim:
+        return False
+    if backbone is not None:
+        return backbone.same_backbone(film.backbone)
+    return film.backbone is None and film.embedding_model in ("", embedding_id)
+
+
 def choose_film(
     window: PatientWindow,
     *,
@@ -57,30 +76,36 @@ def choose_film(
     embedding_id: str,
     embedding_dim: int,
     prepare: Callable[[np.ndarray], np.ndarray],
-    embed: Callable[[np.ndarray], np.ndarray],
+    embed: Callable[[np.ndarray], np.ndarray] | None,
     guard: FilmGuard | None,
+    backbone: BackboneIdentity | None = None,
 ) -> FilmChoice:
     """The film of ``window`` the model may use (``prepare`` gives the ``(1, S, S)`` model tensor
-    of a film's pixels, ``embed`` its encoder embedding; ``guard`` None: the model carries no
-    film statistics)."""
+    of a film's pixels, ``embed`` its encoder embedding — None when the model cannot embed
+    pixels; ``guard`` None: the model carries no film statistics; ``backbone``: the film backbone
+    the model was trained on, if any)."""
     oldest = window.as_of - timedelta(hours=max_age_h)
     eligible = [f for f in window.films if oldest <= f.acquired_at <= window.as_of]
     if not eligible:
         return FilmChoice()
     film = max(eligible, key=lambda f: f.acquired_at)
-    pixels = prepare(film.pixels) if film.pixels is not None else None
-    own = (
-        film.embedding is not None
-        and film.embedding_model in ("", embedding_id)
-        and len(film.embedding) == embedding_dim
-    )
-    if own:
+    pixels = prepare(film.pixels) if film.pixels is not None and embed is not None else None
+    if _is_own(film, embedding_id, embedding_dim, backbone):
         assert film.embedding is not None
         embedding = np.asarray(film.embedding, np.float32)
-    elif pixels is not None:
+    elif pixels is not None and embed is not None:
         embedding = np.asarray(embed(pixels), np.float32)
+    elif film.embedding is not None and (backbone is not None or film.backbone is not None):
+        return _refuse(
+            film,
+            FilmNotUsedReason.BACKBONE_MISMATCH,
+            film_backbone=film.backbone,
+            model_backbone=backbone,
+        )
     elif film.embedding is not None:
         return _refuse(film, FilmNotUsedReason.OTHER_ENCODER)
+    elif film.pixels is not None:
+        return _refuse(film, FilmNotUsedReason.NOT_CHECKED, detail="no film backbone configured")
     else:
         return _refuse(film, FilmNotUsedReason.NOT_CHECKED)
     if guard is None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from model.schemas import (
     ChestFilm,
+    FilmEmbedding,
     Measurement,
     PatientKey,
     PatientWindow,
@@ -69,6 +70,11 @@ class RiskModel(Protocol):
 
     def embed_film(self, pixels: np.ndarray) -> tuple[float, ...]:
         """CXR-encoder embedding of a preprocessed film tensor ``(1, S, S)``."""
+        ...
+
+    def film_embedding(self, pixels: np.ndarray) -> FilmEmbedding:
+        """The embedding of a preprocessed film with who made it: the encoder's token and, for
+        a model on a site's film backbone, the backbone's identity (stored with the film)."""
         ...
 
 

@@ -4,11 +4,14 @@ Implements ``model.ports.RiskModel``. Uses exactly the feature code of training
 (``model.features.grid``) and the film preprocessing of ``model.transforms``; films pass the
 checkpoint's applicability guard (``model.film_choice``), windows are checked against the
 training data's ranges and flagged, and drivers are exact Shapley values (``model.shapley``).
+A checkpoint trained on a site's film backbone (``model.backbone``) embeds films with that
+backbone, and only with it: a different one is refused at load.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from importlib import resources
@@ -20,13 +23,14 @@ import torch
 from model import ModelError
 from model.applicability.ehr import window_coverage
 from model.applicability.stats import ApplicabilityStats
+from model.backbone.runtime import Backbone, check_backbone
 from model.calibration import CardThresholds
 from model.checkpoint import Checkpoint, ModelCard, load_checkpoint
 from model.explain import Series, shapley_drivers
 from model.features.grid import build_grid, stack_grids, window_tensor
 from model.features.spec import static_features
 from model.film_choice import FilmChoice, choose_film
-from model.schemas import EhrFlag, PatientWindow, RiskPrediction
+from model.schemas import EhrFlag, FilmEmbedding, PatientWindow, RiskPrediction
 from model.shapley import coalitions, players, reference_values, shapley_values
 from model.transforms import preprocess_film
 from model.variables import BY_NAME
@@ -56,8 +60,15 @@ class _EhrInput:
 class Predictor:
     """A checkpoint ready to score windows; cheap to call, safe to share across threads."""
 
-    def __init__(self, ckpt: Checkpoint) -> None:
+    def __init__(self, ckpt: Checkpoint, backbone: Backbone | None = None) -> None:
+        check_backbone(
+            ckpt.backbone,
+            backbone,
+            f"{ckpt.model_id} {ckpt.model_version}",
+            ckpt.net_config.embedding_dim,
+        )
         self._ckpt = ckpt
+        self._backbone = backbone
         self._net = ckpt.build_net()
         self._spec = ckpt.feature_spec
         self._norm = ckpt.normalisation
@@ -68,21 +79,27 @@ class Predictor:
         self._hi = np.asarray([BY_NAME[v].plausible_max for v in self._spec.variables])
         self.model_id: str = ckpt.model_id
         self.model_version: str = ckpt.model_version
-        self.film_size: int = self._spec.film_size
+        self.film_size: int = backbone.input_size if backbone else self._spec.film_size
         self.lookback_h: int = self._spec.lookback_h
         self.film_max_age_h: float = self._spec.film_max_age_h
         self.thresholds: CardThresholds = ckpt.thresholds
         self.card: ModelCard = ckpt.card
-        self.embedding_id: str = f"{ckpt.model_id}:{ckpt.model_version}"
+        self.backbone = ckpt.backbone  # the film backbone the model was trained on, if any
+        self.embedding_id: str = (
+            f"backbone:{ckpt.backbone.key}"
+            if ckpt.backbone
+            else f"{ckpt.model_id}:{ckpt.model_version}"
+        )
         self._guard: ApplicabilityStats | None = ckpt.applicability
 
     @classmethod
-    def load(cls, path: Path | None = None) -> Predictor:
-        """Load a checkpoint (``None``: the bundled default model)."""
+    def load(cls, path: Path | None = None, *, backbone: Backbone | None = None) -> Predictor:
+        """Load a checkpoint (``None``: the bundled default model), with the film backbone it
+        was trained on when it reads a site's backbone embeddings."""
         target = path or bundled_checkpoint_path()
         if not target.exists():
             raise ModelError(f"checkpoint not found: {target}")
-        predictor = cls(load_checkpoint(target))
+        predictor = cls(load_checkpoint(target), backbone)
         log.info("model loaded: %s %s from %s", predictor.model_id, predictor.model_version, target)
         return predictor
 
@@ -102,12 +119,41 @@ class Predictor:
         emb: np.ndarray = self._net.embed(torch.from_numpy(pixels)[None])[0].numpy()
         return emb
 
+    def _backbone_embed(self, pixels: np.ndarray) -> np.ndarray:
+        assert self._backbone is not None
+        out: np.ndarray = self._backbone.embed(pixels[None])[0]
+        return out
+
+    @property
+    def _embedder(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """What embeds a prepared film: the CXR encoder, the film backbone, or nothing."""
+        if self._ckpt.net_config.cxr_encoder != "embedding":
+            return self._embed_array
+        return self._backbone_embed if self._backbone is not None else None
+
     def embed_film(self, pixels: np.ndarray) -> tuple[float, ...]:
-        """CXR-encoder embedding of a preprocessed film ``(1, S, S)`` (other shapes are
-        preprocessed first)."""
-        if self._ckpt.net_config.cxr_encoder == "embedding":
-            raise ModelError("this model reads precomputed embeddings; it cannot embed pixels")
-        return tuple(float(v) for v in self._embed_array(self._film_array(pixels)).tolist())
+        """CXR-encoder (or film-backbone) embedding of a preprocessed film ``(1, S, S)``
+        (other shapes are preprocessed first)."""
+        embed = self._embedder
+        if embed is None:
+            raise ModelError(
+                "this model reads precomputed embeddings"
+                + (
+                    f" of the film backbone {self.backbone.label}, which is not configured"
+                    if self.backbone
+                    else ""
+                )
+                + "; it cannot embed pixels"
+            )
+        return tuple(float(v) for v in embed(self._film_array(pixels)).tolist())
+
+    def film_embedding(self, pixels: np.ndarray) -> FilmEmbedding:
+        """The embedding of a film with who made it (what ingest stores with the film)."""
+        return FilmEmbedding(
+            values=self.embed_film(pixels),
+            embedding_model=self.embedding_id,
+            backbone=self.backbone,
+        )
 
     def _choose_film(self, window: PatientWindow) -> FilmChoice:
         if not self._net.uses_film:
@@ -118,8 +164,9 @@ class Predictor:
             embedding_id=self.embedding_id,
             embedding_dim=int(self._net.cxr.out_dim),  # type: ignore[arg-type]
             prepare=self._film_array,
-            embed=self._embed_array,
+            embed=self._embedder,
             guard=self._guard.film if self._guard else None,
+            backbone=self.backbone,
         )
 
     # -- EHR --------------------------------------------------------------------------------

@@ -80,6 +80,39 @@ class FilmAppearance(_Frozen):
     values: tuple[float, ...]
 
 
+_SHA256 = r"^[0-9a-f]{64}$"
+BACKBONE_LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 ._+\-]*$"
+
+
+class BackboneIdentity(_Frozen):
+    """Which film backbone (a site's foundation model, ``model.backbone``) made an embedding.
+
+    ``sha256`` is the model file's digest; ``recipe`` a digest of what the manifest says happens
+    before and around it (input size and channels, intensity normalisation, preprocessing, output
+    dimension), so the same weights fed differently are another backbone. Two identities are the
+    same backbone when both digests agree; ``name`` and ``version`` are the manifest's labels.
+    """
+
+    name: str = Field(min_length=1, max_length=64, pattern=BACKBONE_LABEL_PATTERN)
+    version: str = Field(min_length=1, max_length=32, pattern=BACKBONE_LABEL_PATTERN)
+    sha256: str = Field(pattern=_SHA256)
+    recipe: str = Field(pattern=r"^[0-9a-f]{16}$")
+
+    def same_backbone(self, other: BackboneIdentity | None) -> bool:
+        return other is not None and (self.sha256, self.recipe) == (other.sha256, other.recipe)
+
+    @property
+    def key(self) -> str:
+        """Short, file-name-safe key (cache folders): the two digests."""
+        return f"{self.sha256[:16]}-{self.recipe}"
+
+    @property
+    def label(self) -> str:
+        """``"cxr-densenet v2"`` (a version already starting with v is kept as it is)."""
+        version = self.version if self.version[:1] in "vV" else f"v{self.version}"
+        return f"{self.name} {version}"
+
+
 class ChestFilm(_Frozen):
     """A chest film as the model sees it: preprocessed pixels and/or a precomputed embedding.
 
@@ -96,9 +129,19 @@ class ChestFilm(_Frozen):
     pixels: np.ndarray | None = None
     embedding: tuple[float, ...] | None = None
     embedding_model: str = ""
+    backbone: BackboneIdentity | None = None  # the film backbone that made ``embedding``, if any
     appearance: FilmAppearance | None = None  # what the applicability guard compares (ingest)
     source: str = ""
     thumbnail_png: bytes | None = None  # small display PNG for the risk page (DICOM listener)
+
+
+class FilmEmbedding(_Frozen):
+    """A film's embedding as a model made it: the vector, the token of the encoder that made it
+    (``ChestFilm.embedding_model``) and, for a site's film backbone, its identity."""
+
+    values: tuple[float, ...]
+    embedding_model: str
+    backbone: BackboneIdentity | None = None
 
 
 class StaticInfo(_Frozen):
@@ -141,6 +184,7 @@ class FilmNotUsedReason(StrEnum):
 
     UNLIKE_TRAINING_FILMS = "unlike-training-films"  # the applicability guard's score
     OTHER_ENCODER = "other-encoder"  # embedded by another model or backbone, no pixels to redo it
+    BACKBONE_MISMATCH = "backbone-mismatch"  # read by another film backbone than the model's
     NOT_CHECKED = "not-checked"  # nothing to check it with (no appearance, no training record)
 
 
@@ -152,6 +196,8 @@ class FilmNotUsed(_Frozen):
     reason: FilmNotUsedReason
     score: float | None = None  # guard score / threshold (> 1: outside), when computed
     detail: str = ""  # e.g. the feature groups that were outside ("layout, intensity")
+    film_backbone: BackboneIdentity | None = None  # BACKBONE_MISMATCH: what read the film
+    model_backbone: BackboneIdentity | None = None  # BACKBONE_MISMATCH: what the model expects
 
 
 class EhrFlagKind(StrEnum):

@@ -173,7 +173,13 @@ def register(app: typer.Typer) -> None:
         if port is not None:
             dicom = settings.dicom.model_copy(update={"port": port})
             settings = settings.model_copy(update={"dicom": dicom})
-        if out is None:
-            asyncio.run(_serve_with_database(settings))
-        else:
-            _serve_to_directory(settings, out, no_model, film_size)
+        from model import ModelError
+
+        try:
+            if out is None:
+                asyncio.run(_serve_with_database(settings))
+            else:
+                _serve_to_directory(settings, out, no_model, film_size)
+        except ModelError as exc:  # no checkpoint, or a film backbone that is not the model's
+            typer.secho(f"cannot load the model: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(2) from exc

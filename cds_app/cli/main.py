@@ -13,6 +13,7 @@ import typer
 
 from cds_app.cli import (
     cmd_applicability,
+    cmd_backbone,
     cmd_demo,
     cmd_dicom,
     cmd_evaluate,
@@ -43,6 +44,7 @@ for module in (
     cmd_synth,
     cmd_train,
     cmd_applicability,
+    cmd_backbone,
     cmd_evaluate,
     cmd_demo,
     cmd_monitor,

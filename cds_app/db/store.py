@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from cds_app.db.tables import FilmRow, MeasurementRow, PatientRow, RejectedFilmRow
 from model.ports import Pseudonymiser, redacted_patient
 from model.schemas import (
+    BackboneIdentity,
     ChestFilm,
     FilmAppearance,
     FilmView,
@@ -120,6 +121,7 @@ class Store:
                     embedding=list(film.embedding) if film.embedding is not None else None,
                     embedding_model=film.embedding_model,
                     appearance=film.appearance.model_dump() if film.appearance else None,
+                    backbone=film.backbone.model_dump() if film.backbone else None,
                     thumbnail_png=thumbnail_png,
                     source=film.source,
                 )
@@ -272,6 +274,7 @@ def film_from_row(row: FilmRow) -> ChestFilm:
         embedding=tuple(row.embedding) if row.embedding is not None else None,
         embedding_model=row.embedding_model,
         appearance=FilmAppearance.model_validate(row.appearance) if row.appearance else None,
+        backbone=BackboneIdentity.model_validate(row.backbone) if row.backbone else None,
         source=row.source,
     )
 

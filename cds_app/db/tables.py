@@ -50,6 +50,8 @@ class FilmRow(SQLModel, table=True):
     embedding_model: str = Field(default="", max_length=128)
     # {"version", "values"}: pixel statistics the applicability guard compares (model.schemas)
     appearance: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # {"name", "version", "sha256", "recipe"}: the film backbone that made the embedding, if any
+    backbone: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     thumbnail_png: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     source: str = Field(default="", max_length=128)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

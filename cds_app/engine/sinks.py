@@ -58,10 +58,12 @@ class ScoringFilmSink:
         if thumbnail is None and film.pixels is not None:
             thumbnail = thumbnail_png(film.pixels)
         if film.embedding is None and film.pixels is not None:
+            made = self._model.film_embedding(film.pixels)
             film = film.model_copy(
                 update={
-                    "embedding": self._model.embed_film(film.pixels),
-                    "embedding_model": f"{self._model.model_id}:{self._model.model_version}",
+                    "embedding": made.values,
+                    "embedding_model": made.embedding_model,
+                    "backbone": made.backbone,
                 }
             )
         if film.appearance is None and film.pixels is not None:  # what the film guard compares

@@ -9,6 +9,9 @@ from pydantic import BaseModel, Field
 
 class ModelSettings(BaseModel):
     checkpoint: Path | None = None  # default: the model bundled with the package
+    # Manifest (JSON) of the site's film backbone, for a checkpoint trained on its embeddings
+    # (docs/model.md, "Using your own foundation model"); its file's sha256 is checked at start.
+    backbone: Path | None = None
     lookback_h: int = 48
     film_max_age_h: float = 72.0
     debounce_s: float = 2.0  # coalesce rescoring after bursts of new data

@@ -1,8 +1,7 @@
 """The words of the applicability guard: the one place that renders its typed reasons and flags.
 
 Cards (CDS Hooks), the risk page and the RiskAssessment rationale all call these, so a reason
-reads the same everywhere. New reasons (e.g. a film backbone other than the model's) add a
-``FilmNotUsedReason`` member and its sentence here.
+reads the same everywhere. New reasons add a ``FilmNotUsedReason`` member and its sentence here.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from model.explain import format_value
-from model.schemas import EhrFlag, EhrFlagKind, FilmNotUsed, FilmNotUsedReason
+from model.schemas import BackboneIdentity, EhrFlag, EhrFlagKind, FilmNotUsed, FilmNotUsedReason
 from model.variables import BY_NAME
 
 FILM_NOT_USED: dict[FilmNotUsedReason, str] = {
@@ -20,6 +19,9 @@ FILM_NOT_USED: dict[FilmNotUsedReason, str] = {
     ),
     FilmNotUsedReason.OTHER_ENCODER: (
         "it was encoded by another model or film encoder than the one this model was trained with"
+    ),
+    FilmNotUsedReason.BACKBONE_MISMATCH: (
+        "it was read by a different image model than the one this model was trained with"
     ),
     FilmNotUsedReason.NOT_CHECKED: (
         "it could not be checked against the films this model was trained on"
@@ -36,12 +38,41 @@ def duration_text(hours: float) -> str:
     return f"{round(hours / 24)} days"
 
 
+def _labels(film: BackboneIdentity, model: BackboneIdentity) -> tuple[str, str]:
+    """The two backbones' labels, told apart by their digests when the labels are the same."""
+    if film.label != model.label:
+        return film.label, model.label
+    if film.sha256 != model.sha256:
+        return f"{film.label} [file {film.sha256[:8]}]", f"{model.label} [file {model.sha256[:8]}]"
+    return f"{film.label} [recipe {film.recipe[:8]}]", f"{model.label} [recipe {model.recipe[:8]}]"
+
+
+def backbone_mismatch_text(film: BackboneIdentity | None, model: BackboneIdentity | None) -> str:
+    """'it was read by image model X v1, not by Y v2, the one this model was trained with'."""
+    if model is None:
+        read_by = f"image model {film.label}" if film else "another image model"
+        return f"it was read by {read_by}, not by this model's own film encoder"
+    if film is None:
+        return (
+            f"it was read by an image model that was not recorded, not by {model.label}, the "
+            "one this model was trained with"
+        )
+    film_label, model_label = _labels(film, model)
+    return (
+        f"it was read by image model {film_label}, not by {model_label}, the one this model "
+        "was trained with"
+    )
+
+
 def film_not_used_text(info: FilmNotUsed, as_of: datetime) -> str:
     """'Chest film not used: it does not resemble the films this model was trained on (film
     from 3 h ago). This risk uses EHR data only.'"""
     age_h = max((as_of - info.acquired_at).total_seconds() / 3600.0, 0.0)
+    reason = FILM_NOT_USED[info.reason]
+    if info.reason is FilmNotUsedReason.BACKBONE_MISMATCH:
+        reason = backbone_mismatch_text(info.film_backbone, info.model_backbone)
     return (
-        f"Chest film not used: {FILM_NOT_USED[info.reason]} (film from {duration_text(age_h)} "
+        f"Chest film not used: {reason} (film from {duration_text(age_h)} "
         "ago). This risk uses EHR data only."
     )
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from model import ModelError
+from model.backbone.cohort import cohort_backbone
 from model.checkpoint import Checkpoint, load_checkpoint
 from model.cohort import read_cohort
 from model.evaluation.context import EvaluationContext, ReportSection
@@ -56,6 +57,20 @@ def _rows(windows: WindowSet, ckpt: Checkpoint, split: str) -> np.ndarray:
     return np.flatnonzero(per_patient[windows.patient] == split).astype(np.int64)
 
 
+def require_cohort_backbone(ckpt: Checkpoint, cohort: Any) -> None:
+    """A model on a film backbone is evaluated only on films embedded by that backbone."""
+    if ckpt.net_config.cxr_encoder != "embedding":
+        return
+    found = cohort_backbone(cohort.meta)
+    if ckpt.backbone is not None and not ckpt.backbone.same_backbone(found):
+        raise ModelError(
+            f"{ckpt.model_id} {ckpt.model_version} reads embeddings of the film backbone "
+            f"{ckpt.backbone.label}; the cohort {cohort.root} was embedded by "
+            + (found.label if found else "an unrecorded backbone")
+            + ": embed it with the same backbone (ventfusion embed-films)"
+        )
+
+
 def build_context(
     ckpts: Sequence[Checkpoint], cohort_dir: Path, split: str, n_boot: int, seed: int
 ) -> EvaluationContext:
@@ -83,6 +98,8 @@ def build_context(
         if name == primary or base is None:
             base = windows
         net = ckpt.build_net()
+        if net.uses_film:
+            require_cohort_backbone(ckpt, cohort)
         if net.uses_film and not windows.films.is_embedding:
             windows = with_films(windows, embed_store(net, windows.films))  # each film once
         s = score_windows(net, windows, rows, ckpt.normalisation)

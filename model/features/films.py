@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,11 +41,19 @@ class FilmStore:
 
 def load_display_image(root: Path, film: CohortFilm) -> np.ndarray:
     """A cohort PNG as a display-ready float image (higher = brighter, MONOCHROME1 inverted)."""
-    path = root / film.path
     try:
-        with Image.open(path) as img:
+        data = (root / film.path).read_bytes()
+    except OSError as exc:
+        raise FilmLoadError(f"cannot read film {film.sop_instance_uid}: {exc}") from exc
+    return decode_display_image(data, film)
+
+
+def decode_display_image(data: bytes, film: CohortFilm) -> np.ndarray:
+    """The bytes of a cohort PNG or JPEG as a display-ready float image."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
             stored = np.asarray(img).astype(np.float32)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise FilmLoadError(f"cannot read film {film.sop_instance_uid}: {exc}") from exc
     if stored.ndim == 3:
         stored = stored[..., :3].mean(axis=2)

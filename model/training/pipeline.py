@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model import ModelError
 from model.applicability.fit import fit_applicability
+from model.backbone.cohort import cohort_backbone
 from model.calibration import choose_thresholds, fit_platt
 from model.checkpoint import Checkpoint, ModelCard, save_checkpoint
 from model.cohort import Cohort, read_cohort
@@ -19,6 +21,7 @@ from model.evaluation.metrics import auprc, auroc, brier, expected_calibration_e
 from model.features.dataset import WindowSet, build_windows, fit_on_split, split_of
 from model.features.spec import FeatureSpec, Normalisation
 from model.nets import FusionNet, NetConfig
+from model.schemas import BackboneIdentity
 from model.training.batches import score_windows
 from model.training.film_pretrain import (
     embed_store,
@@ -98,12 +101,44 @@ def _pretrain_films(
     return metrics, with_films(windows, embed_store(net, films))
 
 
+def _embedding_backbone(
+    cohort: Cohort, windows: WindowSet, net_cfg: NetConfig
+) -> BackboneIdentity | None:
+    """The film backbone of an embedding cohort (recorded in the checkpoint), checked."""
+    if net_cfg.cxr_encoder != "embedding":
+        return None
+    if not windows.films.is_embedding:
+        raise ModelError(
+            f"--cxr-encoder embedding needs a cohort of embeddings; {cohort.root} has image "
+            "films: run `ventfusion embed-films --cohort ... --backbone MANIFEST` first"
+        )
+    backbone = cohort_backbone(cohort.meta)
+    if backbone is None:
+        log.warning(
+            "%s does not say which backbone made its embeddings: the checkpoint records none "
+            "and cannot check the films it is given (use ventfusion embed-films)",
+            cohort.root,
+        )
+    return backbone
+
+
 def _version(state: dict[str, torch.Tensor]) -> str:
     digest = hashlib.sha256()
     for name in sorted(state):
         digest.update(name.encode())
         digest.update(state[name].detach().cpu().numpy().tobytes())
     return f"{PACKAGE_VERSION}+{digest.hexdigest()[:8]}"
+
+
+def _cxr_text(net_cfg: NetConfig, spec: FeatureSpec, backbone: BackboneIdentity | None) -> str:
+    if backbone is not None:
+        return (
+            f"CXR encoder: {net_cfg.embedding_dim}-d embeddings of the film backbone "
+            f"{backbone.label} (sha256 {backbone.sha256[:12]}…)"
+        )
+    if net_cfg.cxr_encoder == "embedding":
+        return f"CXR encoder: {net_cfg.embedding_dim}-d precomputed embeddings"
+    return f"CXR encoder {net_cfg.cxr_encoder} at {spec.film_size} px"
 
 
 def train_from_cohort(
@@ -139,6 +174,7 @@ def train_from_cohort(
             net_cfg, cxr_encoder="embedding", embedding_dim=int(windows.films.data.shape[1])
         )
     net_cfg = replace(net_cfg, **dict(net_overrides or {}))  # type: ignore[arg-type]
+    backbone = _embedding_backbone(cohort, windows, net_cfg)
     net = new_net(net_cfg, cfg)
     if cfg.ehr_warm_start:
         norm = warm_start_ehr(net, Path(cfg.ehr_warm_start), spec, cfg)
@@ -164,7 +200,8 @@ def train_from_cohort(
         model_version=version,
         architecture=(
             f"{ARCH_TITLES[net_cfg.arch]}; EHR encoder {net_cfg.ehr_encoder} (hidden "
-            f"{net_cfg.hidden}); CXR encoder {net_cfg.cxr_encoder} at {spec.film_size} px"
+            f"{net_cfg.hidden}); "
+            + _cxr_text(net_cfg, spec, backbone)
             + (
                 "; EHR path warm-started from an EHR-only model and frozen, film as a gated "
                 "residual"
@@ -192,7 +229,15 @@ def train_from_cohort(
             "val_prevalence": float(labels.mean()) if len(labels) else float("nan"),
             **film_metrics,
         },
-        limitations=list(LIMITATIONS),
+        limitations=list(LIMITATIONS)
+        + (
+            [
+                f"Films are read by the site's backbone {backbone.label} (sha256 "
+                f"{backbone.sha256[:12]}…); a film embedded by any other backbone is not used."
+            ]
+            if backbone
+            else []
+        ),
         created=datetime.now(UTC).replace(microsecond=0).isoformat(),
     )
     ckpt = Checkpoint(
@@ -211,6 +256,7 @@ def train_from_cohort(
             for r in result.history
         ],
         applicability=applicability,
+        backbone=backbone,
     )
     save_checkpoint(ckpt, out)
     log.info("checkpoint written: %s (%s %s)", out, model_id, version)

@@ -8,7 +8,7 @@ from datetime import timedelta
 import numpy as np
 
 from model.calibration import CardThresholds
-from model.schemas import Driver, PatientWindow, RiskLevel, RiskPrediction
+from model.schemas import Driver, FilmEmbedding, PatientWindow, RiskLevel, RiskPrediction
 
 FILM_LOGIT = 1.0
 
@@ -70,3 +70,9 @@ class FakeRiskModel:
     def embed_film(self, pixels: np.ndarray) -> tuple[float, ...]:
         array = np.asarray(pixels, dtype=np.float32)
         return (float(array.mean()), float(array.std()), float(array.max()))
+
+    def film_embedding(self, pixels: np.ndarray) -> FilmEmbedding:
+        return FilmEmbedding(
+            values=self.embed_film(pixels),
+            embedding_model=f"{self.model_id}:{self.model_version}",
+        )

@@ -12,7 +12,7 @@ from cds_app.db.predictions import PredictionRepository
 from cds_app.db.session import alembic_config, make_engine, migrate
 from cds_app.db.tables import FilmRow, IssuedCardRow, PredictionRow
 
-HEAD = "0005"
+HEAD = "0006"
 
 TABLES = {
     "patients",
@@ -57,7 +57,7 @@ def test_the_revisions_form_one_line() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert scripts.get_heads() == [HEAD]
     chain = [rev.revision for rev in scripts.walk_revisions("base", "heads")]
-    assert chain == ["0005", "0004", "0003", "0002", "0001"]
+    assert chain == ["0006", "0005", "0004", "0003", "0002", "0001"]
 
 
 def test_an_0003_database_is_upgraded_with_its_rows(db_url: str) -> None:

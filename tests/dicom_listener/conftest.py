@@ -13,6 +13,7 @@ from dicom_listener.config import ListenerConfig
 from dicom_listener.directory_sink import DirectoryFilmSink
 from dicom_listener.processing import ModelFilmProcessor
 from dicom_listener.server import RunningListener, start_listener
+from model.schemas import FilmEmbedding
 
 PATIENT_SYSTEM = "urn:oid:2.16.840.1.113883.4.1.999.1"
 AE_TITLE = "CDSLISTENER"
@@ -33,6 +34,11 @@ class StatsModel:
     def embed_film(self, pixels: np.ndarray) -> tuple[float, ...]:
         assert pixels.shape == (1, self.film_size, self.film_size)
         return (float(pixels.mean()), float(pixels.std()), float(pixels[0, :, :32].mean()))
+
+    def film_embedding(self, pixels: np.ndarray) -> FilmEmbedding:
+        return FilmEmbedding(
+            values=self.embed_film(pixels), embedding_model=f"{self.model_id}:{self.model_version}"
+        )
 
 
 def listener_config(spool: Path, **overrides: object) -> ListenerConfig:

@@ -60,7 +60,8 @@ def make_film(
     pixels: np.ndarray | None = None,
 ) -> Path:
     """Write a small CR (or DX) film in explicit VR little endian and return its path
-    (``pixels``: stored MONOCHROME2 values of ``size`` x ``size`` instead of the generated ones)."""
+    (``pixels``: stored MONOCHROME2 values, any rows x columns, instead of the generated
+    ``size`` x ``size`` ones)."""
     sop_class = ComputedRadiographyImageStorage
     if modality == "DX":
         sop_class = DigitalXRayImageStorageForPresentation
@@ -88,7 +89,7 @@ def make_film(
     if photometric == "MONOCHROME1":
         pixels = 2**bits - 1 - pixels
     pixels = pixels.astype(dtype)
-    ds.Rows = ds.Columns = size
+    ds.Rows, ds.Columns = pixels.shape
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = photometric
     ds.BitsAllocated = 8 if bits <= 8 else 16
