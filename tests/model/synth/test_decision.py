@@ -30,8 +30,8 @@ def test_hazard_never_falls_while_the_same_severity_lasts() -> None:
     for trial in (False, True):
         hazard = _hazard(0.55, 10, DecisionStyle(threshold=0.5, trial=trial, patience_h=8.0))
         assert np.all(np.diff(hazard[10:]) >= -1e-12)
-    trial = _hazard(0.55, 10, DecisionStyle(threshold=0.5, trial=True, patience_h=8.0))
-    assert trial[20] > 5 * trial[10]  # the trial is called failed only after hours
+    on_trial = _hazard(0.55, 10, DecisionStyle(threshold=0.5, trial=True, patience_h=8.0))
+    assert on_trial[20] > 5 * on_trial[10]  # the trial is called failed only after hours
 
 
 def test_refractory_hypoxaemia_ends_a_trial_at_once() -> None:
