@@ -136,9 +136,9 @@ def simulate_course(
 
     edema = np.zeros_like(t)
     if fluid:
-        start = float(rng.uniform(0.3, 1.0))
+        start = float(rng.uniform(0.15, 0.8))
         onset = float(rng.uniform(-12.0, 0.4 * hours))
-        diuresis = float(rng.uniform(20.0, 70.0))
+        diuresis = float(rng.uniform(12.0, 48.0))
         edema = start * _sigmoid((t - onset) / 3.0) * np.exp(-np.maximum(t - onset, 0.0) / diuresis)
     effusion = np.clip(0.7 * edema + 0.25 * injury * (rng.random() < 0.4), 0.0, 1.0)
 

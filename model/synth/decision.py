@@ -26,12 +26,18 @@ BASELINE_HAZARD = 0.0001
 MAX_HAZARD = 0.3
 #: Spread of the per-patient decision threshold (severity units, where 0.5 is FiO2 ~60% on
 #: high flow): teams and patients differ widely in how much oxygen they accept before intubating.
-THRESHOLD_MEAN = 0.52
+THRESHOLD_MEAN = 0.56
 THRESHOLD_SD = 0.09
 #: Width of the ramp from "not yet" to "decided" around the threshold.
 DECISION_WIDTH = 0.05
 #: Severity counted as "severe" for the trial clock: a little below the decision threshold.
 SEVERE_MARGIN = 0.05
+#: Severity from which oxygen need is high whatever the team's threshold (FiO2 ~50-60% on high
+#: flow), and how fast hours spent there lower the threshold: a persistently high FiO2 and RR
+#: over 2-12 h is what calls a trial failed (Roca 2019), even for a tolerant team.
+HIGH_NEED = 0.35
+ERODE_PER_H = 0.015
+ERODE_MAX = 0.25
 #: Hazard share while a trial has only just begun (a trial is rarely called failed at once).
 TRIAL_START_SHARE = 0.08
 #: Severity above the threshold at which hypoxaemia is refractory (SpO2 falling on FiO2 100%).
@@ -94,7 +100,9 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def intubation_hazard(severity: np.ndarray, shock: np.ndarray, style: DecisionStyle) -> np.ndarray:
     """True hazard of intubation per hour (index = hour after admission; hour 0 is 0)."""
-    excess = severity - style.threshold
+    high_need_h = severe_hours(severity, HIGH_NEED + SEVERE_MARGIN)
+    threshold = style.threshold - np.minimum(ERODE_PER_H * high_need_h, ERODE_MAX)
+    excess = severity - threshold
     decided = _sigmoid(excess / DECISION_WIDTH)
     clock = severe_hours(severity, style.threshold)
     if style.trial:

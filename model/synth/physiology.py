@@ -76,17 +76,17 @@ def simulate_physiology(course: Course, rng: np.random.Generator) -> Physiology:
         on_vent = t >= course.vent_hour
     lung = course.ehr_injury
     shock, fever, edema = course.shock, course.fever, course.edema
-    chronic = float(rng.uniform(0.15, 0.4)) if course.copd else float(rng.uniform(0.0, 0.06))
+    chronic = float(rng.uniform(0.1, 0.3)) if course.copd else float(rng.uniform(0.0, 0.06))
     deficit = lung * 1.15 + 1.0 * edema + chronic
     hr0, rr0 = rng.normal(0, 12), rng.normal(0, 3)
     sbp0, dbp0 = rng.normal(0, 14), rng.normal(0, 6)
-    lactate0 = float(rng.lognormal(np.log(1.3), 0.3))
+    lactate0 = float(rng.lognormal(np.log(1.5), 0.35))
     creatinine0 = float(rng.lognormal(np.log(0.9), 0.3))
 
     paco2_base = float(rng.uniform(50, 62)) if course.copd else float(rng.normal(40, 2.5))
     fatigue = np.maximum(lung - 0.45, 0.0) * 30.0
     paco2 = paco2_base - 7.0 * np.minimum(lung, 0.45) + fatigue
-    low, high = (88.0, 93.0) if course.copd else (92.0, 97.0)
+    low, high = (88.0, 92.0) if course.copd else (94.0, 98.0)
     level = _titrate(deficit, paco2, low, high, rng)
     fio2 = FIO2_STEPS[level]
     flow = _FLOW[level]
@@ -104,7 +104,7 @@ def simulate_physiology(course: Course, rng: np.random.Generator) -> Physiology:
     lactate = lactate0 + 6.0 * shock**2 + 2.5 * np.maximum(lung - 0.6, 0.0) + 0.3 * edema
     bicarbonate = 24.0 + (7.0 if course.copd else 0.0) - 1.1 * (lactate - 1.0)
     ph = 6.1 + np.log10(bicarbonate / (0.03 * paco2))
-    heart_rate = 84 + hr0 + 32 * lung**1.5 + 35 * shock + 9 * (temperature - 37.0) + 6 * edema
+    heart_rate = 81 + hr0 + 32 * lung**1.5 + 35 * shock + 9 * (temperature - 37.0) + 6 * edema
     resp_rate = (
         17 + rr0 + 24 * lung**1.5 + (4 if course.copd else 0) + 9 * shock + 3 * fever
         + 8 * np.maximum(7.35 - ph, 0.0) / 0.1 + 4 * edema
