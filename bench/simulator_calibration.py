@@ -153,6 +153,8 @@ def _decisions(
     )
     i = {n: VARIABLE_NAMES.index(n) for n in ("spo2", "fio2", "resp_rate", "o2_flow")}
     rox = rox_index(w.latest[:, i["spo2"]], w.latest[:, i["fio2"]], w.latest[:, i["resp_rate"]])
+    oracle_auc = auroc(w.label[in_pop], w.oracle[in_pop])
+    print(f"- oracle AUROC on windows (label population): {oracle_auc:.3f}")
     ok = in_pop & np.isfinite(rox)
     print(f"- ROX AUROC on windows (label population): {auroc(w.label[ok], -rox[ok]):.3f}")
     flow = w.latest[:, i["o2_flow"]]
