@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -21,12 +22,12 @@ from typing import Protocol, runtime_checkable
 class SeenStore(Protocol):
     """Last ingested versionId per resource (dedup, out-of-order notifications)."""
 
-    def version_of(self, ref: str) -> str | None:
-        """The last ingested versionId of ``Type/id``, or None if never seen."""
+    def versions_of(self, refs: Collection[str]) -> dict[str, str]:
+        """The last ingested versionId of each ``Type/id`` in ``refs`` that was seen (one read)."""
         ...
 
-    def remember(self, ref: str, version_id: str) -> None:
-        """Record that ``version_id`` of ``ref`` was ingested."""
+    def remember(self, versions: Mapping[str, str]) -> None:
+        """Record that each ``ref -> versionId`` was ingested (one write)."""
         ...
 
 
@@ -68,13 +69,13 @@ class MemorySeenStore:
         self._versions: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def version_of(self, ref: str) -> str | None:
+    def versions_of(self, refs: Collection[str]) -> dict[str, str]:
         with self._lock:
-            return self._versions.get(ref)
+            return {ref: self._versions[ref] for ref in refs if ref in self._versions}
 
-    def remember(self, ref: str, version_id: str) -> None:
+    def remember(self, versions: Mapping[str, str]) -> None:
         with self._lock:
-            self._versions[ref] = version_id
+            self._versions.update(versions)
 
 
 class MemoryEventNumberStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -142,22 +143,25 @@ async def drain_outbox(
     base_backoff_s: float = 5.0,
     max_backoff_s: float = 900.0,
 ) -> DrainReport:
-    """Deliver the due items once; transient errors are rescheduled, permanent ones parked."""
+    """Deliver the due items once; transient errors are rescheduled, permanent ones parked.
+
+    The outbox is a blocking store (a DB table in the app): its calls run in a thread.
+    """
     report = DrainReport()
-    for item in outbox.due(now(), limit):
+    for item in await asyncio.to_thread(outbox.due, now(), limit):
         try:
             location = await writer.deliver(item.payload)
         except FhirAdapterError as exc:
             if is_transient(exc):
                 delay = backoff_delay(item.attempts, base_backoff_s, max_backoff_s)
-                outbox.mark_retry(item.id, str(exc), now() + delay)
+                await asyncio.to_thread(outbox.mark_retry, item.id, str(exc), now() + delay)
                 report.retried += 1
                 logger.info("outbox %s: transient failure, retry in %s", item.id, delay)
             else:
-                outbox.mark_failed(item.id, str(exc))
+                await asyncio.to_thread(outbox.mark_failed, item.id, str(exc))
                 report.failed += 1
                 logger.error("outbox %s: permanent failure: %s", item.id, exc)
             continue
-        outbox.mark_delivered(item.id, location)
+        await asyncio.to_thread(outbox.mark_delivered, item.id, location)
         report.delivered += 1
     return report

@@ -23,13 +23,14 @@ def test_version_order() -> None:
     assert version_is_newer("W/abc", "W/abd")  # opaque ids: any change is news
 
 
-def test_memory_stores_satisfy_the_protocols() -> None:
-    seen, cursors = MemorySeenStore(), MemoryCursorStore()
-    assert isinstance(seen, SeenStore)
-    assert isinstance(cursors, CursorStore)
-    seen.remember("Observation/1", "2")
-    assert seen.version_of("Observation/1") == "2"
-    assert seen.version_of("Observation/2") is None
+def test_memory_seen_store_answers_only_the_refs_seen() -> None:
+    seen: SeenStore = MemorySeenStore()
+    assert seen.versions_of([]) == {}
+    seen.remember({"Observation/1": "2", "Observation/3": "1"})
+    seen.remember({"Observation/1": "4"})
+    assert seen.versions_of(["Observation/1", "Observation/2"]) == {"Observation/1": "4"}
+    cursors: CursorStore = MemoryCursorStore()
+    assert cursors.get("observation-poll") is None
 
 
 def test_file_cursor_store_survives_restart(tmp_path: Path) -> None:
