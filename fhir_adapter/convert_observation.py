@@ -88,7 +88,7 @@ def _measure(
     if numeric is None:
         raise MappingError(f"{variable}: no numeric value")
     spec = BY_NAME[variable]
-    value = to_canonical(numeric[0], numeric[1], spec.unit, variable)
+    value = to_canonical(numeric[0], numeric[1], spec)
     if not math.isfinite(value) or not spec.plausible_min <= value <= spec.plausible_max:
         raise MappingError(
             f"{variable}: {value:g} {spec.unit} is outside the physiological range "
