@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
             try:
                 resolver = PatientResolver(
                     client,
-                    settings.fhir.mrn_system or settings.patient_id_system,
+                    settings.mrn_system,
                     pseudonymise=build_pseudonymiser(settings),
                 )
                 return await recorded_ventilation_starts(client, keys, fhir_ids, resolver, codes)
