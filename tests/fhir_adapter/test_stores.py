@@ -1,13 +1,9 @@
-"""The simple state stores: versions compare numerically, file cursors survive a restart."""
+"""The in-memory state stores; versions compare numerically (the DB stores: test_fhir_state)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
-
 from fhir_adapter.stores import (
     CursorStore,
-    FileCursorStore,
     MemoryCursorStore,
     MemorySeenStore,
     SeenStore,
@@ -31,17 +27,3 @@ def test_memory_seen_store_answers_only_the_refs_seen() -> None:
     assert seen.versions_of(["Observation/1", "Observation/2"]) == {"Observation/1": "4"}
     cursors: CursorStore = MemoryCursorStore()
     assert cursors.get("observation-poll") is None
-
-
-def test_file_cursor_store_survives_restart(tmp_path: Path) -> None:
-    path = tmp_path / "state" / "cursors.json"
-    stamp = datetime(2026, 3, 1, 10, 30, 15, 123000, tzinfo=UTC)
-    store = FileCursorStore(path)
-    assert store.get("observation-poll") is None
-    store.set("observation-poll", stamp)
-    store.set("backfill:Patient/p1", stamp)
-    reopened = FileCursorStore(path)
-    assert isinstance(reopened, CursorStore)
-    assert reopened.get("observation-poll") == stamp
-    assert reopened.get("backfill:Patient/p1") == stamp
-    assert not path.with_suffix(".json.tmp").exists()

@@ -9,22 +9,9 @@ from model.comparators import EvaluationWindows
 from model.comparators.operating_points import (
     ScoreRanking,
     alert_burden,
-    bootstrap_weights,
-    confusion,
-    percentile_ci,
     threshold_at_specificity,
 )
-
-
-def test_confusion_counts_and_rates() -> None:
-    labels = np.array([1, 1, 1, 0, 0, 0, 0, 0])
-    alerts = np.array([1, 1, 0, 1, 0, 0, 0, np.nan])  # NaN: rule not evaluable → no alert
-    c = confusion(labels, alerts)
-    assert (c.tp, c.fn, c.fp, c.tn) == (2, 1, 1, 4)
-    assert c.sensitivity == pytest.approx(2 / 3)
-    assert c.specificity == pytest.approx(4 / 5)
-    assert c.ppv == pytest.approx(2 / 3)
-    assert c.npv == pytest.approx(4 / 5)
+from model.evaluation.metrics import confusion
 
 
 def test_threshold_matched_to_specificity_known_answer() -> None:
@@ -121,21 +108,3 @@ def test_alert_burden_and_lead_time_on_a_constructed_case() -> None:
     perm = np.random.default_rng(0).permutation(w.n)
     shuffled = EvaluationWindows(ids[perm], w.t[perm], w.y[perm], w.vent[perm])
     assert alert_burden(shuffled, alerts[perm]) == b
-
-
-def test_bootstrap_resamples_patients_and_ci_contains_the_estimate() -> None:
-    w = _constructed_windows()
-    replicates = list(bootstrap_weights(w, 200, seed=1))
-    for weights in replicates[:20]:
-        for code in range(w.n_patients):
-            assert np.unique(weights[w.codes == code]).size == 1  # whole patients, never windows
-        assert weights[np.unique(w.codes, return_index=True)[1]].sum() == w.n_patients
-    again = list(bootstrap_weights(w, 200, seed=1))
-    assert all(np.array_equal(a, b) for a, b in zip(replicates, again, strict=True))
-
-    rng = np.random.default_rng(5)
-    samples = 0.6 + rng.normal(0, 0.05, 1000)
-    lo, hi = percentile_ci(samples, 0.95)
-    assert lo < 0.6 < hi
-    assert (lo, hi) == pytest.approx((0.6 - 1.96 * 0.05, 0.6 + 1.96 * 0.05), abs=0.01)
-    assert np.isnan(percentile_ci(np.full(10, np.nan), 0.95)[0])
