@@ -139,13 +139,3 @@ def map_observation(
         reason = "blood-pressure panel without sbp/dbp" if is_panel else "no mapped code"
         rejected.append(reason)
     return ObservationMapping(header, tuple(measurements), False, tuple(rejected))
-
-
-def observation_to_measurements(
-    obs: Observation, patient_key: PatientKey, codes: CodeTable | None = None
-) -> list[Measurement]:
-    """The usable measurements of one Observation (pure).
-
-    Non-usable statuses, unknown codes or units and implausible values yield nothing.
-    """
-    return list(map_observation(obs, patient_key, codes or CodeTable()).measurements)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from monai.transforms.compose import Compose
 from monai.transforms.croppad.array import SpatialPad
 from monai.transforms.spatial.array import Resize
 from monai.transforms.transform import Transform
@@ -91,11 +90,6 @@ class FilmPreprocess(Transform):
         # Rounding in the longest-side resize may leave a side one pixel over; crop to S.
         image = image[:, : self.size, : self.size]
         return image.to(torch.float32).as_subclass(torch.Tensor).contiguous()
-
-
-def film_transform(size: int) -> Compose:
-    """The film preprocessing pipeline as a MONAI ``Compose`` (array in, tensor out)."""
-    return Compose([FilmPreprocess(size)])
 
 
 def preprocess_film(image: np.ndarray, size: int) -> np.ndarray:

@@ -80,17 +80,6 @@ class ScoreRanking:
         return int(np.searchsorted(cum_neg, allowed_fp, side="right")) - 1
 
 
-def threshold_at_specificity(
-    labels: NDArray[np.generic], scores: NDArray[np.generic], target_specificity: float
-) -> float:
-    """Lowest threshold ``t`` such that the alert ``score >= t`` has specificity ≥ the target.
-
-    This is the model's most sensitive operating point that keeps a comparator's specificity;
-    ``inf`` if even the highest score would alert on too many negatives.
-    """
-    return ScoreRanking(labels, scores).threshold(target_specificity)
-
-
 @dataclass(frozen=True, slots=True)
 class AlertBurden:
     """Alert onsets per patient-day and lead time of the first correct alert."""

@@ -25,7 +25,7 @@ def map_observation(obs: dict[str, object], key: PatientKey, codes: _Codes) -> O
 def observation_to_measurements(
     obs: dict[str, object], key: PatientKey, codes: _Codes | None = None
 ) -> list[Measurement]:
-    return convert_observation.observation_to_measurements(typed(obs), key, codes)
+    return list(convert_observation.map_observation(typed(obs), key, codes or CODES).measurements)
 
 
 KEY = PatientKey(system=MRN, value="MRN0001")

@@ -9,7 +9,6 @@ from model.comparators import EvaluationWindows
 from model.comparators.operating_points import (
     ScoreRanking,
     alert_burden,
-    threshold_at_specificity,
 )
 from model.evaluation.metrics import confusion
 
@@ -22,7 +21,7 @@ def test_threshold_matched_to_specificity_known_answer() -> None:
     scores = np.r_[neg, pos]
     # Specificity 0.8 allows two false positives: negatives 0.85 and 0.95. The lowest threshold
     # keeping that is 0.8 (0.75 would add a third negative): positives 0.8, 0.9 → sensitivity 0.4.
-    t = threshold_at_specificity(labels, scores, 0.8)
+    t = ScoreRanking(labels, scores).threshold(0.8)
     assert t == pytest.approx(0.8)
     c = ScoreRanking(labels, scores).matched(0.8)
     assert c.specificity == pytest.approx(0.8)
@@ -38,13 +37,13 @@ def test_ties_never_break_the_specificity() -> None:
     assert (c.tp, c.fp) == (2, 2)
     c = ScoreRanking(labels, scores).matched(0.80)  # at most 1.6: the tie must stay out
     assert (c.tp, c.fp) == (1, 0)
-    assert threshold_at_specificity(labels, scores, 0.80) == pytest.approx(0.9)
+    assert ScoreRanking(labels, scores).threshold(0.80) == pytest.approx(0.9)
 
 
 def test_impossible_specificity_gives_no_alert() -> None:
     labels = np.array([0, 1, 1])
     scores = np.array([0.9, 0.5, 0.4])  # the top score is a negative
-    assert threshold_at_specificity(labels, scores, 1.0) == float("inf")
+    assert ScoreRanking(labels, scores).threshold(1.0) == float("inf")
     c = ScoreRanking(labels, scores).matched(1.0)
     assert (c.tp, c.fp, c.specificity) == (0, 0, 1.0)
 
