@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from fhir_adapter.codes import CodeTable
-from fhir_adapter.convert_observation import map_observation, observation_header
 from fhir_adapter.identity import PatientResolver
+from fhir_adapter.ingest_state import SeenStore, version_is_newer
+from fhir_adapter.observation_mapping import map_observation, observation_header
 from fhir_adapter.resources import Observation, Rejected
-from fhir_adapter.stores import SeenStore, version_is_newer
 from model.ports import MeasurementSink
 from model.schemas import Measurement
 

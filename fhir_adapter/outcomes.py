@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_procedure import VentilationCodes, VentilationEvent, ventilation_event
+from fhir_adapter.procedure_mapping import VentilationCodes, VentilationEvent, ventilation_event
 from fhir_adapter.resources import Procedure, Rejected
 
 

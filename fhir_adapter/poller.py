@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 
 from fhir_adapter.client import FhirClient
 from fhir_adapter.clock import Clock, utcnow
-from fhir_adapter.convert_observation import observation_header
 from fhir_adapter.ingest import IngestReport, ObservationIngestor
+from fhir_adapter.ingest_state import CursorStore
+from fhir_adapter.observation_mapping import observation_header
 from fhir_adapter.paging import PageCursor
 from fhir_adapter.resources import Bundle, Observation, Rejected, entry_resources
 from fhir_adapter.search import instant
-from fhir_adapter.stores import CursorStore
 
 logger = logging.getLogger(__name__)
 

@@ -8,12 +8,12 @@ import logging
 import msgspec
 
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_notification import NotificationHint
 from fhir_adapter.errors import FhirHttpError
 from fhir_adapter.ingest import IngestReport, ObservationIngestor
+from fhir_adapter.ingest_state import EventNumberStore, MemoryEventNumberStore, SeenStore
+from fhir_adapter.notification_parsing import NotificationHint
 from fhir_adapter.poller import ObservationPoller
 from fhir_adapter.resources import Observation, Rejected, VersionOnly, decode
-from fhir_adapter.stores import EventNumberStore, MemoryEventNumberStore, SeenStore
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,10 @@ from pydantic import ValidationError
 
 from fhir_adapter import FhirAdapterError
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_risk import (
+from fhir_adapter.errors import FhirAuthError, FhirHttpError, MappingError
+from fhir_adapter.identity import PatientResolver
+from fhir_adapter.outbox import Outbox
+from fhir_adapter.risk_assessment_building import (
     RISK_STATUSES,
     build_device,
     build_provenance,
@@ -23,9 +26,6 @@ from fhir_adapter.convert_risk import (
     search_token,
     validate,
 )
-from fhir_adapter.errors import AuthError, FhirHttpError, MappingError
-from fhir_adapter.identity import PatientResolver
-from fhir_adapter.outbox import Outbox
 from fhir_adapter.search import query_string
 from model.schemas import RiskPrediction
 
@@ -49,7 +49,7 @@ def is_transient(exc: BaseException) -> bool:
     """True when retrying later may succeed (server down, 5xx, 429, 408, expired token)."""
     if isinstance(exc, FhirHttpError):
         return exc.transient or exc.status == 401
-    return isinstance(exc, AuthError)
+    return isinstance(exc, FhirAuthError)
 
 
 class RiskAssessmentWriter:

@@ -24,8 +24,8 @@ from cds_app.hooks.errors import BadRequestError, DataUnavailableError
 from cds_app.security.access_tokens import ForbiddenError
 from cds_app.security.jwt_verify import TokenError
 from fhir_adapter import FhirAdapterError
-from fhir_adapter.convert_outcome import operation_outcome
 from fhir_adapter.errors import FhirHttpError
+from fhir_adapter.outcome_building import operation_outcome
 from model import ModelError
 
 log = logging.getLogger(__name__)

@@ -23,14 +23,14 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from cds_app.context import app_context
-from fhir_adapter.convert_notification import parse_notification
-from fhir_adapter.convert_outcome import operation_outcome
 from fhir_adapter.errors import (
-    AuthError,
+    FhirAuthError,
     FhirHttpError,
     NotificationFormatError,
     UnsupportedContentTypeError,
 )
+from fhir_adapter.notification_parsing import parse_notification
+from fhir_adapter.outcome_building import operation_outcome
 from fhir_adapter.processor import NotificationProcessor
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def build_fhir_notification_router(
             return _outcome(503, "transient", "no FHIR server configured for re-reads")
         try:
             report = await processor.process(hint)
-        except (FhirHttpError, AuthError) as exc:
+        except (FhirHttpError, FhirAuthError) as exc:
             if isinstance(exc, FhirHttpError) and not exc.transient:
                 logger.error("notification not processed: %s", exc)
                 return _outcome(502, "exception", "the FHIR server refused the re-read")

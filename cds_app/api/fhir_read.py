@@ -20,7 +20,7 @@ from cds_app.api.errors import fhir_error
 from cds_app.api.fhir_read_auth import ReadGrant, forbidden
 from cds_app.context import AppContext, ContextDep
 from cds_app.security.access_tokens import AccessGrant, ForbiddenError, Interaction
-from fhir_adapter.convert_risk import build_device, build_risk_assessment
+from fhir_adapter.risk_assessment_building import build_device, build_risk_assessment
 from fhir_adapter.values import is_fhir_id
 from model.schemas import PatientKey, RiskPrediction
 

@@ -18,7 +18,7 @@ from cds_app.api.refusal import RefusedError
 from cds_app.context import AppContext, ContextDep
 from cds_app.security.access_tokens import AccessGrant, AccessTokenVerifier, ForbiddenError
 from cds_app.security.jwt_verify import TokenError
-from fhir_adapter.convert_outcome import operation_outcome
+from fhir_adapter.outcome_building import operation_outcome
 
 FHIR_JSON = "application/fhir+json"
 REALM = 'realm="VentFusion FHIR"'

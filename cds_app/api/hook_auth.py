@@ -15,8 +15,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from cds_app.api.refusal import RefusedError
 from cds_app.context import ContextDep
-from cds_app.hooks.jwt_auth import AuthError, Caller
+from cds_app.hooks.jwt_auth import Caller
 from cds_app.hooks.schemas import ErrorBody
+from cds_app.security.jwt_verify import TokenError
 
 
 def error_response(status: int, error: str, description: str) -> Response:
@@ -43,7 +44,7 @@ async def hook_caller(request: Request, ctx: ContextDep) -> Caller:
     authorization = request.headers.get("authorization")
     try:
         return await run_in_threadpool(ctx.cds.authenticate, authorization, request.url.path)
-    except AuthError as exc:
+    except TokenError as exc:
         ctx.metrics.auth_failures.inc()
         ctx.metrics.hook_calls.labels(endpoint_label(request.url.path), "401").inc()
         raise RefusedError(error_response(401, "invalid_token", str(exc))) from exc

@@ -14,8 +14,8 @@ from cds_app.settings import Settings
 from fhir_adapter import FhirAdapterError
 from fhir_adapter.bulk import import_ndjson
 from fhir_adapter.codes import load_code_table
-from fhir_adapter.convert_procedure import VentilationCodes
-from fhir_adapter.convert_subscription import (
+from fhir_adapter.procedure_mapping import VentilationCodes
+from fhir_adapter.subscription_building import (
     Payload,
     build_backport_subscription,
     build_r4_subscription,

@@ -23,8 +23,8 @@ from cds_app.context import AppContext
 from cds_app.fhir_wiring import FhirComponents
 from cds_app.settings import Settings
 from fhir_adapter.client import FhirClient
+from fhir_adapter.ingest_state import MemoryCursorStore, MemorySeenStore
 from fhir_adapter.service import build_ingest
-from fhir_adapter.stores import MemoryCursorStore, MemorySeenStore
 from tests.cds_app.conftest import BASE_URL, NOTIFICATION_SECRET, READ_AUDIENCE
 from tests.cds_app.fakes import FakeRiskModel
 from tests.conftest import REFERENCE_DIR

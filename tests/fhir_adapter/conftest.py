@@ -30,8 +30,8 @@ from cds_app.db.session import make_engine, migrate
 from cds_app.db.store import Store
 from cds_app.db.tables import MeasurementRow, PatientRow
 from fhir_adapter.client import FhirClient
+from fhir_adapter.ingest_state import MemoryCursorStore, MemorySeenStore
 from fhir_adapter.service import IngestServices, build_ingest
-from fhir_adapter.stores import MemoryCursorStore, MemorySeenStore
 from model.schemas import Measurement, PatientKey, StaticInfo
 from tests.support.fhir_server import FhirTestServer
 from tests.support.medplum_server import MedplumServer, unavailable_reason

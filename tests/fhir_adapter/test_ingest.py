@@ -10,7 +10,7 @@ from typing import Any
 from fhir_adapter.client import FhirClient
 from fhir_adapter.identity import PatientResolver
 from fhir_adapter.ingest import ObservationIngestor
-from fhir_adapter.stores import MemorySeenStore
+from fhir_adapter.ingest_state import MemorySeenStore
 from model.schemas import PatientKey
 from tests.fhir_adapter.conftest import MRN, RecordingSink, observation
 from tests.support.typed import typed

@@ -14,9 +14,9 @@ from fastapi import FastAPI
 
 from cds_app.api.fhir_notifications import build_fhir_notification_router
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_subscription import build_backport_subscription, build_r4_subscription
+from fhir_adapter.ingest_state import MemoryCursorStore, MemorySeenStore
 from fhir_adapter.service import IngestServices, build_ingest
-from fhir_adapter.stores import MemoryCursorStore, MemorySeenStore
+from fhir_adapter.subscription_building import build_backport_subscription, build_r4_subscription
 from tests.fhir_adapter.conftest import RecordingSink, observation, patient, recent, serve
 from tests.support.fhir_server import FhirTestServer
 

@@ -8,9 +8,9 @@ import uuid
 from fhir.resources.R4B.subscription import Subscription
 
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_procedure import VentilationCodes
-from fhir_adapter.convert_subscription import build_backport_subscription, build_r4_subscription
 from fhir_adapter.outcomes import ventilation_starts
+from fhir_adapter.procedure_mapping import VentilationCodes
+from fhir_adapter.subscription_building import build_backport_subscription, build_r4_subscription
 from fhir_adapter.subscriptions import ensure_subscription
 from tests.fhir_adapter.conftest import patient, recent
 

@@ -11,13 +11,13 @@ import pytest
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_risk import (
+from fhir_adapter.errors import FhirHttpError, FhirUnavailableError, MappingError
+from fhir_adapter.risk_assessment_building import (
     build_device,
     build_provenance,
     build_risk_assessment,
     validate,
 )
-from fhir_adapter.errors import FhirHttpError, FhirUnavailableError, MappingError
 from fhir_adapter.writer import (
     RISK_KIND,
     RiskAssessmentWriter,

@@ -7,8 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_risk import device_identifier, risk_identifier
 from fhir_adapter.identity import PatientResolver
+from fhir_adapter.risk_assessment_building import device_identifier, risk_identifier
 from fhir_adapter.writer import (
     RISK_KIND,
     RiskAssessmentWriter,

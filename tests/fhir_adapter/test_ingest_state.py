@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fhir_adapter.stores import (
+from fhir_adapter.ingest_state import (
     CursorStore,
     MemoryCursorStore,
     MemorySeenStore,
