@@ -19,14 +19,14 @@ from typing import Any, BinaryIO
 import msgspec
 
 from fhir_adapter.codes import CodeTable
-from fhir_adapter.convert_observation import map_observation
-from fhir_adapter.convert_patient import birth_date, gender, patient_key
-from fhir_adapter.convert_procedure import (
+from fhir_adapter.errors import MappingError
+from fhir_adapter.observation_mapping import map_observation
+from fhir_adapter.patient_mapping import birth_date, gender, patient_key
+from fhir_adapter.procedure_mapping import (
     VentilationCodes,
     encounter_period,
     ventilation_event,
 )
-from fhir_adapter.errors import MappingError
 from fhir_adapter.resources import (
     Encounter,
     Observation,

@@ -14,13 +14,12 @@ from cds_app.settings import Settings
 from fhir_adapter import FhirAdapterError
 from fhir_adapter.bulk import import_ndjson
 from fhir_adapter.codes import load_code_table
-from fhir_adapter.convert_procedure import VentilationCodes
-from fhir_adapter.convert_subscription import (
+from fhir_adapter.procedure_mapping import VentilationCodes
+from fhir_adapter.subscription_building import (
     Payload,
     build_backport_subscription,
     build_r4_subscription,
 )
-from fhir_adapter.service import build_ingest
 from fhir_adapter.subscriptions import ensure_subscription
 
 logger = logging.getLogger(__name__)
@@ -61,10 +60,9 @@ def _ventilation_codes(settings: Settings) -> VentilationCodes:
 
 async def run_poller(settings: Settings, *, once: bool) -> None:
     """Poll every ``poll_interval_s`` (or once) into the database's measurement store."""
-    from cds_app.db.fhir_state import DbCursorStore, DbSeenStore
     from cds_app.db.session import make_engine, migrate
     from cds_app.db.store import Store
-    from cds_app.fhir_wiring import fhir_client
+    from cds_app.fhir_wiring import build_db_ingest, fhir_client
     from cds_app.security.pseudonym_key import build_pseudonymiser
 
     pseudonymise = build_pseudonymiser(settings)
@@ -72,16 +70,8 @@ async def run_poller(settings: Settings, *, once: bool) -> None:
     migrate(engine)
     store = Store(engine, pseudonymise=pseudonymise)
     async with fhir_client(settings) as client:
-        services = build_ingest(
-            client,
-            store,
-            mrn_system=settings.fhir.mrn_system or settings.patient_id_system,
-            seen=DbSeenStore(engine),
-            cursors=DbCursorStore(engine),
-            codes=load_code_table(settings.fhir.local_codes_file),
-            lookback_h=settings.model.lookback_h,
-            patients=store,
-            pseudonymise=pseudonymise,
+        services = build_db_ingest(
+            settings, client, db=engine, sink=store, patients=store, pseudonymise=pseudonymise
         )
         while True:
             report = await services.poller.poll_once()
@@ -138,7 +128,7 @@ def register(app: typer.Typer) -> None:
             report = import_ndjson(
                 source,
                 out,
-                mrn_system=mrn_system or settings.fhir.mrn_system or settings.patient_id_system,
+                mrn_system=mrn_system or settings.mrn_system,
                 codes=load_code_table(settings.fhir.local_codes_file),
                 ventilation_codes=_ventilation_codes(settings),
                 synthetic=synthetic,
