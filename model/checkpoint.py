@@ -77,6 +77,7 @@ class ModelCard:
             f"- **Architecture:** {self.architecture}",
             f"- **Intended use:** {self.intended_use}",
             f"- **Training data:** {self.training_data}",
+            f"- **Data:** {'synthetic (simulator)' if self.synthetic else 'site data'}",
             f"- **Created:** {self.created}",
             "",
             f"## Metrics{tag}: val_ = validation split, test_ = held-out cohort",

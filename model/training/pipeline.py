@@ -23,6 +23,7 @@ from model.features.spec import FeatureSpec, Normalisation
 from model.nets import FusionNet, NetConfig
 from model.schemas import BackboneIdentity
 from model.training.batches import score_windows
+from model.training.cohort_checks import check_trainable
 from model.training.film_pretrain import (
     embed_store,
     film_targets,
@@ -42,8 +43,13 @@ ARCH_TITLES = {
     "ehr_only": "EHR-only",
     "image_only": "chest-film only",
 }
+#: The first limitation, from the training data (never "synthetic only" for site data).
+DATA_LIMITATION = {
+    True: "Trained and validated on synthetic patients only; not validated on real patients.",
+    False: "Trained and validated on the site cohort named above (validation = held-out "
+    "patients of the same cohort); not validated on other sites or prospectively.",
+}
 LIMITATIONS = [
-    "Trained and validated on synthetic patients only; not validated on real patients.",
     "Not a medical device; decision support for clinicians, never an autonomous decision.",
     "Inputs outside the plausible range of a variable are dropped as artifacts.",
     "Films older than the configured maximum age, or acquired after the prediction time, are "
@@ -159,6 +165,7 @@ def train_from_cohort(
     cohort = read_cohort(cohort_dir)
     windows = build_windows(cohort, spec)
     rows = split_rows(windows, cfg)
+    check_trainable(cohort, windows, rows.train, rows.val)
     train_keys = {windows.patient_keys[p] for p in np.unique(windows.patient[rows.train])}
     norm: Normalisation = fit_on_split(cohort, windows, train_keys)
     log.info(
@@ -229,7 +236,7 @@ def train_from_cohort(
             "val_prevalence": float(labels.mean()) if len(labels) else float("nan"),
             **film_metrics,
         },
-        limitations=list(LIMITATIONS)
+        limitations=[DATA_LIMITATION[synthetic], *LIMITATIONS]
         + (
             [
                 f"Films are read by the site's backbone {backbone.label} (sha256 "
