@@ -57,7 +57,8 @@ def _one_line_error(err: str, expected: str) -> None:
     lines = [line for line in err.splitlines() if line.strip() and not log_line.match(line)]
     assert len(lines) == 1, err
     assert "Traceback" not in err
-    assert lines[0].startswith("training failed: ") and expected in lines[0], err
+    assert lines[0].startswith("training failed: "), err
+    assert expected in lines[0], err
 
 
 def test_an_empty_cohort_is_one_clear_error(
