@@ -17,13 +17,13 @@ import pytest
 
 from cds_app.cli.main import main
 from fhir_adapter.bulk import import_ndjson
-from fhir_adapter.bulk_summary import SUMMARY_FILE, rejection_key
 from fhir_adapter.convert_export import export_cohort_fhir
 from model.cohort import read_cohort
 from model.synth import DEFAULT_MRN_SYSTEM, SynthConfig, simulate
 from tests.fhir_adapter.conftest import observation
 
 OTHER_SYSTEM = "urn:oid:2.16.840.1.113883.19.5.99"
+SUMMARY_FILE = "import-summary.json"  # beside the cohort, as the MIMIC importer's
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +124,8 @@ def test_the_rejection_summary_is_complete_and_names_the_variable(
     ],
 )
 def test_rejection_keys(text: str, key: tuple[str, str]) -> None:
+    from fhir_adapter.bulk_summary import rejection_key
+
     assert rejection_key(text) == key
 
 

@@ -22,7 +22,6 @@ from cds_app.cli.main import main
 from fhir_adapter.convert_export import export_cohort_fhir
 from model.checkpoint import load_checkpoint
 from model.synth import SynthConfig, simulate
-from model.training.recipes import RECIPES
 from tests.model.training.cohorts_for_cli import FAST, as_site_data, without_films, without_labels
 
 REPO = Path(__file__).resolve().parents[3]
@@ -177,6 +176,8 @@ def test_recipe_options_clash_is_named(
 def test_make_model_runs_the_recipe() -> None:
     """bench/rebuild_default_model.sh trains with --recipe default and sets no recipe option
     itself, so `make model` and the recipe cannot drift apart."""
+    from model.training.recipes import RECIPES
+
     script = (REPO / "bench" / "rebuild_default_model.sh").read_text()
     train_lines = [x for x in script.splitlines() if " train " in x or x.strip().startswith("--")]
     assert any("--recipe default" in x for x in train_lines), train_lines
