@@ -15,7 +15,7 @@ from model import ModelError
 from model.applicability.fit import fit_applicability
 from model.backbone.cohort import cohort_backbone
 from model.calibration import choose_thresholds, fit_platt
-from model.checkpoint import Checkpoint, ModelCard, save_checkpoint
+from model.checkpoint import DATA_LIMITATION, Checkpoint, ModelCard, save_checkpoint
 from model.cohort import Cohort, read_cohort
 from model.evaluation.metrics import auprc, auroc, brier, expected_calibration_error
 from model.features.dataset import WindowSet, build_windows, fit_on_split, split_of
@@ -42,12 +42,6 @@ ARCH_TITLES = {
     "concat": "concatenation fusion (no gate)",
     "ehr_only": "EHR-only",
     "image_only": "chest-film only",
-}
-#: The first limitation, from the training data (never "synthetic only" for site data).
-DATA_LIMITATION = {
-    True: "Trained and validated on synthetic patients only; not validated on real patients.",
-    False: "Trained and validated on the site cohort named above (validation = held-out "
-    "patients of the same cohort); not validated on other sites or prospectively.",
 }
 LIMITATIONS = [
     "Not a medical device; decision support for clinicians, never an autonomous decision.",

@@ -186,3 +186,17 @@ def test_make_model_runs_the_recipe() -> None:
     assert json.dumps(RECIPES["default"][-1], sort_keys=True) == json.dumps(
         {"arch": "gated", "fusion": "residual", "gate_l1": 0.005, "stage": "gated",
          "warm_start": "ehr_only"}, sort_keys=True)  # fmt: skip
+
+
+def test_an_older_site_card_does_not_claim_synthetic_patients() -> None:
+    """A checkpoint card written with the synthetic-only limitation for site data (before the
+    limitation followed the data) is shown with the site data's limitation."""
+    from model.checkpoint import ModelCard
+
+    stale = "Trained and validated on synthetic patients only; not validated on real patients."
+    card = ModelCard("m", "1", "EHR-only", "use", "site cohort x", synthetic=False,
+                     limitations=[stale, "Not a medical device."])  # fmt: skip
+    text = card.to_markdown()
+    assert "synthetic patients only" not in text
+    assert "not validated on other sites or prospectively" in text
+    assert "- Not a medical device." in text
