@@ -141,9 +141,15 @@ class BulkReport:
         out.append(f"not used: {total} in {groups} (variable, reason) groups")
         by_variable = self.rejected_by_variable.most_common()
         if by_variable:
-            out.append("  per variable: " + ", ".join(f"{v} {n}" for v, n in by_variable))
+            out.append("  per variable: " + ", ".join(f"{_label(v)} {n}" for v, n in by_variable))
         for (variable, reason), n in self.rejections.most_common(top):
-            out.append(f"  {n} x {variable}: {reason}")
+            out.append(
+                f"  {n} x {reason}" if variable == NO_VARIABLE else f"  {n} x {variable}: {reason}"
+            )
         if groups > top:
             out.append(f"  ... {groups - top} more groups in {SUMMARY_FILE}")
         return out
+
+
+def _label(variable: str) -> str:
+    return "(no variable)" if variable == NO_VARIABLE else variable

@@ -159,6 +159,13 @@ def train_from_cohort(
     cohort = read_cohort(cohort_dir)
     windows = build_windows(cohort, spec)
     rows = split_rows(windows, cfg)
+    net_cfg = NetConfig(n_inputs=spec.n_inputs, lookback_h=spec.lookback_h)
+    if windows.films.is_embedding:
+        net_cfg = replace(
+            net_cfg, cxr_encoder="embedding", embedding_dim=int(windows.films.data.shape[1])
+        )
+    net_cfg = replace(net_cfg, **dict(net_overrides or {}))  # type: ignore[arg-type]
+    backbone = _embedding_backbone(cohort, windows, net_cfg)
     check_trainable(cohort, windows, rows.train, rows.val)
     train_keys = {windows.patient_keys[p] for p in np.unique(windows.patient[rows.train])}
     norm: Normalisation = fit_on_split(cohort, windows, train_keys)
@@ -169,13 +176,6 @@ def train_from_cohort(
         len(rows.test),
         len(train_keys),
     )
-    net_cfg = NetConfig(n_inputs=spec.n_inputs, lookback_h=spec.lookback_h)
-    if windows.films.is_embedding:
-        net_cfg = replace(
-            net_cfg, cxr_encoder="embedding", embedding_dim=int(windows.films.data.shape[1])
-        )
-    net_cfg = replace(net_cfg, **dict(net_overrides or {}))  # type: ignore[arg-type]
-    backbone = _embedding_backbone(cohort, windows, net_cfg)
     net = new_net(net_cfg, cfg)
     if cfg.ehr_warm_start:
         norm = warm_start_ehr(net, Path(cfg.ehr_warm_start), spec, cfg)
