@@ -74,6 +74,11 @@ def recipe_stages(name: str, *, has_films: bool) -> list[Stage]:
         stage = Stage(str(entry["stage"]), options, str(entry.get("warm_start", "")))
         if stage.arch in FILM_ARCHS and not has_films:
             continue
+        if stage.warm_start and stage.warm_start not in {s.name for s in stages}:
+            raise ModelError(
+                f"recipe {name!r} stage {stage.name!r}: warm start from {stage.warm_start!r}, "
+                "which is not an earlier stage"
+            )
         stages.append(stage)
     return stages
 
