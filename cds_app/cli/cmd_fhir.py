@@ -120,9 +120,23 @@ def register(app: typer.Typer) -> None:
         source: Annotated[Path, typer.Argument(help="Folder of bulk-export .ndjson files")],
         out: Annotated[Path, typer.Argument(help="Cohort directory to write")],
         synthetic: Annotated[bool, typer.Option(help="Mark the cohort synthetic")] = False,
-        mrn_system: Annotated[str, typer.Option(help="Patient identifier system")] = "",
+        mrn_system: Annotated[
+            str,
+            typer.Option(
+                help="Identifier system of the Patients' MRN (default: VENTFUSION_FHIR__MRN_SYSTEM "
+                "or VENTFUSION_PATIENT_ID_SYSTEM); the import lists the systems it found."
+            ),
+        ] = "",
+        top: Annotated[
+            int, typer.Option(help="Rejection groups to print (all are in the summary file).")
+        ] = 10,
     ) -> None:
-        """Import FHIR bulk NDJSON (Patient, Encounter, Observation, Procedure) into a cohort."""
+        """Import FHIR bulk NDJSON (Patient, Encounter, Observation, Procedure) into a cohort.
+
+        Writes the complete rejection summary to OUT/import-summary.json and exits 1 when the
+        cohort would be empty (no patient or no measurement)."""
+        from fhir_adapter.bulk_summary import SUMMARY_FILE
+
         settings = load_settings()
         try:
             report = import_ndjson(
@@ -135,13 +149,17 @@ def register(app: typer.Typer) -> None:
             )
         except FhirAdapterError as exc:
             raise _fail(f"import failed: {exc}") from exc
-        typer.echo(
-            f"{report.patients} patients, {report.measurements} measurements from "
-            f"{report.observations} observations, {report.ventilation_events} ventilation "
-            f"starts, {report.malformed_lines} malformed lines -> {out}"
-        )
-        for reason, count in report.rejected.most_common(10):
-            typer.echo(f"  not used: {count} x {reason}")
+        for line in report.lines(top):
+            typer.echo(line)
+        typer.echo(f"summary: {out / SUMMARY_FILE}")
+        if report.empty:
+            hint = report.suggested_system()
+            raise _fail(
+                f"the cohort {out} is empty ({report.patients} patients, {report.measurements} "
+                "measurements): nothing to train on"
+                + (f"; rerun with --mrn-system {hint}" if hint else ""),
+            )
+        typer.echo(f"cohort written to {out}")
 
     @app.command("fhir-poll")
     def fhir_poll(

@@ -56,7 +56,8 @@ def test_invalid_configuration_is_reported(
 def test_unknown_architecture_is_a_clear_cli_error(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["train", "--cohort", "c", "--out", "m.pt", "--arch", "transformerish"])
     assert code == 2
-    assert "--arch must be one of gated, concat, ehr_only, image_only" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--arch must be one of auto, gated, concat, ehr_only, image_only" in err
 
 
 def test_cli_starts_without_importing_torch() -> None:
