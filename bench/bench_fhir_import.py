@@ -1,7 +1,7 @@
 """Peak RSS and wall time of ``ventfusion fhir-import`` on a large bulk export (synthetic data).
 
 Generates a US Core–style bulk ``$export`` with the simulator export's own builders
-(``fhir_adapter.convert_export``: Patient with an MRN identifier, one ICU Encounter, LOINC/UCUM
+(``fhir_adapter.cohort_fhir_export``: Patient with an MRN identifier, one ICU Encounter, LOINC/UCUM
 Observations with systolic/diastolic as blood-pressure panels, a ventilation Procedure) — by
 default 4,000 patients and 1.3 M Observations, the size of the PhysioNet Challenge 2012 export of
 issue 17 — with ~1% implausible values and ~1% codes the model does not use. Each import runs in a
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import orjson
 
-from fhir_adapter.convert_export import (
+from fhir_adapter.cohort_fhir_export import (
     build_blood_pressure_panel,
     build_encounter,
     build_observation,

@@ -17,7 +17,7 @@ import pytest
 
 from cds_app.cli.main import main
 from fhir_adapter.bulk import import_ndjson
-from fhir_adapter.convert_export import export_cohort_fhir
+from fhir_adapter.cohort_fhir_export import export_cohort_fhir
 from model.cohort import read_cohort
 from model.synth import DEFAULT_MRN_SYSTEM, SynthConfig, simulate
 from tests.fhir_adapter.conftest import observation

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from cds_app.cli.main import main
-from fhir_adapter.convert_export import export_cohort_fhir
+from fhir_adapter.cohort_fhir_export import export_cohort_fhir
 from model.checkpoint import load_checkpoint
 from model.synth import SynthConfig, simulate
 from tests.model.training.cohorts_for_cli import FAST, as_site_data, without_films, without_labels
