@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from sqlmodel import Session, SQLModel, col, select
 
+from cds_app.db.session import insert_rows, row_values, table_of
 from cds_app.db.tables import PredictionRow
 from model.schemas import (
     BedsideReading,
@@ -36,15 +37,14 @@ class PredictionRepository:
         also: Callable[[int], Sequence[SQLModel]] | None = None,
     ) -> int:
         """Persist one prediction, plus the rows ``also(prediction_id)`` returns, atomically."""
-        row = _row(prediction, trigger)
-        with Session(self._engine, expire_on_commit=False) as session:
-            session.add(row)
-            session.flush()
-            assert row.id is not None
+        values = row_values(_row(prediction, trigger))
+        with self._engine.begin() as connection:  # Core inserts, one transaction
+            key = connection.execute(insert(table_of(PredictionRow)), values).inserted_primary_key
+            assert key is not None
+            prediction_id = int(key[0])
             if also is not None:
-                session.add_all(also(row.id))
-            session.commit()
-            return row.id
+                insert_rows(connection, also(prediction_id))
+        return prediction_id
 
     def record_backfill(self, predictions: Sequence[RiskPrediction]) -> int:
         """Persist backfilled predictions (trend only: no outbox, no cards) in one transaction."""
