@@ -7,12 +7,13 @@ drives it with the asyncio httpx client of ``hook_load`` at each concurrency lev
 carries a fresh JWT (ES384, unique jti) signed beforehand, so signing is not timed.
 
 ``--floor`` also starts ``bench/floor_server.py`` (FastAPI + orjson + the prefetch mapped to a
-48-hour array + a 2-layer GRU forward + a constant card; no auth, no database), ``--baseline DIR``
-a VentFusion from another checkout (e.g. a ``git worktree`` of the commit before a change), and
-``--variant "NAME KEY=VALUE ..."`` this checkout with extra environment. All servers run at once;
-each round measures every server at every level, the order alternating between rounds, and the
-report gives medians over rounds and ratios to the floor, so every figure is minutes apart from
-the one it is compared with. The client shares the machine with the servers: read ratios.
+48-hour array + a 2-layer GRU forward + a constant card; no auth, no database),
+``--baseline [NAME=]DIR`` a VentFusion from another checkout (e.g. ``git archive`` of the commit
+before a change), and ``--variant "NAME KEY=VALUE ..."`` this checkout with extra environment.
+All servers run at once; each round measures every server at every level, the order alternating
+between rounds, and the report gives medians over rounds and ratios to the floor, so every figure
+is minutes apart from the one it is compared with. The client shares the machine with the
+servers: read ratios.
 
     .venv/bin/python bench/bench_hooks.py --floor [--rounds 5] [--requests 200] [--levels 1,8]
 """
@@ -159,8 +160,11 @@ def run_ab(args: argparse.Namespace) -> None:
     ehr = DemoEhrKey(issuer="https://ehr.bench.example/")
     jwks = ehr.write_jwks(work / "jwks.json")
     servers = [_ventfusion("ventfusion", work, ehr, jwks, args.database_url)]
-    if args.baseline is not None:
-        servers.append(_ventfusion("baseline", work, ehr, jwks, args.database_url, args.baseline))
+    for spec in args.baseline:
+        name, _, checkout = spec.rpartition("=")
+        servers.append(
+            _ventfusion(name or "baseline", work, ehr, jwks, args.database_url, Path(checkout))
+        )
     for spec in args.variant:
         name, extra = _variant(spec)
         servers.append(_ventfusion(name, work, ehr, jwks, args.database_url, extra=extra))
@@ -229,7 +233,7 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=20)
     parser.add_argument("--levels", default="1,8")
     parser.add_argument("--floor", action="store_true", help="measure the compute floor too")
-    parser.add_argument("--baseline", type=Path, default=None, metavar="CHECKOUT",
+    parser.add_argument("--baseline", action="append", default=[], metavar="[NAME=]CHECKOUT",
                         help="also measure VentFusion from another checkout")  # fmt: skip
     parser.add_argument("--variant", action="append", default=[], metavar='"NAME K=V ..."',
                         help="also measure this checkout with extra environment")  # fmt: skip
