@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from cds_app.db.hook_responses import HookResponses
+from cds_app.db.predictions import PriorAssessment
 from cds_app.db.security import CardLog
 from cds_app.db.store import Store
 from cds_app.db.tables import AuditRow, FeedbackRow, HookResponseRow, IssuedCardRow
@@ -163,7 +164,7 @@ class CdsService:
                                      request.context.patientId, _dump(response))  # fmt: skip
 
         def card_rows(
-            prediction: RiskPrediction, previous: RiskPrediction | None, prediction_id: int
+            prediction: RiskPrediction, previous: PriorAssessment | None, prediction_id: int
         ) -> list[SQLModel]:
             context = CardContext(
                 base_url=self.config.base_url,

@@ -106,6 +106,14 @@ def test_engine_records_predictions_and_queues_one_risk_assessment_each(db: Engi
     assert first.previous is None
     assert second.previous is not None
     assert second.previous.as_of == NOW
+    assert second.previous.probability == first.prediction.probability
+    latest = engine.predictions.latest(KEY, before=NOW + timedelta(hours=2))
+    prior = engine.predictions.prior(KEY, before=NOW + timedelta(hours=2))
+    assert latest is not None
+    assert prior is not None
+    assert (prior.as_of, prior.probability) == (latest.as_of, latest.probability)
+    assert prior.as_of == NOW + timedelta(hours=1)
+    assert engine.predictions.prior(KEY, before=NOW) is None  # strictly before
     history = engine.predictions.history(KEY, NOW - timedelta(hours=1))
     assert [p.as_of for p in history] == [NOW, NOW + timedelta(hours=1)]
     rows = engine.outbox.rows("pending")
