@@ -157,7 +157,8 @@ class BundleEntry(Struct, frozen=True):
     @property
     def has_resource(self) -> bool:
         """True when the entry carries a resource (not absent, not ``null``)."""
-        return len(self.resource) > 0 and bytes(self.resource) != b"null"
+        size = len(self.resource)
+        return size > 0 and (size != 4 or bytes(self.resource) != b"null")  # copies only "null"
 
 
 class Bundle(Struct, frozen=True):
