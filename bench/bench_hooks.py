@@ -88,6 +88,8 @@ def _ventfusion(
         "VENTFUSION_HOOKS__TRUSTED_ISSUERS": json.dumps({ehr.issuer: str(jwks)}),
         "VENTFUSION_FHIR__WRITE_BACK": "true",
         "VENTFUSION_LOG_LEVEL": "WARNING",
+        # required outside the embedded default (e.g. on PostgreSQL); a benchmark-only key
+        "VENTFUSION_SECURITY__PSEUDONYM_KEY": "bench-hooks-pseudonym-key-0123456789abcdef",
         **(extra or {}),
     }
     if checkout is not None:  # its packages ahead of this checkout's editable install
