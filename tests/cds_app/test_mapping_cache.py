@@ -54,8 +54,10 @@ def test_rejections_and_other_types_are_remembered_as_such() -> None:
     other = raw({"resourceType": "Condition", "id": "c1"})
     for _ in range(2):
         rejected, skipped = cache.outcomes([bad, other], KEY)
-        assert rejected.rejected is not None and rejected.rejected.ref == "Observation/o2"
-        assert not rejected.skip and rejected.measurements == ()
+        assert rejected.rejected is not None
+        assert rejected.rejected.ref == "Observation/o2"
+        assert not rejected.skip
+        assert rejected.measurements == ()
         assert skipped.skip
     assert (cache.hits, cache.misses) == (2, 2)
 
