@@ -34,7 +34,7 @@ from starlette.routing import Route
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_hooks import wait_ready  # noqa: E402
+from hook_load import wait_ready  # noqa: E402
 
 from cds_app.demo.ehr_server import DemoEhrKey  # noqa: E402
 from cds_app.demo.servers import free_port  # noqa: E402

@@ -1,11 +1,21 @@
-"""CDS Hooks patient-view latency and throughput with prefetch (Patient + ~480 Observations).
+"""CDS Hooks patient-view latency, throughput and server CPU, A/B against the compute floor.
 
-Starts `ventfusion serve` (uvicorn, bundled model, SQLite, no DICOM listener, no worker) in a
-subprocess, then drives it with an asyncio httpx load generator at concurrency 1, 8 and 32.
-Every request carries a fresh JWT (ES384, unique jti) signed beforehand, so signing is not timed.
-The load generator shares the machine with the server: read ratios, not capacities.
+Starts ``ventfusion serve --no-dicom --no-worker`` (uvicorn, bundled model, JWT verification and
+``jti`` recording, each call's prediction, outbox row, card, audit event and stored answer
+committed before the response; its own SQLite file, or ``--database-url``) in a subprocess and
+drives it with the asyncio httpx client of ``hook_load`` at each concurrency level. Every request
+carries a fresh JWT (ES384, unique jti) signed beforehand, so signing is not timed.
 
-    .venv/bin/python bench/bench_hooks.py [--requests 300] [--cold]
+``--floor`` also starts ``bench/floor_server.py`` (FastAPI + orjson + the prefetch mapped to a
+48-hour array + a 2-layer GRU forward + a constant card; no auth, no database),
+``--baseline [NAME=]DIR`` a VentFusion from another checkout (e.g. ``git archive`` of the commit
+before a change), and ``--variant "NAME KEY=VALUE ..."`` this checkout with extra environment.
+All servers run at once; each round measures every server at every level, the order alternating
+between rounds, and the report gives medians over rounds and ratios to the floor, so every figure
+is minutes apart from the one it is compared with. The client shares the machine with the
+servers: read ratios.
+
+    .venv/bin/python bench/bench_hooks.py --floor [--rounds 5] [--requests 200] [--levels 1,8]
 """
 
 from __future__ import annotations
@@ -14,145 +24,188 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import orjson
+from hook_load import ROOT, SERVICE, cpu_seconds, prefetch_body, run_level, wait_ready
 
 from cds_app.demo.ehr_server import DemoEhrKey
 from cds_app.demo.servers import free_port
-from fhir_adapter.cohort_fhir_export import build_observation, build_patient
-from model.cohort import CohortPatient
 
-ROOT = Path(__file__).resolve().parents[1]
-MRN_SYSTEM = "urn:oid:2.16.840.1.113883.4.1.999.1"
-VITALS = {"heart_rate": 92, "resp_rate": 24, "spo2": 93, "fio2": 40, "temperature": 37.6,
-          "sbp": 112, "dbp": 61, "map": 76, "o2_flow": 6, "gcs_total": 14}  # fmt: skip
-LABS = {"pao2": 75, "lactate": 2.1}
+METRICS = ("p50_ms", "p95_ms", "req_per_s", "server_cpu_ms")
 
 
-def prefetch_body(patient: int, severity: float, now: datetime, ids: str) -> bytes:
-    """A patient-view body: Patient + 48 h of hourly vitals (10) and 6-hourly labs (2)."""
-    key = f"{MRN_SYSTEM}|MRN-B{patient}"
-    resource = build_patient(CohortPatient(key, 64.0, "female", now - timedelta(days=3), now))
-    vitals, labs = [], []
-    for h in range(48):
-        t = now - timedelta(hours=h, minutes=5)
-        trend = severity * max(0.0, (6 - h) / 6)
-        for n, (variable, base) in enumerate(VITALS.items()):
-            value = round(base * (1 + 0.3 * trend * (1 if variable != "spo2" else -0.2)), 1)
-            vitals.append(build_observation(f"{key}|{ids}", h * 100 + n, variable, value, t))
-        if h % 6 == 0:
-            for n, (variable, base) in enumerate(LABS.items()):
-                labs.append(build_observation(f"{key}|{ids}", h * 100 + 50 + n, variable, base, t))
+@dataclass
+class Server:
+    """One server under test and its results per level (one dict per round)."""
 
-    def bundle(resources: list[dict[str, object]]) -> dict[str, object]:
-        return {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
-                "entry": [{"resource": r} for r in resources]}  # fmt: skip
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    results: dict[int, list[dict[str, float]]] = field(default_factory=dict)
 
-    for r in (*vitals, *labs):
-        r["subject"] = {"reference": f"Patient/{resource['id']}"}
-        r["meta"] = {"versionId": "1"}
-    body = {
-        "hook": "patient-view",
-        "hookInstance": HOOK_INSTANCE,  # replaced per request: a repeat gets the first answer
-        "context": {"userId": "Practitioner/bench", "patientId": resource["id"]},
-        "prefetch": {"patient": resource, "vitals": bundle(vitals), "labs": bundle(labs)},
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, cwd: Path) -> None:
+        self.process = subprocess.Popen(self.command, env=self.env, cwd=cwd)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+def _ventfusion(
+    name: str,
+    work: Path,
+    ehr: DemoEhrKey,
+    jwks: Path,
+    database_url: str | None,
+    checkout: Path | None = None,
+    extra: dict[str, str] | None = None,
+) -> Server:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    data = work / name
+    data.mkdir()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url or f"sqlite:///{data / 'bench.sqlite3'}",
+        "VENTFUSION_DATA_DIR": str(data),
+        "VENTFUSION_PUBLIC_BASE_URL": base,
+        "VENTFUSION_HOOKS__TRUSTED_ISSUERS": json.dumps({ehr.issuer: str(jwks)}),
+        "VENTFUSION_FHIR__WRITE_BACK": "true",
+        "VENTFUSION_LOG_LEVEL": "WARNING",
+        # required outside the embedded default (e.g. on PostgreSQL); a benchmark-only key
+        "VENTFUSION_SECURITY__PSEUDONYM_KEY": "bench-hooks-pseudonym-key-0123456789abcdef",
+        **(extra or {}),
     }
-    return orjson.dumps(body)
+    if checkout is not None:  # its packages ahead of this checkout's editable install
+        env["PYTHONPATH"] = os.pathsep.join([str(checkout), env.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        )
+    command = [sys.executable, "-m", "cds_app.cli.main", "serve", "--port", str(port),
+               "--no-dicom", "--no-worker"]  # fmt: skip
+    return Server(name, command, env, port)
 
 
-SERVICE = "ventfusion-patient-view"
-HOOK_INSTANCE = "00000000-0000-4000-8000-000000000000"
+def _floor() -> Server:
+    port = free_port()
+    command = [sys.executable, str(ROOT / "bench/floor_server.py"), "--port", str(port)]
+    return Server("floor", command, dict(os.environ), port)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and its child processes, from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(c) for c in children.read_text().split()]
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+def _variant(spec: str) -> tuple[str, dict[str, str]]:
+    name, *pairs = shlex.split(spec)
+    return name, dict(pair.split("=", 1) for pair in pairs)
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+def _measure(server: Server, bodies: list[bytes], ehr: DemoEhrKey, level: int, n: int) -> None:
+    aud = f"{server.base}/cds-services/{SERVICE}"
+    tokens = [ehr.token(aud) for _ in range(n)]
+    assert server.process is not None
+    cpu_before = cpu_seconds(server.process.pid)
+    result = asyncio.run(run_level(server.base, bodies, tokens, level))
+    result["server_cpu_ms"] = (cpu_seconds(server.process.pid) - cpu_before) / n * 1000
+    server.results.setdefault(level, []).append(result)
 
 
-async def _run_level(
-    base: str, bodies: list[bytes], tokens: list[str], concurrency: int
-) -> dict[str, float]:
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(len(tokens)):
-        queue.put_nowait(i)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-
-        async def worker() -> None:
-            while True:
-                try:
-                    i = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                body = bodies[i % len(bodies)].replace(
-                    HOOK_INSTANCE.encode(), str(uuid.uuid4()).encode(), 1
-                )
-                started = time.perf_counter()
-                response = await client.post(
-                    f"/cds-services/{SERVICE}",
-                    content=body,
-                    headers={
-                        "Authorization": f"Bearer {tokens[i]}",
-                        "Content-Type": "application/json",
-                    },
-                )
-                latencies.append((time.perf_counter() - started) * 1000)
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - began
-    if set(statuses) != {200}:
-        raise SystemExit(f"unexpected statuses at c={concurrency}: {statuses}")
-    return {
-        "concurrency": concurrency,
-        "requests": len(latencies),
-        "p50_ms": statistics.median(latencies),
-        "p95_ms": _percentile(latencies, 95),
-        "p99_ms": _percentile(latencies, 99),
-        "req_per_s": len(latencies) / elapsed,
-    }
+def _median(server: Server, level: int, metric: str) -> float:
+    return statistics.median(r[metric] for r in server.results[level])
 
 
-def wait_ready(base: str, server: subprocess.Popen[bytes], deadline: float) -> None:
-    """Poll ``base``/readyz until the server answers 200; exit if it dies or ``deadline`` passes."""
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            raise SystemExit(f"the server at {base} did not become ready")
-        time.sleep(0.3)
+def _report(servers: list[Server], levels: list[int], reference: Server | None) -> None:
+    print("| server | c | p50 ms | p95 ms | req/s | server CPU ms/call |"
+          + (f" × {reference.name}: p50 / p95 / req/s / CPU |" if reference else ""))  # fmt: skip
+    print("|---|---|---|---|---|---|" + ("---|" if reference else ""))
+    for server in servers:
+        for level in levels:
+            row = [_median(server, level, m) for m in METRICS]
+            line = (f"| {server.name} | {level} | {row[0]:.1f} | {row[1]:.1f} | {row[2]:.0f} "
+                    f"| {row[3]:.2f} |")  # fmt: skip
+            if reference is not None:
+                ref = [_median(reference, level, m) for m in METRICS]
+                line += " " + " / ".join(f"{a / b:.2f}" for a, b in zip(row, ref, strict=True))
+                line += " |"
+            print(line)
+
+
+def _bodies(args: argparse.Namespace) -> list[bytes]:
+    now = datetime.now(UTC)
+    count = args.requests if args.cold else args.patients
+    out = []
+    for i in range(count):
+        p = i % args.patients  # cold: new Observation ids in every request
+        out.append(prefetch_body(p, (p % 5) / 4, now, f"r{i}" if args.cold else "r"))
+    return out
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def run_ab(args: argparse.Namespace) -> None:
+    """Start the servers, alternate them over rounds, print medians and ratios."""
+    work = Path(tempfile.mkdtemp(prefix="vf-bench-hooks-"))
+    ehr = DemoEhrKey(issuer="https://ehr.bench.example/")
+    jwks = ehr.write_jwks(work / "jwks.json")
+    servers = [_ventfusion("ventfusion", work, ehr, jwks, args.database_url)]
+    for spec in args.baseline:
+        name, _, checkout = spec.rpartition("=")
+        servers.append(
+            _ventfusion(name or "baseline", work, ehr, jwks, args.database_url, Path(checkout))
+        )
+    for spec in args.variant:
+        name, extra = _variant(spec)
+        servers.append(_ventfusion(name, work, ehr, jwks, args.database_url, extra=extra))
+    if args.floor:
+        servers.insert(0, _floor())
+    levels = [int(x) for x in args.levels.split(",")]
+    bodies = _bodies(args)
+    load_before = _loadavg()
+    try:
+        for server in servers:
+            server.start(work)
+        for server in servers:
+            assert server.process is not None
+            wait_ready(server.base, server.process, time.monotonic() + 180)
+            aud = f"{server.base}/cds-services/{SERVICE}"
+            warm = [ehr.token(aud) for _ in range(args.warmup)]
+            asyncio.run(run_level(server.base, bodies, warm, 4))
+        for round_no in range(args.rounds):
+            order = servers if round_no % 2 == 0 else servers[::-1]
+            for server in order:
+                for level in levels:
+                    _measure(server, bodies, ehr, level, args.requests)
+    finally:
+        for server in servers:
+            server.stop()
+    n_obs = sum(len(v["entry"]) for k, v in orjson.loads(bodies[0])["prefetch"].items()
+                if k != "patient")  # fmt: skip
+    print(f"request: Patient + {n_obs} Observations, {len(bodies[0]) / 1024:.0f} KB; "
+          f"{'cold: new ids per request' if args.cold else f'warm: {args.patients} patients'}; "
+          f"1 uvicorn process each; cores={os.cpu_count()}; "
+          f"database: {args.database_url or 'SQLite per server'}")  # fmt: skip
+    print(
+        f"{args.rounds} rounds x {args.requests} requests per server and level, order "
+        f"alternating; medians over rounds; load average {load_before} -> {_loadavg()}"
+    )
+    reference = servers[0] if args.floor else None
+    _report(servers, levels, reference)
+    if args.out:
+        args.out.write_text(json.dumps({s.name: s.results for s in servers}, indent=2))
 
 
 def _compare_decoders(patients: int, rounds: int) -> None:
@@ -173,11 +226,20 @@ def _compare_decoders(patients: int, rounds: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=400, help="requests per level")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=200, help="requests per level and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, server order alternating")
     parser.add_argument("--warmup", type=int, default=60)
     parser.add_argument("--patients", type=int, default=20)
-    parser.add_argument("--levels", default="1,8,32")
+    parser.add_argument("--levels", default="1,8")
+    parser.add_argument("--floor", action="store_true", help="measure the compute floor too")
+    parser.add_argument("--baseline", action="append", default=[], metavar="[NAME=]CHECKOUT",
+                        help="also measure VentFusion from another checkout")  # fmt: skip
+    parser.add_argument("--variant", action="append", default=[], metavar='"NAME K=V ..."',
+                        help="also measure this checkout with extra environment")  # fmt: skip
+    parser.add_argument("--database-url", default=None, help="default: SQLite per server")
     parser.add_argument(
         "--cold",
         action="store_true",
@@ -195,61 +257,7 @@ def main() -> None:
     if args.decoders:
         _compare_decoders(args.patients, args.decoders)
         return
-
-    load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    work = Path(tempfile.mkdtemp(prefix="vf-bench-hooks-"))
-    ehr = DemoEhrKey(issuer="https://ehr.bench.example/")
-    jwks = ehr.write_jwks(work / "jwks.json")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}",
-        "VENTFUSION_DATA_DIR": str(work),
-        "VENTFUSION_PUBLIC_BASE_URL": base,
-        "VENTFUSION_HOOKS__TRUSTED_ISSUERS": json.dumps({ehr.issuer: str(jwks)}),
-        "VENTFUSION_FHIR__WRITE_BACK": "true",
-        "VENTFUSION_LOG_LEVEL": "WARNING",
-    }
-    command = [str(ROOT / ".venv/bin/ventfusion"), "serve", "--port", str(port), "--no-dicom",
-               "--no-worker"]  # fmt: skip
-    server = subprocess.Popen(command, env=env, cwd=work)
-    try:
-        wait_ready(base, server, time.monotonic() + 120)
-        now = datetime.now(UTC)
-        bodies = []
-        count = args.requests if args.cold else args.patients
-        for i in range(count):
-            p = i % args.patients  # cold: new Observation ids in every request
-            bodies.append(prefetch_body(p, (p % 5) / 4, now, f"r{i}" if args.cold else "r"))
-        n_obs = sum(len(v["entry"]) for k, v in orjson.loads(bodies[0])["prefetch"].items()
-                    if k != "patient")  # fmt: skip
-        aud = f"{base}/cds-services/{SERVICE}"
-        results = []
-        warm = [ehr.token(aud) for _ in range(args.warmup)]
-        asyncio.run(_run_level(base, bodies, warm, 4))
-        for level in (int(x) for x in args.levels.split(",")):
-            tokens = [ehr.token(aud) for _ in range(args.requests)]
-            cpu_before = _cpu_seconds(server.pid)
-            result = asyncio.run(_run_level(base, bodies, tokens, level))
-            result["server_cpu_ms"] = (_cpu_seconds(server.pid) - cpu_before) / args.requests * 1000
-            results.append(result)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    size_kb = len(bodies[0]) / 1024
-    print(f"request: Patient + {n_obs} Observations, {size_kb:.0f} KB; "
-          f"1 uvicorn process; cores={os.cpu_count()}; "
-          f"{'cold: new ids per request' if args.cold else 'warm: same 20 patients'}")  # fmt: skip
-    print(f"load average before: {load_before}")
-    print("| concurrency | requests | p50 ms | p95 ms | p99 ms | req/s | server CPU ms/req |")
-    print("|---|---|---|---|---|---|---|")
-    for r in results:
-        print(f"| {r['concurrency']} | {r['requests']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
-              f"| {r['p99_ms']:.1f} | {r['req_per_s']:.0f} "
-              f"| {r['server_cpu_ms']:.1f} |")  # fmt: skip
-    if args.out:
-        args.out.write_text(json.dumps({"results": results, "observations": n_obs}, indent=2))
+    run_ab(args)
 
 
 if __name__ == "__main__":

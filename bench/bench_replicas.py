@@ -33,11 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_hooks import (  # noqa: E402
+from hook_load import (  # noqa: E402
     HOOK_INSTANCE,
     SERVICE,
-    _cpu_seconds,
-    _run_level,
+    cpu_seconds,
+    run_level,
     wait_ready,
 )
 
@@ -82,7 +82,7 @@ async def _round_robin(
     began = time.perf_counter()
     parts = await asyncio.gather(
         *(
-            _run_level(base, bodies, tokens[i::n], max(1, concurrency // n))
+            run_level(base, bodies, tokens[i::n], max(1, concurrency // n))
             for i, base in enumerate(bases)
         )
     )
@@ -123,7 +123,7 @@ def run_config(n: int, args: argparse.Namespace, ehr: TestEhr) -> list[dict[str,
     results = []
     try:
         now = datetime.now(UTC)
-        bodies = [  # _run_level gives each request its own hookInstance
+        bodies = [  # run_level gives each request its own hookInstance
             orjson.dumps(
                 {
                     **hook_request(
@@ -143,9 +143,9 @@ def run_config(n: int, args: argparse.Namespace, ehr: TestEhr) -> list[dict[str,
         for level in (int(x) for x in args.levels.split(",")):
             for _ in range(args.repeats):
                 tokens = [ehr.token(aud, alg="RS384") for _ in range(args.requests)]
-                cpu_before = sum(_cpu_seconds(p.pid) for p in procs)
+                cpu_before = sum(cpu_seconds(p.pid) for p in procs)
                 result = asyncio.run(_round_robin(bases, bodies, tokens, level))
-                cpu = sum(_cpu_seconds(p.pid) for p in procs) - cpu_before
+                cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu_before
                 result["server_cpu_ms"] = cpu / args.requests * 1000
                 result["replicas"] = n
                 results.append(result)

@@ -23,7 +23,7 @@ from cds_app.hooks.patient_data import _prefetch_observations
 from cds_app.hooks.requests import HookRequest, decode_hook_request
 from fhir_adapter.codes import CodeTable
 from fhir_adapter.observation_mapping import map_observation
-from fhir_adapter.resources import Bundle, Observation, Rejected
+from fhir_adapter.resources import Bundle, Observation, Rejected, decode_resource
 from model.schemas import PatientKey
 
 KEY = PatientKey(system="urn:bench", value="MRN")
@@ -84,7 +84,8 @@ def _msgspec_path(body: bytes) -> int:
     request = decode_hook_request(body)
     count = 0
     for name in ("vitals", "labs"):
-        for obs in _prefetch_observations(request.prefetch or {}, name) or ():
+        for _, raw in _prefetch_observations(request.prefetch or {}, name) or ():
+            obs = decode_resource(raw, Observation)
             if not isinstance(obs, Rejected):
                 count += len(map_observation(obs, KEY, CodeTable()).measurements)
     return count

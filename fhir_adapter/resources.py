@@ -157,7 +157,8 @@ class BundleEntry(Struct, frozen=True):
     @property
     def has_resource(self) -> bool:
         """True when the entry carries a resource (not absent, not ``null``)."""
-        return len(self.resource) > 0 and bytes(self.resource) != b"null"
+        size = len(self.resource)
+        return size > 0 and (size != 4 or bytes(self.resource) != b"null")  # copies only "null"
 
 
 class Bundle(Struct, frozen=True):
@@ -290,6 +291,17 @@ def decode_resource(data: bytes | Raw, model: type[R]) -> R | Rejected:
     return resource
 
 
+def matched_entries(bundle: Bundle) -> list[tuple[int, Raw]]:
+    """``(entry number, raw resource JSON)`` of the entries that carry a search match (or have no
+    search mode), undecoded: an OperationOutcome with ``search.mode`` outcome or an included
+    resource is left out, as is an entry without a resource."""
+    return [
+        (number, entry.resource)
+        for number, entry in enumerate(bundle.entry)
+        if entry.has_resource and (entry.search is None or entry.search.mode in (None, "match"))
+    ]
+
+
 def entry_resources(bundle: Bundle, model: type[R]) -> list[R | Rejected]:
     """The entries of ``bundle`` whose resource is a ``model``, each decoded on its own.
 
@@ -297,12 +309,8 @@ def entry_resources(bundle: Bundle, model: type[R]) -> list[R | Rejected]:
     resources) are skipped; an entry whose resource is not a resource at all is a Rejected.
     """
     found: list[R | Rejected] = []
-    for number, entry in enumerate(bundle.entry):
-        if not entry.has_resource:
-            continue
-        if entry.search is not None and entry.search.mode not in (None, "match"):
-            continue
-        one = decode_resource(entry.resource, model)
+    for number, raw in matched_entries(bundle):
+        one = decode_resource(raw, model)
         if isinstance(one, Rejected) and one.reason.startswith("expected a "):
             continue  # another resource type: not ours to count
         if isinstance(one, Rejected) and one.ref == "?":

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, SQLModel, col, select
 
+from cds_app.db.session import insert_rows, row_values, table_of
 from cds_app.db.tables import PredictionRow
 from model.schemas import (
     BedsideReading,
@@ -20,6 +23,14 @@ from model.schemas import (
     RiskLevel,
     RiskPrediction,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class PriorAssessment:
+    """A previous current prediction as a card compares with it: when, and what risk."""
+
+    as_of: datetime
+    probability: float
 
 
 class PredictionRepository:
@@ -36,15 +47,14 @@ class PredictionRepository:
         also: Callable[[int], Sequence[SQLModel]] | None = None,
     ) -> int:
         """Persist one prediction, plus the rows ``also(prediction_id)`` returns, atomically."""
-        row = _row(prediction, trigger)
-        with Session(self._engine, expire_on_commit=False) as session:
-            session.add(row)
-            session.flush()
-            assert row.id is not None
+        values = row_values(_row(prediction, trigger))
+        with self._engine.begin() as connection:  # Core inserts, one transaction
+            key = connection.execute(insert(table_of(PredictionRow)), values).inserted_primary_key
+            assert key is not None
+            prediction_id = int(key[0])
             if also is not None:
-                session.add_all(also(row.id))
-            session.commit()
-            return row.id
+                insert_rows(connection, also(prediction_id))
+        return prediction_id
 
     def record_backfill(self, predictions: Sequence[RiskPrediction]) -> int:
         """Persist backfilled predictions (trend only: no outbox, no cards) in one transaction."""
@@ -68,6 +78,22 @@ class PredictionRepository:
                 )
             ).first()
         return to_prediction(row) if row else None
+
+    def prior(self, key: PatientKey, *, before: datetime) -> PriorAssessment | None:
+        """``as_of`` and probability of the most recent current prediction for ``key`` strictly
+        before ``before`` (what :meth:`latest` would return, two columns read)."""
+        table = table_of(PredictionRow)
+        query = (
+            select_columns(table.c.as_of, table.c.probability)
+            .where(table.c.patient_key == str(key))
+            .where(table.c.backfilled.is_(False))
+            .where(table.c.as_of < before)
+            .order_by(table.c.as_of.desc(), table.c.id.desc())
+            .limit(1)
+        )
+        with self._engine.connect() as connection:
+            row = connection.execute(query).first()
+        return PriorAssessment(row.as_of, row.probability) if row is not None else None
 
     def get(self, prediction_id: int) -> RiskPrediction | None:
         """One current prediction by row id (backfilled ones are not assessments of record)."""

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel
+from sqlmodel import SQLModel
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -88,13 +88,37 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         log.info("database schema migrated from %s to %s", before or "empty", after)
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a ``table=True`` model."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+def row_values(row: SQLModel) -> dict[str, Any]:
+    """The column values of an ORM row, for a Core insert (a None primary key is left to the
+    database; Python-side defaults were applied when the row was built)."""
+    return {
+        c.key: value
+        for c in table_of(type(row)).columns
+        if (value := getattr(row, c.key)) is not None or not c.primary_key
+    }
+
+
+def insert_rows(connection: Connection, rows: Sequence[SQLModel]) -> None:
+    """Insert ``rows`` with Core inside the caller's transaction: one (executemany) INSERT per
+    table, tables in the order they first appear (no ORM unit of work, no identity map)."""
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_table.setdefault(table_of(type(row)), []).append(row_values(row))
+    for table, values in by_table.items():
+        connection.execute(insert(table), values)
+
+
 def commit_unless_duplicate(engine: Engine, rows: Sequence[SQLModel]) -> bool:
     """Insert ``rows`` in one transaction; False (nothing stored) if a unique key already exists."""
-    with Session(engine) as session:
-        session.add_all(rows)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            return False
+    try:
+        with engine.begin() as connection:
+            insert_rows(connection, rows)
+    except IntegrityError:
+        return False
     return True

@@ -6,8 +6,9 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Engine, or_, update
+from sqlalchemy import ColumnElement, Engine, func, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from cds_app.db.tables import FilmRow, MeasurementRow, PatientRow, RejectedFilmRow
@@ -179,6 +180,30 @@ class Store:
                 .order_by(col(FilmRow.acquired_at))
             ).all()
         return tuple(film_from_row(f) for f in rows)
+
+    def recent_films(
+        self, key: PatientKey, as_of: datetime, max_age_h: float
+    ) -> tuple[tuple[ChestFilm, ...], datetime | None]:
+        """:meth:`films` and the acquisition time of the latest film at or before ``as_of``
+        (however old), in one query; thumbnails are not read."""
+        latest = (
+            select(func.max(FilmRow.acquired_at))
+            .where(FilmRow.patient_key == str(key))
+            .where(FilmRow.acquired_at <= as_of)
+            .scalar_subquery()
+        )
+        since = as_of - timedelta(hours=max_age_h)
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(FilmRow)
+                .options(defer(FilmRow.thumbnail_png))  # type: ignore[arg-type]
+                .where(FilmRow.patient_key == str(key))
+                .where(FilmRow.acquired_at <= as_of)
+                .where(or_(col(FilmRow.acquired_at) >= since, col(FilmRow.acquired_at) == latest))
+                .order_by(col(FilmRow.acquired_at))
+            ).all()
+            films = tuple(film_from_row(f) for f in rows if f.acquired_at >= since)
+        return films, (rows[-1].acquired_at if rows else None)
 
     # -- patients -------------------------------------------------------------------------------
     def upsert_patient(

@@ -11,7 +11,7 @@ from sqlmodel import SQLModel
 
 from cds_app import CdsAppError
 from cds_app.db.outbox import DbOutbox
-from cds_app.db.predictions import PredictionRepository
+from cds_app.db.predictions import PredictionRepository, PriorAssessment
 from cds_app.db.store import Store
 from cds_app.db.types import utcnow
 from fhir_adapter.writer import RISK_KIND, prediction_dedup_key, prediction_payload
@@ -33,7 +33,7 @@ class Scored:
 
     prediction: RiskPrediction
     prediction_id: int
-    previous: RiskPrediction | None
+    previous: PriorAssessment | None
 
 
 class RiskEngine:
@@ -94,7 +94,7 @@ class RiskEngine:
         window: PatientWindow,
         *,
         trigger: str,
-        also: Callable[[RiskPrediction, RiskPrediction | None, int], Sequence[SQLModel]]
+        also: Callable[[RiskPrediction, PriorAssessment | None, int], Sequence[SQLModel]]
         | None = None,
         fhir_patient_id: str | None = None,
     ) -> Scored:
@@ -106,7 +106,7 @@ class RiskEngine:
         gap = vital_signs_gap(window, self.require_vitals_within_h)
         if gap is not None:
             raise NotScoredError(gap)
-        previous = self.predictions.latest(window.patient_key, before=window.as_of)
+        previous = self.predictions.prior(window.patient_key, before=window.as_of)
         prediction = self.predict(window)
 
         def extra(prediction_id: int) -> list[SQLModel]:

@@ -8,6 +8,8 @@ cards, page and RiskAssessment read the same.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from model.applicability.wording import duration_text, ehr_flags_text, film_not_used_text
 from model.bedside import criteria_text, model_below_bedside
@@ -36,7 +38,18 @@ def points(delta: float) -> str:
     return f"{sign}{abs(value)} {unit}"
 
 
-def change_text(prediction: RiskPrediction, previous: RiskPrediction | None) -> str | None:
+class Prior(Protocol):
+    """What "change since" compares with: a previous assessment's time and risk (a recorded
+    ``RiskPrediction`` or just those two columns, ``cds_app.db.predictions.PriorAssessment``)."""
+
+    @property
+    def as_of(self) -> datetime: ...
+
+    @property
+    def probability(self) -> float: ...
+
+
+def change_text(prediction: RiskPrediction, previous: Prior | None) -> str | None:
     """'+15 points since 6 h ago' (None without a previous assessment)."""
     if previous is None:
         return None

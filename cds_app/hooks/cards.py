@@ -10,6 +10,7 @@ from typing import Literal
 
 from cds_app.hooks.card_text import (
     LEVEL_WORDS,
+    Prior,
     applicability_text,
     bedside_disagreement,
     change_text,
@@ -189,9 +190,7 @@ def _film_suggestion(prediction: RiskPrediction, ctx: CardContext) -> Suggestion
     )
 
 
-def build_cards(
-    prediction: RiskPrediction, previous: RiskPrediction | None, ctx: CardContext
-) -> list[Card]:
+def build_cards(prediction: RiskPrediction, previous: Prior | None, ctx: CardContext) -> list[Card]:
     """The cards for one prediction (none at low risk unless configured, or unless a bedside
     criterion of high risk is met)."""
     quiet = prediction.level is RiskLevel.LOW and not ctx.low_risk_card

@@ -15,12 +15,13 @@ dropped and counted.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
 import msgspec
+from msgspec import Raw
 
 from cds_app.hooks.errors import BadRequestError, DataUnavailableError
 from cds_app.hooks.mapping_cache import ObservationMappingCache
@@ -29,16 +30,14 @@ from fhir_adapter.paging import PageCursor, origin
 from fhir_adapter.patient_mapping import patient_key, static_info
 from fhir_adapter.resources import (
     Bundle,
-    Observation,
     OperationOutcome,
     Patient,
     Rejected,
     ResourceHeader,
     decode,
     decode_resource,
-    entry_resources,
+    matched_entries,
 )
-from fhir_adapter.values import local_ref
 from model.schemas import Measurement, PatientKey, StaticInfo
 
 PATIENT_KEY = "patient"
@@ -105,8 +104,9 @@ class FhirFetcher:
 
     def observations(
         self, client: httpx.Client, patient_id: str, category: str, since: datetime
-    ) -> list[Observation | Rejected]:
-        """Observations of one category since ``since``, following ``next`` links."""
+    ) -> list[tuple[int, Raw]]:
+        """Observations of one category since ``since`` (raw entries), following ``next``
+        links."""
         params: dict[str, str] | None = {
             "patient": patient_id,
             "category": category,
@@ -115,13 +115,13 @@ class FhirFetcher:
         }
         url: str | None = f"{self._base}/Observation"
         cursor = PageCursor(self._base, max_pages=MAX_FHIR_PAGES)
-        found: list[Observation | Rejected] = []
+        found: list[tuple[int, Raw]] = []
         while url is not None:
             try:
                 page = decode(self._get(client, url, params), Bundle)
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 raise DataUnavailableError(f"FHIR server answered no Bundle: {exc}") from exc
-            found.extend(entry_resources(page, Observation))
+            found.extend(matched_entries(page))
             url, params = cursor.next(page), None
         return found
 
@@ -158,8 +158,9 @@ def _prefetch_patient(prefetch: dict[str, msgspec.Raw], patient_id: str) -> Pati
 
 def _prefetch_observations(
     prefetch: dict[str, msgspec.Raw], name: str
-) -> list[Observation | Rejected] | None:
-    """The prefetched Observations of one key, or None when the key is absent."""
+) -> list[tuple[int, Raw]] | None:
+    """The prefetched entries (number, raw resource) of one key, or None when the key is
+    absent."""
     if name not in prefetch:
         return None
     header = _prefetched(prefetch, name)
@@ -171,7 +172,7 @@ def _prefetch_observations(
         bundle = decode(prefetch[name], Bundle)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise BadRequestError(f"prefetch.{name} is not a valid Bundle: {exc}") from exc
-    return entry_resources(bundle, Observation)
+    return matched_entries(bundle)
 
 
 def _same_patient(patient: Patient, patient_id: str, where: str) -> Patient:
@@ -204,7 +205,7 @@ def gather_patient_data(
     patient = _prefetch_patient(prefetch, patient_id)
     if patient is not None:
         _same_patient(patient, patient_id, "prefetch.patient")
-    observations: list[Observation | Rejected] = []
+    observations: list[tuple[int, Raw]] = []
     missing: list[str] = []
     for name in _CATEGORIES:
         found = _prefetch_observations(prefetch, name)
@@ -255,7 +256,7 @@ def _fetcher(request: HookRequest, budget_s: float) -> FhirFetcher:
 
 
 def _recent(
-    observations: Iterable[Observation | Rejected],
+    entries: Sequence[tuple[int, Raw]],
     subject: str,
     key: PatientKey,
     mapper: ObservationMappingCache,
@@ -264,14 +265,19 @@ def _recent(
     scope: str,
     dropped: list[Rejected],
 ) -> Iterator[Measurement]:
-    for obs in observations:
-        if isinstance(obs, Rejected):
-            dropped.append(obs)
+    outcomes = mapper.outcomes([raw for _, raw in entries], key, scope)
+    for (number, _), outcome in zip(entries, outcomes, strict=True):
+        if outcome.skip:
+            continue  # another resource type: not ours to count
+        if outcome.rejected is not None:
+            rejected = outcome.rejected
+            if rejected.ref == "?":
+                rejected = Rejected(f"entry[{number}]", rejected.reason)
+            dropped.append(rejected)
             continue
-        ref = local_ref(obs.subject.reference if obs.subject else None)
-        if ref != subject:
-            dropped.append(Rejected(f"Observation/{obs.id}", "not an Observation of the patient"))
+        if outcome.subject != subject:
+            dropped.append(Rejected(outcome.ref, "not an Observation of the patient"))
             continue
-        for m in mapper.measurements(obs, key, scope):
+        for m in outcome.measurements:
             if since <= m.time <= as_of:
                 yield m

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import httpx
@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from cds_app.db.hook_responses import HookResponses
+from cds_app.db.predictions import PriorAssessment
 from cds_app.db.security import CardLog
 from cds_app.db.store import Store
 from cds_app.db.tables import AuditRow, FeedbackRow, HookResponseRow, IssuedCardRow
@@ -142,7 +143,7 @@ class CdsService:
                 data.dropped[0].reason[:200],
             )
         self._remember_patient(data.key, data.fhir_id, data.static.age_years, data.static.sex)
-        films = self._store.films(data.key, as_of, self._engine.film_max_age_h)
+        films, last_film_at = self._store.recent_films(data.key, as_of, self._engine.film_max_age_h)
         window = PatientWindow(
             patient_key=data.key,
             as_of=as_of,
@@ -150,11 +151,6 @@ class CdsService:
             films=films,
             static=data.static,
         )
-        if films:
-            last_film_at: datetime | None = films[-1].acquired_at
-        else:
-            last_row = self._store.latest_film_row(data.key, as_of)
-            last_film_at = last_row.acquired_at if last_row else None
         cards: list[Card] = []
         detail = f"hookInstance={hook_instance} dropped={len(data.dropped)}"
 
@@ -163,7 +159,7 @@ class CdsService:
                                      request.context.patientId, _dump(response))  # fmt: skip
 
         def card_rows(
-            prediction: RiskPrediction, previous: RiskPrediction | None, prediction_id: int
+            prediction: RiskPrediction, previous: PriorAssessment | None, prediction_id: int
         ) -> list[SQLModel]:
             context = CardContext(
                 base_url=self.config.base_url,

@@ -94,6 +94,36 @@ def test_films_are_idempotent_and_never_from_the_future(db: Engine) -> None:
     store.record_rejected_film("1.2.3.9", "lateral view", KEY)
 
 
+def test_recent_films_and_the_latest_films_time_in_one_query(db: Engine) -> None:
+    store = Store(db)
+    old = ChestFilm(
+        patient_key=KEY,
+        acquired_at=NOW - timedelta(hours=100),
+        sop_instance_uid="1.2.3.7.1",
+        embedding=(0.3,),
+        embedding_model="fake:1",
+    )
+    assert store.recent_films(KEY, NOW, 72) == ((), None)
+    store.add_film(old, b"png")
+    store.add_film(old.model_copy(update={"sop_instance_uid": "1.2.3.7.2",
+                                          "acquired_at": NOW - timedelta(hours=120)}))  # fmt: skip
+    assert store.recent_films(KEY, NOW, 72) == ((), old.acquired_at)  # too old to use, but known
+    recent = [
+        old.model_copy(
+            update={"sop_instance_uid": f"1.2.3.8.{h}", "acquired_at": NOW - timedelta(hours=h)}
+        )
+        for h in (30, 2)
+    ]
+    store.add_film(recent[1])
+    store.add_film(recent[0])
+    store.add_film(old.model_copy(update={"sop_instance_uid": "1.2.3.8.9",
+                                          "acquired_at": NOW + timedelta(hours=1)}))  # fmt: skip
+    films, last = store.recent_films(KEY, NOW, 72)
+    assert [f.sop_instance_uid for f in films] == ["1.2.3.8.30", "1.2.3.8.2"]
+    assert films == store.films(KEY, NOW, 72)
+    assert last == NOW - timedelta(hours=2)
+
+
 def test_engine_records_predictions_and_queues_one_risk_assessment_each(db: Engine) -> None:
     model = FakeRiskModel()
     engine = _engine(db, model)
@@ -103,6 +133,14 @@ def test_engine_records_predictions_and_queues_one_risk_assessment_each(db: Engi
     assert first.previous is None
     assert second.previous is not None
     assert second.previous.as_of == NOW
+    assert second.previous.probability == first.prediction.probability
+    latest = engine.predictions.latest(KEY, before=NOW + timedelta(hours=2))
+    prior = engine.predictions.prior(KEY, before=NOW + timedelta(hours=2))
+    assert latest is not None
+    assert prior is not None
+    assert (prior.as_of, prior.probability) == (latest.as_of, latest.probability)
+    assert prior.as_of == NOW + timedelta(hours=1)
+    assert engine.predictions.prior(KEY, before=NOW) is None  # strictly before
     history = engine.predictions.history(KEY, NOW - timedelta(hours=1))
     assert [p.as_of for p in history] == [NOW, NOW + timedelta(hours=1)]
     rows = engine.outbox.rows("pending")
