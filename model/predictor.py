@@ -210,6 +210,8 @@ class Predictor:
         for g, (_, names) in enumerate(groups):
             member[g, [self._var_index[n] for n in names]] = True
         keep = coalitions(len(groups)).astype(np.int64) @ member.astype(np.int64) > 0  # (C, V)
+        if not groups:  # no drivers asked for (or nothing charted): the one row is the patient
+            keep = np.ones((1, n_vars), bool)
         grids = [
             replace(patient, raw_ff=np.where(row[None, :], patient.raw_ff, reference.raw_ff))
             for row in keep
