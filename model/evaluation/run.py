@@ -34,6 +34,7 @@ class EvaluationRequest:
     seed: int = 0
     comparators: bool = True
     command: str = ""
+    ceiling_train: Path | None = None  # simulator training cohort: adds the observable ceiling
 
 
 def _names(ckpts: Sequence[Checkpoint]) -> list[str]:
@@ -156,4 +157,12 @@ def evaluate(
         from model.evaluation.sections_comparators import ComparatorSection
 
         sections.append(ComparatorSection())
+    from model.evaluation.sections_ceiling import BedsideIndexSection, CeilingSection
+
+    sections.append(BedsideIndexSection())
+    if request.ceiling_train is not None:
+        spec = next((c.feature_spec for c in ckpts if c.net_config.arch == "gated"), None)
+        sections.append(
+            CeilingSection(request.ceiling_train, request.cohort, spec or ckpts[0].feature_spec)
+        )
     return write_report(ctx, request.out_dir, extra_sections=sections, command=request.command)

@@ -140,9 +140,13 @@ class TargetsSection:
             checks["delong_p_below_0.01"] = float(d.get("delong_p", 1.0)) < 0.01
         if prim in disc and "concat" in disc:
             checks["gated_at_least_concat"] = auc(prim) >= auc("concat")
-        oracle = s.get("discrimination", {}).get("oracle_auroc")
-        if oracle and prim in disc:
-            checks["within_0.03_of_oracle"] = oracle["estimate"] - auc(prim) <= 0.03
+        ceiling = s.get("observable_ceiling", {})
+        if "ceiling_auroc" in ceiling and prim in disc:
+            gap = ceiling["ceiling_auroc"]["estimate"] - auc(prim)
+            checks[f"within_{ceiling['margin']}_of_observable_ceiling"] = gap <= ceiling["margin"]
+        bedside = s.get("bedside_indices", {}).get("models", {})
+        if prim in bedside:
+            checks["auroc_above_rox_index"] = bedside[prim]["minus_rox"]["estimate"] > 0
         if prim in cal:
             checks["ece_at_most_0.03"] = cal[prim]["ece"] <= 0.03
         if gate:

@@ -21,6 +21,7 @@ from model.evaluation.metrics import auprc, auroc, brier, expected_calibration_e
 from model.features.dataset import WindowSet, build_windows, fit_on_split, split_of
 from model.features.spec import FeatureSpec, Normalisation
 from model.nets import FusionNet, NetConfig
+from model.nets.monotone import bedside_text, default_bedside
 from model.schemas import BackboneIdentity
 from model.training.batches import score_windows
 from model.training.film_pretrain import (
@@ -168,7 +169,12 @@ def train_from_cohort(
         len(rows.test),
         len(train_keys),
     )
-    net_cfg = NetConfig(n_inputs=spec.n_inputs, lookback_h=spec.lookback_h)
+    net_cfg = NetConfig(
+        n_inputs=spec.n_inputs,
+        lookback_h=spec.lookback_h,
+        bedside=default_bedside(spec.variables),
+        variables=spec.variables,
+    )
     if windows.films.is_embedding:
         net_cfg = replace(
             net_cfg, cxr_encoder="embedding", embedding_dim=int(windows.films.data.shape[1])
@@ -178,6 +184,8 @@ def train_from_cohort(
     net = new_net(net_cfg, cfg)
     if cfg.ehr_warm_start:
         norm = warm_start_ehr(net, Path(cfg.ehr_warm_start), spec, cfg)
+    if net.mono is not None:
+        net.mono.set_normalisation(norm.mean, norm.std)
     film_metrics: dict[str, float] = {}
     films_as_loaded = windows.films  # pixels (stage 1 swaps in embeddings): the film guard's input
     if net.uses_film and net_cfg.cxr_encoder != "embedding" and cfg.film_epochs > 0:
@@ -202,6 +210,7 @@ def train_from_cohort(
             f"{ARCH_TITLES[net_cfg.arch]}; EHR encoder {net_cfg.ehr_encoder} (hidden "
             f"{net_cfg.hidden}); "
             + _cxr_text(net_cfg, spec, backbone)
+            + bedside_text(net_cfg.bedside)
             + (
                 "; EHR path warm-started from an EHR-only model and frozen, film as a gated "
                 "residual"
