@@ -7,7 +7,8 @@ Layout::
 
     cohort/
       cohort.json        # {"format": "ventfusion-cohort", "version": 1, "synthetic": bool, ...}
-      patients.csv       # patient_key,age,sex,stay_start,stay_end
+      patients.csv       # patient_key,age,sex,stay_start,stay_end[,do_not_intubate,
+                         #   do_not_intubate_since]  (DNI / comfort care: 0/1, time)
       measurements.csv   # patient_key,time,variable,value          (canonical units)
       films.csv          # patient_key,time,path,sop_instance_uid,view[,photometric,bits_stored,
                          #   study_instance_uid,series_instance_uid]  (path relative to cohort/;
@@ -45,6 +46,10 @@ class CohortPatient:
     sex: str | None
     stay_start: datetime
     stay_end: datetime
+    #: Do-not-intubate / comfort-care stay (patients.csv ``do_not_intubate``): outside the label
+    #: population of training and evaluation.
+    do_not_intubate: bool = False
+    do_not_intubate_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +145,15 @@ def _film(r: dict[str, str]) -> CohortFilm:
     )
 
 
+def _flag(text: str | None) -> bool:
+    """A 0/1 column that may be absent or empty (= 0); anything else is malformed."""
+    if text in (None, "", "0"):
+        return False
+    if text == "1":
+        return True
+    raise ValueError(f"expected 0 or 1, got {text!r}")
+
+
 def read_meta(root: Path) -> dict[str, object]:
     """``cohort.json`` of a cohort directory (checked to be one)."""
     meta_path = root / "cohort.json"
@@ -170,6 +184,12 @@ def read_cohort(root: Path) -> Cohort:
                 sex=r.get("sex") or None,
                 stay_start=parse_time(r["stay_start"]),
                 stay_end=parse_time(r["stay_end"]),
+                do_not_intubate=_flag(r.get("do_not_intubate")),
+                do_not_intubate_since=(
+                    parse_time(r["do_not_intubate_since"])
+                    if r.get("do_not_intubate_since")
+                    else None
+                ),
             )
             for r in _rows(root / "patients.csv")
         ]

@@ -34,6 +34,13 @@ _NOISE: dict[str, tuple[float, float, float]] = {
     "creatinine": (0.0, 0.05, 0.01),
 }
 
+#: Share of patients charted sparsely for their first hours (transfers more often), how long,
+#: and the chance that an hour's vital signs are charted meanwhile.
+SPARSE_START_SHARE = 0.2
+SPARSE_START_SHARE_TRANSFER = 0.5
+SPARSE_START_H = (2.0, 6.0)
+SPARSE_VITAL_P = 0.3
+
 #: Artifacts: (probability per reading, low, high) replacing the value (probe off, motion...).
 _ARTIFACTS: dict[str, tuple[float, float, float]] = {
     "spo2": (0.012, 55.0, 82.0),
@@ -66,15 +73,26 @@ def _schedules(
     sick = np.clip(course.ehr_injury + course.shock, 0.0, 1.0)
     p_vital = float(rng.uniform(0.7, 0.97))
     groups: list[tuple[tuple[str, ...], np.ndarray]] = []
+    # The admitting nurse charts one full set (vitals, pressure, oxygen) within 30 min of arrival;
+    # then some patients are charted sparsely for their first hours (busy admission, transfer).
+    arrival = np.asarray([min(float(rng.uniform(0.05, 0.5)), end - 0.01)])
+    sparse_share = SPARSE_START_SHARE_TRANSFER if course.transfer else SPARSE_START_SHARE
+    sparse_h = float(rng.uniform(*SPARSE_START_H)) if rng.random() < sparse_share else 0.0
+    p_hour = np.where(hours < sparse_h, SPARSE_VITAL_P, p_vital)
 
-    keep = rng.random(hours.size) < p_vital
-    extra = rng.random(hours.size) < 0.35 * sick
-    vital_t = np.concatenate([_jittered(hours[keep], rng, end), _jittered(hours[extra], rng, end)])
+    keep = (rng.random(hours.size) < p_hour) & (hours > 0)
+    extra = (rng.random(hours.size) < 0.35 * sick) & (hours >= sparse_h)
+    vital_t = np.concatenate(
+        [arrival, _jittered(hours[keep], rng, end), _jittered(hours[extra], rng, end)]
+    )
     groups.append((("heart_rate", "spo2"), vital_t))
     rr_keep = rng.random(vital_t.size) < 0.9
+    rr_keep[0] = True
     groups.append((("resp_rate",), vital_t[rr_keep]))
-    bp_keep = rng.random(hours.size) < p_vital * 0.95
-    groups.append((("sbp", "dbp", "map"), _jittered(hours[bp_keep], rng, end)))
+    bp_keep = (rng.random(hours.size) < p_hour * 0.95) & (hours > 0)
+    groups.append(
+        (("sbp", "dbp", "map"), np.concatenate([arrival, _jittered(hours[bp_keep], rng, end)]))
+    )
 
     phase = int(rng.integers(0, 4))
     q4 = hours[(hours.astype(np.int64) % 4) == phase]
@@ -91,6 +109,7 @@ def _schedules(
     charted_changes = changed[rng.random(changed.size) < 0.92].astype(np.float64)
     o2_t = np.unique(np.concatenate([charted_changes, routine[rng.random(routine.size) < 0.7]]))
     o2_t = np.clip(o2_t + rng.uniform(0.0, 0.3, o2_t.size), 0.02, end - 0.01)
+    o2_t = np.unique(np.concatenate([arrival, o2_t]))
     groups.append((("fio2",), o2_t))
     on_flow = phys.values["o2_flow"][np.minimum(np.round(o2_t).astype(np.int64), course.hours)] > 0
     groups.append((("o2_flow",), o2_t[on_flow | (rng.random(o2_t.size) < 0.2)]))

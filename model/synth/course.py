@@ -13,15 +13,25 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.synth.config import DEFAULT_EHR_LAG_H, PHENOTYPE_PRIOR, Phenotype
+from model.synth.decision import (
+    DecisionStyle,
+    draw_style,
+    intubation_hazard,
+    respiratory_severity,
+)
 
 _PHENOTYPES = tuple(PHENOTYPE_PRIOR)
 _PRIOR = np.array([PHENOTYPE_PRIOR[p] for p in _PHENOTYPES])
 
-#: Hazard of intubation per hour unrelated to the lungs (airway emergencies): unpredictable.
-BASELINE_HAZARD = 0.0001
-#: Hazard per hour once the respiratory severity is clearly above the clinicians' threshold.
-MAX_HAZARD = 0.3
 ORACLE_HORIZON_H = 24
+#: Share of lung-injury patients who arrive already deteriorating (ward / ED transfers): their
+#: EHR-visible injury is mid-rise at admission, so they come with little charted history.
+TRANSFER_SHARE = 0.35
+#: Do-not-intubate / comfort-care orders (share of stays; COPD more often, end-stage lung disease).
+DNI_SHARE = 0.05
+DNI_SHARE_COPD = 0.15
+#: Share of DNI orders charted at admission; the rest when the deterioration begins.
+DNI_AT_ADMISSION = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +43,10 @@ class Course:
     copd: bool
     sepsis: bool
     fluid_overload: bool
-    dni: bool  # do-not-intubate: never ventilated, may die instead
+    dni: bool  # do-not-intubate / comfort care from ``dni_since_h`` on: may die instead
+    dni_since_h: float | None  # hours after admission when the order was charted
+    transfer: bool  # arrived already deteriorating (ward / ED transfer)
+    style: DecisionStyle  # how the team decides to intubate (model.synth.decision)
     age: float
     sex: str
     hours: int  # stay length in whole hours (the last index)
@@ -96,7 +109,9 @@ def simulate_course(
     )
     fluid = phenotype is Phenotype.FLUID_OVERLOAD or (sepsis and rng.random() < 0.15)
     has_injury = phenotype is Phenotype.LUNG_INJURY or (copd and rng.random() < 0.3)
-    dni = rng.random() < (0.12 if copd else 0.02)
+    dni = rng.random() < (DNI_SHARE_COPD if copd else DNI_SHARE)
+    transfer = has_injury and phenotype is Phenotype.LUNG_INJURY and rng.random() < TRANSFER_SHARE
+    style = draw_style(rng, phenotype)
 
     delay = float(rng.uniform(*ehr_lag_h))
     t = np.arange(hours + 1, dtype=np.float64)
@@ -105,7 +120,8 @@ def simulate_course(
     ehr_source = np.full_like(t, background)
     if has_injury:
         rate = float(rng.uniform(0.15, 0.4))
-        mid = float(rng.uniform(-10.0, 0.65 * hours))
+        early = float(rng.uniform(-10.0, 0.65 * hours))
+        mid = -delay + float(rng.uniform(-6.0, 6.0)) if transfer else early
         peak = float(rng.uniform(0.2, 0.95))
         resolve_at = mid + float(rng.uniform(20.0, 60.0))
         tau = float(rng.uniform(30.0, 90.0))
@@ -120,9 +136,9 @@ def simulate_course(
 
     edema = np.zeros_like(t)
     if fluid:
-        start = float(rng.uniform(0.3, 1.0))
+        start = float(rng.uniform(0.15, 0.8))
         onset = float(rng.uniform(-12.0, 0.4 * hours))
-        diuresis = float(rng.uniform(20.0, 70.0))
+        diuresis = float(rng.uniform(12.0, 48.0))
         edema = start * _sigmoid((t - onset) / 3.0) * np.exp(-np.maximum(t - onset, 0.0) / diuresis)
     effusion = np.clip(0.7 * edema + 0.25 * injury * (rng.random() < 0.4), 0.0, 1.0)
 
@@ -138,13 +154,17 @@ def simulate_course(
             fever, np.clip(ehr_injury * 1.2, 0.0, 1.0) * (0.6 if not sepsis else 1.0)
         )
 
-    threshold = 0.5 + float(rng.normal(0.0, 0.03))
-    severity = ehr_injury + 0.45 * edema + 0.2 * np.maximum(shock - 0.5, 0.0)
-    hazard = BASELINE_HAZARD + MAX_HAZARD * _sigmoid((severity - threshold) / 0.03)
-    hazard = hazard + 0.03 * np.maximum(shock - 0.85, 0.0) / 0.15
-    hazard[0] = 0.0
+    severity = respiratory_severity(ehr_injury, edema, shock)
+    hazard = intubation_hazard(severity, shock, style)
+    dni_since: float | None = None
     if dni:
-        hazard = np.zeros_like(hazard)
+        at_admission = rng.random() < DNI_AT_ADMISSION
+        worse = np.flatnonzero(severity >= style.threshold - 0.1)
+        if at_admission or not worse.size:
+            dni_since = float(rng.uniform(0.0, 2.0))
+        else:  # goals of care discussed as the deterioration begins
+            dni_since = float(worse[0]) + float(rng.uniform(0.0, 3.0))
+        hazard[int(np.floor(dni_since)) + 1 :] = 0.0
 
     vent_hour: float | None = None
     death_hour: float | None = None
@@ -154,8 +174,9 @@ def simulate_course(
         step = int(hit[0])
         vent_hour = step - float(rng.uniform(0.05, 0.95))
         hours = min(max(hours, step + int(rng.uniform(12, 72))), 300)
-    elif dni:
-        fatal = np.flatnonzero(severity > threshold + 0.25)
+        dni, dni_since = False, None  # intubated before any order limited it: not a DNI stay
+    elif dni and dni_since is not None:
+        fatal = np.flatnonzero((severity > style.threshold + 0.25) & (t >= dni_since))
         if fatal.size:
             death_hour = float(fatal[0]) + float(rng.uniform(6.0, 30.0))
     injury, ehr_injury, edema, effusion, shock, fever, hazard = _extend(
@@ -167,7 +188,8 @@ def simulate_course(
         hours = int(np.ceil(death_hour))
     return Course(
         phenotype=phenotype, has_injury=has_injury, copd=copd, sepsis=sepsis,
-        fluid_overload=fluid, dni=dni, age=age, sex=sex, hours=hours,
+        fluid_overload=fluid, dni=dni, dni_since_h=dni_since, transfer=transfer, style=style,
+        age=age, sex=sex, hours=hours,
         injury=injury[: hours + 1], ehr_injury=ehr_injury[: hours + 1], edema=edema[: hours + 1],
         effusion=effusion[: hours + 1], shock=shock[: hours + 1], fever=fever[: hours + 1],
         hazard=hazard[: hours + 1], vent_hour=vent_hour, death_hour=death_hour, delay_h=delay,

@@ -129,10 +129,18 @@ def simulate_patient(
     extras = (
         f"{key},{course.phenotype.value},{ambiguous},{int(course.has_injury)},{int(course.copd)},"
         f"{int(course.sepsis)},{int(course.fluid_overload)},{int(course.dni)},{_outcome(course)},"
-        f"{course.delay_h:.1f}\n"
+        f"{course.delay_h:.1f},{int(course.transfer)},"
+        f"{'trial' if course.style.trial else 'fast'},{course.style.threshold:.3f},"
+        f"{course.style.patience_h:.1f}\n"
     )
+    dni_since = ""
+    if course.dni_since_h is not None:
+        dni_since = _fmt_time(start + timedelta(seconds=round(course.dni_since_h * 3600.0)))
     return PatientRows(
-        patients=f"{key},{course.age:.0f},{course.sex},{_fmt_time(start)},{_fmt_time(end)}\n",
+        patients=(
+            f"{key},{course.age:.0f},{course.sex},{_fmt_time(start)},{_fmt_time(end)},"
+            f"{int(course.dni)},{dni_since}\n"
+        ),
         measurements=measurement_text,
         films="".join(film_lines),
         events=events,

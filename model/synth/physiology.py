@@ -44,8 +44,17 @@ def _pao2(
 
 def _titrate(deficit: np.ndarray, paco2: np.ndarray, low: float, high: float,
              rng: np.random.Generator) -> np.ndarray:  # fmt: skip
-    """Hour by hour, a nurse moves FiO2 one step to keep SpO2 within [low, high]."""
+    """Hour by hour, a nurse moves FiO2 one step to keep SpO2 within [low, high].
+
+    The patient arrives on the oxygen the ward or ED had titrated: the lowest step that reaches
+    ``low`` at admission (a transfer in respiratory failure comes in on high flow, not room air).
+    """
     level = 0
+    while (
+        level < FIO2_STEPS.size - 1
+        and float(saturation(_pao2(FIO2_STEPS[level], deficit[0], paco2[0]))) < low
+    ):
+        level += 1
     out = np.empty(deficit.size, dtype=np.int64)
     eager = rng.uniform(0.5, 0.9)
     for h in range(deficit.size):
@@ -67,15 +76,17 @@ def simulate_physiology(course: Course, rng: np.random.Generator) -> Physiology:
         on_vent = t >= course.vent_hour
     lung = course.ehr_injury
     shock, fever, edema = course.shock, course.fever, course.edema
-    chronic = float(rng.uniform(0.15, 0.4)) if course.copd else float(rng.uniform(0.0, 0.06))
+    chronic = float(rng.uniform(0.1, 0.3)) if course.copd else float(rng.uniform(0.0, 0.06))
     deficit = lung * 1.15 + 1.0 * edema + chronic
-    hr0, rr0 = rng.normal(0, 8), rng.normal(0, 2)
-    sbp0 = rng.normal(0, 12)
+    hr0, rr0 = rng.normal(0, 12), rng.normal(0, 3)
+    sbp0, dbp0 = rng.normal(0, 14), rng.normal(0, 6)
+    lactate0 = float(rng.lognormal(np.log(1.5), 0.35))
+    creatinine0 = float(rng.lognormal(np.log(0.9), 0.3))
 
     paco2_base = float(rng.uniform(50, 62)) if course.copd else float(rng.normal(40, 2.5))
     fatigue = np.maximum(lung - 0.45, 0.0) * 30.0
     paco2 = paco2_base - 7.0 * np.minimum(lung, 0.45) + fatigue
-    low, high = (88.0, 93.0) if course.copd else (92.0, 97.0)
+    low, high = (88.0, 92.0) if course.copd else (94.0, 98.0)
     level = _titrate(deficit, paco2, low, high, rng)
     fio2 = FIO2_STEPS[level]
     flow = _FLOW[level]
@@ -90,25 +101,25 @@ def simulate_physiology(course: Course, rng: np.random.Generator) -> Physiology:
     spo2 = np.minimum(saturation(pao2), 100.0)
 
     temperature = 36.9 + 1.8 * fever + 0.3 * np.sin(2 * np.pi * t / 24.0)
-    lactate = 0.9 + 6.0 * shock**2 + 2.5 * np.maximum(lung - 0.6, 0.0) + 0.3 * edema
+    lactate = lactate0 + 6.0 * shock**2 + 2.5 * np.maximum(lung - 0.6, 0.0) + 0.3 * edema
     bicarbonate = 24.0 + (7.0 if course.copd else 0.0) - 1.1 * (lactate - 1.0)
     ph = 6.1 + np.log10(bicarbonate / (0.03 * paco2))
-    heart_rate = 80 + hr0 + 32 * lung**1.5 + 35 * shock + 9 * (temperature - 37.0) + 6 * edema
+    heart_rate = 81 + hr0 + 32 * lung**1.5 + 35 * shock + 9 * (temperature - 37.0) + 6 * edema
     resp_rate = (
-        15 + rr0 + 18 * lung**1.5 + (4 if course.copd else 0) + 9 * shock + 3 * fever
+        17 + rr0 + 24 * lung**1.5 + (4 if course.copd else 0) + 9 * shock + 3 * fever
         + 8 * np.maximum(7.35 - ph, 0.0) / 0.1 + 4 * edema
     )  # fmt: skip
     resp_rate = np.where(on_vent, rng.integers(16, 22), resp_rate)
-    sbp = 128 + sbp0 - 45 * shock + 8 * lung + 10 * edema
-    dbp = 72 + sbp0 / 3 - 24 * shock
+    sbp = 118 + sbp0 - 45 * shock + 8 * lung + 10 * edema
+    dbp = 60 + sbp0 / 3 + dbp0 - 22 * shock
     mean_ap = (sbp + 2 * dbp) / 3.0
     gcs = 15.0 - 4.0 * shock - 5.0 * np.maximum(paco2 - 70.0, 0.0) / 20.0 - 2.0 * (
         course.age > 80
     )  # fmt: skip
     gcs = np.where(on_vent, 3.0 + 3.0 * (t - (course.vent_hour or 0.0) > 24), gcs)
     infection = np.maximum(fever, shock)
-    wbc = 7.5 + 11.0 * infection + rng.normal(0, 1.5)
-    creatinine = (0.8 + (0.3 if course.age > 70 else 0.0)) * (1 + 1.6 * shock + 0.8 * edema)
+    wbc = 8.5 + 11.0 * infection + rng.normal(0, 1.5)
+    creatinine = (creatinine0 + (0.2 if course.age > 70 else 0.0)) * (1 + 1.6 * shock + 0.8 * edema)
 
     values = {
         "heart_rate": heart_rate,

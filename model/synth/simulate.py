@@ -26,16 +26,19 @@ from model.synth.render import FilmRenderer
 
 log = logging.getLogger(__name__)
 
-SIMULATOR_VERSION = "1"
+SIMULATOR_VERSION = "2"
 EXTRA_COLUMNS = (
     "patient_key", "phenotype", "ehr_ambiguous", "has_injury", "copd", "sepsis",
-    "fluid_overload", "dni", "outcome", "ehr_delay_h",
+    "fluid_overload", "dni", "outcome", "ehr_delay_h", "transfer", "decision_style",
+    "decision_threshold", "trial_patience_h",
 )  # fmt: skip
+#: patients.csv: the standard columns plus the documented do-not-intubate pair.
+SYNTH_PATIENT_COLUMNS = (*PATIENT_COLUMNS, "do_not_intubate", "do_not_intubate_since")
 FILM_TRUTH_COLUMNS = (
     "patient_key", "sop_instance_uid", "consolidation", "edema", "effusion", "tube", "habitus",
 )  # fmt: skip
 _FILES = {
-    "patients": ("patients.csv", PATIENT_COLUMNS),
+    "patients": ("patients.csv", SYNTH_PATIENT_COLUMNS),
     "measurements": ("measurements.csv", MEASUREMENT_COLUMNS),
     "films": ("films.csv", FILM_COLUMNS),
     "events": ("events.csv", EVENT_COLUMNS),
