@@ -247,7 +247,7 @@ class Predictor:
             age[-1] = age_h / self.film_max_age_h
             has[-1] = 1.0
         out = self._net(torch.from_numpy(x), emb, age, has)
-        probs = self._cal.apply(out.logit.numpy())
+        probs = self._cal.apply(out.logit.numpy(), has.numpy())  # film row: the fused map
         n_coalitions = 2 ** len(groups)
         p_ehr, p_ref = float(probs[n_coalitions - 1]), float(probs[0])
         p = float(probs[-1])

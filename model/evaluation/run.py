@@ -104,8 +104,8 @@ def build_context(
         if net.uses_film and not windows.films.is_embedding:
             windows = with_films(windows, embed_store(net, windows.films))  # each film once
         s = score_windows(net, windows, rows, ckpt.normalisation)
-        scores[name] = ckpt.calibration.apply(s.logit)
-        without[name] = ckpt.calibration.apply(s.logit_ehr)
+        scores[name] = ckpt.calibration.apply(s.logit, windows.film[rows] >= 0)
+        without[name] = ckpt.calibration.apply_ehr(s.logit_ehr)
         gates[name] = s.gate.astype(np.float64)
         models[name] = {
             "model_id": ckpt.model_id,

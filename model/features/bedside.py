@@ -1,4 +1,4 @@
-"""Bedside features of a window, read from the EHR tensor: the indices clinicians act on.
+"""Bedside features of a window, read from the EHR tensor: the signs clinicians act on.
 
 The model's monotone head (``model.nets.monotone``) reads these, so that risk cannot fall when
 respiratory failure worsens (docs/model.md, "Monotone bedside head"). They are computed inside
@@ -10,11 +10,19 @@ prediction time. Computing them in the network keeps training, serving and the S
 attributes every feature to the groups of the variables it is made of.
 
 Every index is written as a **badness**, higher = worse, and each is non-decreasing in every
-source variable's worse direction (lower SpO2 or PaO2, higher FiO2, O2 flow or RR, lower GCS):
+source variable's worse direction (lower SpO2 or PaO2, higher FiO2, O2 flow or RR, lower GCS or
+pH, higher PaCO2 with acidaemia, higher HR or lactate, lower SBP or MAP):
 
 - ROX = (SpO2 / FiO2) / RR (Roca 2016, 2019), S/F = SpO2 / FiO2 (Rice 2007), P/F = PaO2 / FiO2
   (FiO2 as a fraction): badness = minus the index;
-- RR, FiO2, O2 flow: the value; SpO2, GCS: minus the value.
+- RR, FiO2, O2 flow: the value; SpO2, GCS, pH: minus the value;
+- HR, lactate: the value; SBP, MAP: minus the value (tachycardia, hypotension and
+  hyperlactataemia: circulatory failure, which makes respiratory failure less tolerable; the
+  head is monotone towards tachycardia only, a bradycardic arrest is not what it predicts);
+- hypercapnic acidosis = min(PaCO2 - 45 mmHg, 100 x (7.35 - pH)): positive only when both hold,
+  the blood-gas criterion of acute ventilatory failure (BTS/ICS NIV guideline, Thorax 2016;71
+  Suppl 2:ii1-ii35). PaCO2 alone is not monotone (a compensated chronic retainer's is high), so it
+  enters only through this index; bicarbonate (chronic compensation) stays with the EHR encoder.
 
 Three kinds of feature per index: the **latest** value (carried forward inside the window), the
 **worst** over the last ``RECENT_H`` hours, and the **hours deranged** over the whole lookback
@@ -29,8 +37,13 @@ from dataclasses import dataclass
 
 import torch
 
+from model import ModelError
+
 #: The variables whose values reach the model only through the bedside features (never the GRU).
-BEDSIDE_VARIABLES: tuple[str, ...] = ("spo2", "fio2", "o2_flow", "resp_rate", "pao2", "gcs_total")
+BEDSIDE_VARIABLES: tuple[str, ...] = (
+    "spo2", "fio2", "o2_flow", "resp_rate", "pao2", "gcs_total", "ph", "paco2",
+    "heart_rate", "sbp", "map", "lactate",
+)  # fmt: skip
 #: Hours over which the worst value is taken.
 RECENT_H = 6
 #: Hour knots of the hours-deranged features.
@@ -66,6 +79,14 @@ INDICES: tuple[BedsideIndex, ...] = (
     BedsideIndex("spo2", ("spo2",), (97.0, 95.0, 93.0, 91.0, 89.0, 86.0, 82.0), -1.0,
                  worst=False),
     BedsideIndex("gcs", ("gcs_total",), (15.0, 14.0, 13.0, 11.0, 9.0, 6.0), -1.0),
+    BedsideIndex("ph", ("ph",), (7.40, 7.35, 7.30, 7.25, 7.20, 7.15, 7.05), -1.0, worst=False),
+    BedsideIndex("hypercapnic_acidosis", ("paco2", "ph"), (0.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0),
+                 1.0, worst=False),
+    BedsideIndex("heart_rate", ("heart_rate",), (90.0, 100.0, 110.0, 120.0, 130.0, 140.0, 160.0),
+                 1.0, 120.0, 2.0),
+    BedsideIndex("sbp", ("sbp",), (110.0, 100.0, 90.0, 80.0, 70.0, 60.0), -1.0, 90.0, 2.0),
+    BedsideIndex("map", ("map",), (75.0, 70.0, 65.0, 60.0, 55.0, 50.0), -1.0),
+    BedsideIndex("lactate", ("lactate",), (1.5, 2.0, 3.0, 4.0, 6.0, 10.0), 1.0, worst=False),
 )  # fmt: skip
 
 
@@ -88,8 +109,17 @@ class BedsideFeature:
         return tuple(self.index.sign * k for k in self.index.knots)
 
 
-def bedside_features(variables: tuple[str, ...]) -> tuple[BedsideFeature, ...]:
-    """The features whose source variables are all among the model's ``variables``."""
+def bedside_features(
+    variables: tuple[str, ...], names: tuple[str, ...] | None = None
+) -> tuple[BedsideFeature, ...]:
+    """The features whose source variables are all among the model's ``variables`` (only those
+    called ``names``, in that order, when given: what a checkpoint recorded)."""
+    if names is not None:
+        known = {f.name: f for f in bedside_features(variables)}
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise ModelError(f"unknown bedside features {missing} for these variables")
+        return tuple(known[n] for n in names)
     out: list[BedsideFeature] = []
     for index in INDICES:
         if not set(index.inputs) <= set(variables):
@@ -110,6 +140,8 @@ def _badness(index: BedsideIndex, raw: dict[str, torch.Tensor]) -> torch.Tensor:
         value = raw["spo2"] / (raw["fio2"] / 100.0)
     elif index.name == "pf_ratio":
         value = raw["pao2"] / (raw["fio2"] / 100.0)
+    elif index.name == "hypercapnic_acidosis":  # both PaCO2 > 45 and pH < 7.35, in mmHg / 0.01
+        value = torch.minimum(raw["paco2"] - 45.0, 100.0 * (7.35 - raw["ph"]))
     else:
         value = raw[index.inputs[0]]
     return index.sign * value

@@ -17,10 +17,11 @@ which is the form used when the EHR path is warm-started from an EHR-only model 
 
 With ``bedside="monotone"`` (the default of ``ventfusion train``) a monotone additive head
 ``M(x)`` over the bedside indices (``model.nets.monotone``) is added to the EHR logit, and the
-values of the bedside variables (SpO2, FiO2, O2 flow, RR, PaO2, GCS) are withheld from the
-EHR encoder (their charting times stay), so the risk cannot fall when they worsen::
+values of the bedside variables (``model.features.bedside.BEDSIDE_VARIABLES``) and every
+charting mask / time since last are withheld from the EHR encoder, so the risk cannot fall when
+they worsen, nor with how often a patient was charted::
 
-    logit_ehr = head(EHR(x with bedside values zeroed)) + M(x)
+    logit_ehr = head(EHR(x · keep)) + M(x)
 
 Baselines in the same harness: ``ehr_only`` (head on h_ehr), ``concat``
 (head on [h_ehr, has·h_img, has·age, has], no gate) and ``image_only`` (head on h_img, a learned
@@ -36,6 +37,7 @@ import torch
 from torch import nn
 
 from model import ModelError
+from model.features.bedside import BEDSIDE_VARIABLES
 from model.nets.monotone import MonotoneHead, gru_keep_mask
 from model.nets.encoders import (
     DenseNetEncoder,
@@ -70,17 +72,24 @@ class NetConfig:
     fusion: str = "hidden"  # gated: hidden (z = h_ehr + g·W·h_img) | residual (logit_ehr + g·R)
     bedside: str = ""  # "" none | "monotone": monotone bedside head, bedside values out of the GRU
     variables: tuple[str, ...] = ()  # the EHR variables in input order (needed by the bedside head)
+    bedside_features: tuple[str, ...] = ()  # the bedside head's features (model.features.bedside)
+    gru_withheld: tuple[str, ...] = ()  # variables whose values the EHR encoder does not read
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["variables"] = list(self.variables)
+        for name in _TUPLES:
+            data[name] = list(data[name])
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetConfig:
         data = dict(data)
-        data["variables"] = tuple(data.get("variables", ()))
+        for name in _TUPLES:
+            data[name] = tuple(data.get(name, ()))
         return cls(**data)
+
+
+_TUPLES = ("variables", "bedside_features", "gru_withheld")
 
 
 @dataclass(slots=True)
@@ -137,9 +146,10 @@ class FusionNet(nn.Module):
             self.res_head = nn.Sequential(nn.Linear(2 * d + 2, d), nn.ReLU(), nn.Linear(d, 1))
         self.mono: MonotoneHead | None = None
         if cfg.bedside == "monotone" and cfg.arch != "image_only":
-            self.mono = MonotoneHead(cfg.variables)
+            self.mono = MonotoneHead(cfg.variables, cfg.bedside_features or None)
+            withheld = cfg.gru_withheld or BEDSIDE_VARIABLES
             self.register_buffer(
-                "gru_keep", gru_keep_mask(cfg.variables, cfg.n_inputs), persistent=False
+                "gru_keep", gru_keep_mask(cfg.variables, cfg.n_inputs, withheld), persistent=False
             )
 
     @property

@@ -30,15 +30,17 @@ from model.features.bedside import (
 
 GAIN = 8.0
 OFFSET = -4.0
+#: Learning-rate multiplier of the head's parameters (``model.training.loop.make_optimizer``).
+MONO_LR_MULT = 10.0
 
 
 class MonotoneHead(nn.Module):
     """``logit contribution (B,)`` of the bedside features of the EHR input ``x``."""
 
-    def __init__(self, variables: tuple[str, ...]) -> None:
+    def __init__(self, variables: tuple[str, ...], names: tuple[str, ...] | None = None) -> None:
         super().__init__()
         self.variables = tuple(variables)
-        self.features = bedside_features(self.variables)
+        self.features = bedside_features(self.variables, names)
         n = len(self.features)
         width = max(len(f.knots) for f in self.features) if n else 1
         knots = torch.zeros(n, width)
@@ -52,11 +54,10 @@ class MonotoneHead(nn.Module):
             widths[i, : k - 1] = t[1:] - t[:-1]
             widths[i, k - 1 :] = t[-1] - t[-2]
             used[i, :k] = 1.0
-        self.register_buffer("knots", knots, persistent=False)
-        self.register_buffer("widths", widths, persistent=False)
-        self.register_buffer("used", used, persistent=False)
-        self.register_buffer("last", torch.as_tensor([len(f.knots) - 1 for f in self.features]),
-                             persistent=False)  # fmt: skip
+        self.register_buffer("knots", knots)
+        self.register_buffer("widths", widths)
+        self.register_buffer("used", used)
+        self.register_buffer("last", torch.as_tensor([len(f.knots) - 1 for f in self.features]))
         self.slope = nn.Parameter(torch.zeros(n, width))
         self.neutral = nn.Parameter(torch.zeros(n))
         # The normalisation of the EHR input (set from the checkpoint's, saved with the weights).
@@ -103,19 +104,35 @@ class MonotoneHead(nn.Module):
         return values.sum(dim=1)
 
 
-def gru_keep_mask(variables: tuple[str, ...], n_inputs: int) -> torch.Tensor:
-    """``(n_inputs,)`` 1/0: the value channels of the bedside variables are zeroed for the GRU
-    (their masks and times since last stay: when something was charted, not its value)."""
-    keep = torch.ones(n_inputs)
+def gru_keep_mask(
+    variables: tuple[str, ...], n_inputs: int, withheld: tuple[str, ...] = BEDSIDE_VARIABLES
+) -> torch.Tensor:
+    """``(n_inputs,)`` 1/0 of what the GRU reads: the values of the variables not ``withheld``
+    (``BEDSIDE_VARIABLES``) and the static features. The bedside values reach the model only
+    through the monotone head, and no variable's charting mask or time since last reaches it: how
+    often a site charts is a habit of the site (the simulator's is not a hospital's), and a
+    patient charted once must not read as "healthy because little was charted"."""
+    keep = torch.zeros(n_inputs)
+    n_vars = len(variables)
     for i, name in enumerate(variables):
-        if name in BEDSIDE_VARIABLES:
-            keep[i] = 0.0
+        if name not in withheld:
+            keep[i] = 1.0
+    keep[3 * n_vars :] = 1.0  # age, sex
     return keep
 
 
-def default_bedside(variables: tuple[str, ...]) -> str:
-    """The bedside head new models get: monotone wherever SpO2, FiO2 and RR are inputs."""
-    return "monotone" if {"spo2", "fio2", "resp_rate"} <= set(variables) else ""
+def default_bedside(variables: tuple[str, ...]) -> dict[str, object]:
+    """``NetConfig`` settings of the bedside head new models get: monotone wherever SpO2, FiO2
+    and RR are inputs (nothing otherwise); the feature names and withheld variables are recorded
+    so that a later change of the defaults cannot change what a saved model reads."""
+    if not {"spo2", "fio2", "resp_rate"} <= set(variables):
+        return {}
+    return {
+        "bedside": "monotone",
+        "variables": tuple(variables),
+        "bedside_features": tuple(f.name for f in bedside_features(tuple(variables))),
+        "gru_withheld": tuple(v for v in variables if v in BEDSIDE_VARIABLES),
+    }
 
 
 def bedside_text(bedside: str) -> str:

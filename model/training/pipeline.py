@@ -14,7 +14,7 @@ import torch
 from model import ModelError
 from model.applicability.fit import fit_applicability
 from model.backbone.cohort import cohort_backbone
-from model.calibration import choose_thresholds, fit_platt
+from model.calibration import choose_thresholds, fit_fusion_platt, fit_platt
 from model.checkpoint import Checkpoint, ModelCard, save_checkpoint
 from model.cohort import Cohort, read_cohort
 from model.evaluation.metrics import auprc, auroc, brier, expected_calibration_error
@@ -169,12 +169,8 @@ def train_from_cohort(
         len(rows.test),
         len(train_keys),
     )
-    net_cfg = NetConfig(
-        n_inputs=spec.n_inputs,
-        lookback_h=spec.lookback_h,
-        bedside=default_bedside(spec.variables),
-        variables=spec.variables,
-    )
+    net_cfg = NetConfig(n_inputs=spec.n_inputs, lookback_h=spec.lookback_h)
+    net_cfg = replace(net_cfg, **default_bedside(spec.variables))  # type: ignore[arg-type]
     if windows.films.is_embedding:
         net_cfg = replace(
             net_cfg, cxr_encoder="embedding", embedding_dim=int(windows.films.data.shape[1])
@@ -193,8 +189,14 @@ def train_from_cohort(
     result = trainer(windows, norm, net, cfg, rows.train, rows.val, on_epoch)
     val = score_windows(result.net, windows, rows.val, norm)
     labels = windows.label[rows.val]
-    calibration = fit_platt(val.logit, labels)
-    probs = calibration.apply(val.logit)
+    has_film = (windows.film[rows.val] >= 0).astype(np.float64)
+    fusion = net_cfg.arch in ("gated", "concat") and has_film.any() and not has_film.all()
+    calibration = (
+        fit_fusion_platt(val.logit, val.logit_ehr, has_film, labels)
+        if fusion
+        else fit_platt(val.logit, labels)
+    )
+    probs = calibration.apply(val.logit, has_film)
     thresholds = choose_thresholds(probs, labels)
     applicability = fit_applicability(
         cohort, windows, films_as_loaded, result.net, rows.train, rows.val

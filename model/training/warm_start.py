@@ -35,7 +35,8 @@ def warm_start_ehr(
     sc, nc = src.net_config, net.cfg
     if sc.arch != "ehr_only":
         raise ModelError(f"{path}: EHR warm start needs an ehr_only checkpoint, not {sc.arch!r}")
-    for name in ("n_inputs", "lookback_h", "ehr_encoder", "hidden", "ehr_layers", "bedside"):
+    for name in ("n_inputs", "lookback_h", "ehr_encoder", "hidden", "ehr_layers", "bedside",
+                 "bedside_features", "gru_withheld"):  # fmt: skip
         if getattr(sc, name) != getattr(nc, name):
             raise ModelError(f"{path}: {name} {getattr(sc, name)!r} != {getattr(nc, name)!r}")
     if src.feature_spec.variables != spec.variables:
