@@ -40,10 +40,14 @@ from tests.support.synthetic_films import simulator_display
 
 KEY = PatientKey(system="urn:test", value="REAL-1")
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+#: A full set of bedside vital signs (the simulator charts one on arrival; fewer variables than
+#: any training window had is flagged by the EHR guard).
 VITALS = {
-    "normal": {"heart_rate": 82, "resp_rate": 16, "spo2": 97, "fio2": 21, "sbp": 122, "map": 90},
-    "sick": {"heart_rate": 118, "resp_rate": 31, "spo2": 89, "fio2": 60, "sbp": 98, "map": 68},
-}
+    "normal": {"heart_rate": 82, "resp_rate": 16, "spo2": 97, "fio2": 21, "o2_flow": 0,
+               "sbp": 122, "dbp": 74, "map": 90},
+    "sick": {"heart_rate": 118, "resp_rate": 31, "spo2": 89, "fio2": 60, "o2_flow": 40,
+             "sbp": 98, "dbp": 53, "map": 68},
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
