@@ -16,13 +16,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from model.comparators.rules import rox_index  # noqa: E402
-from model.predictor import Predictor  # noqa: E402
-from model.shapley import NORMAL_VALUES  # noqa: E402
-from model.vignettes import EXTREME, HISTORIES, LADDERS, Vignette  # noqa: E402
+from model.comparators.rules import rox_index
+from model.predictor import Predictor
+from model.shapley import NORMAL_VALUES
+from model.vignettes import EXTREME, HISTORIES, LADDERS, Vignette
 
 STEPS = np.linspace(0.0, 1.0, 11)
 
@@ -57,7 +57,9 @@ def main() -> None:
         axes[1].plot(spo2.steps, [risk(s, history) for s in spo2.states()], marker="o",
                      label=history)  # fmt: skip
     ticks = STEPS[::2]
-    axes[0].set_xticks(ticks, [f"{t:.1f}\nROX {_rox(_towards_extreme(float(t))):.1f}" for t in ticks])
+    axes[0].set_xticks(
+        ticks, [f"{t:.1f}\nROX {_rox(_towards_extreme(float(t))):.1f}" for t in ticks]
+    )
     axes[0].set_xlabel("severity: normal (0) to the extreme state (1)")
     axes[1].set_xlabel("SpO2 (%) at FiO2 60%, 40 L/min, RR 28")
     axes[1].invert_xaxis()

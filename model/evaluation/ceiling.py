@@ -25,8 +25,8 @@ from model.cohort import read_cohort
 from model.features.dataset import WindowSet, build_windows
 from model.features.grid import latest_raw
 from model.features.spec import FeatureSpec
-from model.training.film_pretrain import FILM_FINDINGS, embed_store, finding_targets
 from model.nets import FusionNet
+from model.training.film_pretrain import FILM_FINDINGS, embed_store, finding_targets
 
 EHR_LAGS_H = (0, 6, 12, 24)
 FINDINGS = ("consolidation", "edema")
@@ -56,7 +56,9 @@ def ceiling_table(path: Path, spec: FeatureSpec, net: FusionNet | None = None) -
         lagged.append(values)
     labelled = finding_targets(cohort, windows.films)
     if labelled is None:
-        raise CeilingError(f"{path} labels no film: the observable ceiling needs a simulator cohort")
+        raise CeilingError(
+            f"{path} labels no film: the observable ceiling needs a simulator cohort"
+        )
     truth = labelled[:, [FILM_FINDINGS.index(f) for f in FINDINGS]].astype(float)
     embeddings = embed_store(net, windows.films).data if net is not None else None
     return CeilingTable(windows, np.concatenate(lagged, axis=1), truth, embeddings)

@@ -132,8 +132,9 @@ class BedsideIndexSection:
             "windows": int(rows.sum()),
             "positives": int(y.sum()),
             "evaluable_fraction": float(rows.mean()) if len(ctx) else 0.0,
-            "indices": {n: bootstrap_metric(y, s[rows], weights).to_dict()
-                        for n, s in indices.items()},  # fmt: skip
+            "indices": {
+                n: bootstrap_metric(y, s[rows], weights).to_dict() for n, s in indices.items()
+            },
             "models": {},
         }
         rox = indices["ROX index"][rows]

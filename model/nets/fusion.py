@@ -38,7 +38,6 @@ from torch import nn
 
 from model import ModelError
 from model.features.bedside import BEDSIDE_VARIABLES
-from model.nets.monotone import MonotoneHead, gru_keep_mask
 from model.nets.encoders import (
     DenseNetEncoder,
     EmbeddingEncoder,
@@ -46,6 +45,7 @@ from model.nets.encoders import (
     SmallCNN,
     TransformerEncoder,
 )
+from model.nets.monotone import MonotoneHead, gru_keep_mask
 
 ARCHS = ("gated", "concat", "ehr_only", "image_only")
 CXR_ENCODERS = ("small_cnn", "densenet121", "embedding")

@@ -3,7 +3,8 @@
 Each feature ``u`` (badness units, ``model.features.bedside``) passes through its own
 piecewise-linear curve with fixed knots ``t_0 < ... < t_K``::
 
-    f(u) = sum_k w_k * clamp((u - t_k) / (t_{k+1} - t_k), 0, 1)  +  w_K * relu(u - t_K) / (t_K - t_{K-1})
+    f(u) = sum_k w_k * clamp((u - t_k) / (t_{k+1} - t_k), 0, 1)
+           + w_K * relu(u - t_K) / (t_K - t_{K-1})
     w_k  = softplus(GAIN * r_k + OFFSET) >= 0
 
 so ``f`` is non-decreasing by construction (every slope is a softplus), flat at 0 up to the
@@ -37,6 +38,13 @@ MONO_LR_MULT = 10.0
 class MonotoneHead(nn.Module):
     """``logit contribution (B,)`` of the bedside features of the EHR input ``x``."""
 
+    knots: torch.Tensor
+    widths: torch.Tensor
+    used: torch.Tensor
+    last: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, variables: tuple[str, ...], names: tuple[str, ...] | None = None) -> None:
         super().__init__()
         self.variables = tuple(variables)
@@ -65,23 +73,23 @@ class MonotoneHead(nn.Module):
         self.register_buffer("std", torch.ones(len(self.variables)))
 
     def set_normalisation(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
-        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))  # type: ignore[operator]
-        self.std.copy_(torch.as_tensor(std, dtype=torch.float32))  # type: ignore[operator]
+        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        self.std.copy_(torch.as_tensor(std, dtype=torch.float32))
 
     def weights(self) -> torch.Tensor:
         """Non-negative weight of every segment ``(n, K+1)`` (0 for padding)."""
-        return F.softplus(GAIN * self.slope + OFFSET) * self.used  # type: ignore[operator]
+        return F.softplus(GAIN * self.slope + OFFSET) * self.used
 
     def curves(self, u: torch.Tensor) -> torch.Tensor:
         """``f_i(u_i)`` for feature values ``u`` ``(B, n)``."""
         w = self.weights()
         knots, widths = self.knots, self.widths
-        seg = ((u[:, :, None] - knots[None]) / widths[None]).clamp(0.0, 1.0)  # type: ignore[index]
-        last = self.last[:, None]  # type: ignore[index]
+        seg = ((u[:, :, None] - knots[None]) / widths[None]).clamp(0.0, 1.0)
+        last = self.last[:, None]
         pos = torch.arange(w.shape[1])[None, :]
         bounded = (pos < last).to(w.dtype)  # segments 0..K-1; index K is the open tail
-        tail_knot = knots.gather(1, last)  # type: ignore[union-attr]
-        tail_width = widths.gather(1, last)  # type: ignore[union-attr]
+        tail_knot = knots.gather(1, last)
+        tail_width = widths.gather(1, last)
         tail = torch.relu(u - tail_knot.T) / tail_width.T  # (B, n)
         w_tail = w.gather(1, last).T  # (1, n)
         return (seg * (w * bounded)[None]).sum(dim=2) + w_tail * tail
@@ -93,12 +101,12 @@ class MonotoneHead(nn.Module):
             x,
             self.features,
             self.variables,
-            self.mean,  # type: ignore[arg-type]
-            self.std,  # type: ignore[arg-type]
+            self.mean,
+            self.std,
         )
         w = self.weights()
         pos = torch.arange(w.shape[1])[None, :]
-        top = (w * (pos < self.last[:, None])).sum(dim=1)  # type: ignore[index]  # f(t_K)
+        top = (w * (pos < self.last[:, None])).sum(dim=1)  # f(t_K)
         neutral = torch.sigmoid(GAIN * self.neutral) * top
         values = torch.where(present, self.curves(u), neutral[None])
         return values.sum(dim=1)

@@ -18,7 +18,8 @@ def test_fusion_map_calibrates_each_path_on_its_own_windows() -> None:
     fused = np.where(has, 2.0 * risk, risk)  # the fused logit is twice too sharp with a film
     cal = fit_fusion_platt(fused, ehr, has.astype(float), labels)
     assert cal.a == pytest.approx(0.5, abs=0.06)
-    assert cal.a_ehr == pytest.approx(1.0, abs=0.08) and cal.b_ehr == pytest.approx(0.0, abs=0.1)
+    assert cal.a_ehr == pytest.approx(1.0, abs=0.08)
+    assert cal.b_ehr == pytest.approx(0.0, abs=0.1)
     p = cal.apply(fused, has)
     np.testing.assert_allclose(p[~has], cal.apply_ehr(ehr[~has]))  # no film: the EHR path's map
     np.testing.assert_allclose(p[has], sigmoid(cal.a * fused[has] + cal.b))

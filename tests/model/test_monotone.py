@@ -7,6 +7,8 @@ without a film, and the bedside values must not reach the GRU.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -66,7 +68,7 @@ def test_any_weights_give_a_risk_that_does_not_fall(seed: int, ladder) -> None: 
     model = _random_predictor(seed)
     for deranged_h, history_h in ((0, 0), (0, 48), (12, 48)):
         risks = _risks(model, ladder.states(), deranged_h, history_h)
-        assert all(b >= a - 1e-9 for a, b in zip(risks, risks[1:], strict=False)), risks
+        assert all(b >= a - 1e-9 for a, b in itertools.pairwise(risks)), risks
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -82,7 +84,7 @@ def test_sustained_derangement_never_counts_less(seed: int) -> None:
             ).probability
             for hours in (1, 3, 6, 12, 24, 48)
         ]
-        assert all(b >= a - 1e-9 for a, b in zip(risks, risks[1:], strict=False)), risks
+        assert all(b >= a - 1e-9 for a, b in itertools.pairwise(risks)), risks
 
 
 def test_bedside_values_do_not_reach_the_gru() -> None:
@@ -112,7 +114,7 @@ def test_missing_value_is_neutral_not_normal() -> None:
     n_vars = len(SPEC.variables)
     x = torch.zeros(1, 48, SPEC.n_inputs)
     x[..., 2 * n_vars : 3 * n_vars] = 1.0  # nothing charted in the window
-    u, present = compute_features(x, head.features, SPEC.variables, head.mean, head.std)
+    _, present = compute_features(x, head.features, SPEC.variables, head.mean, head.std)
     hours = [f.kind == "hours" for f in head.features]
     assert not present[0, ~torch.tensor(hours)].any()
     w = head.weights()
@@ -137,7 +139,8 @@ def test_curves_are_non_decreasing_for_any_slopes() -> None:
         u[:, i] = torch.linspace(lo, hi, 400)
         f = head.curves(u)[:, i]
         assert bool((f[1:] >= f[:-1] - 1e-7).all()), feature.name
-        assert float(f[0]) == 0.0 and float(f[-1]) > float(f[200])
+        assert float(f[0]) == 0.0
+        assert float(f[-1]) > float(f[200])
 
 
 def test_features_follow_the_model_variables_and_config_round_trips(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -131,7 +131,8 @@ def test_prediction_without_drivers_scores_the_patient(predictor: Predictor) -> 
     full = predictor.predict(_window())
     fast = predictor.predict(_window(), explain=False)
     assert fast.probability == pytest.approx(full.probability, abs=1e-6)
-    assert fast.reference_probability is None and fast.drivers == ()
+    assert fast.reference_probability is None
+    assert fast.drivers == ()
 
 
 def test_film_rules_latest_eligible_film_only(

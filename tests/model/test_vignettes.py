@@ -101,9 +101,10 @@ def test_one_set_of_vital_signs_is_scored_from_what_it_shows(
 
 
 def test_severity_order_of_the_named_states(bundled: Predictor) -> None:
-    risks = [_risk(bundled, Vignette(n, s, deranged_h=6)) for n, s in
-             (("normal", {}), ("moderate", MODERATE), ("severe", SEVERE), ("extreme", EXTREME))]  # fmt: skip
-    assert risks == sorted(risks) and risks[0] < risks[-1], risks
+    named = (("normal", {}), ("moderate", MODERATE), ("severe", SEVERE), ("extreme", EXTREME))
+    risks = [_risk(bundled, Vignette(n, s, deranged_h=6)) for n, s in named]
+    assert risks == sorted(risks), risks
+    assert risks[0] < risks[-1], risks
 
 
 @pytest.mark.parametrize("deranged_h", [6, 48])
