@@ -31,11 +31,11 @@ import orjson
 from fhir_adapter.bulk import import_ndjson
 from fhir_adapter.client import FhirClient
 from fhir_adapter.codes import CodeTable
-from fhir_adapter.convert_notification import parse_notification
-from fhir_adapter.convert_observation import map_observation
+from fhir_adapter.ingest_state import MemoryCursorStore, MemorySeenStore
+from fhir_adapter.notification_parsing import parse_notification
+from fhir_adapter.observation_mapping import map_observation
 from fhir_adapter.resources import Observation, decode_resource
 from fhir_adapter.service import build_ingest
-from fhir_adapter.stores import MemoryCursorStore, MemorySeenStore
 from model.schemas import Measurement, PatientKey
 
 MRN = "urn:oid:2.16.840.1.113883.4.1.999.1"

@@ -27,7 +27,7 @@ import orjson
 
 from cds_app.demo.ehr_server import DemoEhrKey
 from cds_app.demo.servers import free_port
-from fhir_adapter.convert_export import build_observation, build_patient
+from fhir_adapter.cohort_fhir_export import build_observation, build_patient
 from model.cohort import CohortPatient
 
 ROOT = Path(__file__).resolve().parents[1]

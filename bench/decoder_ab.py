@@ -22,7 +22,7 @@ import pydantic
 from cds_app.hooks.patient_data import _prefetch_observations
 from cds_app.hooks.requests import HookRequest, decode_hook_request
 from fhir_adapter.codes import CodeTable
-from fhir_adapter.convert_observation import map_observation
+from fhir_adapter.observation_mapping import map_observation
 from fhir_adapter.resources import Bundle, Observation, Rejected
 from model.schemas import PatientKey
 

@@ -20,17 +20,12 @@ if [ ! -f "$TRAIN_COHORT/cohort.json" ]; then
 print(simulate(SynthConfig(patients=$PATIENTS, seed=0, film_size=128, workers=2), Path('$TRAIN_COHORT')))"
 fi
 
-# The gated model's EHR path (encoder + head) is the EHR-only model's, copied and frozen; only the
-# film side (projection, gate, residual head) is trained, so a window without a film scores exactly
-# as the EHR-only model. The EHR-only model is the baseline bench/evaluate_default_model.sh uses.
-EHR_ONLY="$WORK/ehr_only.pt"
-if [ ! -f "$EHR_ONLY" ]; then
-  "$PY" -m cds_app.cli.main train --cohort "$TRAIN_COHORT" --out "$EHR_ONLY" \
-    --arch ehr_only --seed 0 --threads 1 --epochs 16 --patience 4
-fi
-# Gate L1 0.005 was chosen on validation: 0.02 kept the gate mostly shut (val AUROC 0.9291 vs
-# 0.9312), 0 saturated it near 1 (0.9343) so it no longer showed the film's weight.
+# The recipe (model/training/recipes.py, the one place it is defined): an EHR-only model, then
+# residual gated fusion whose EHR path (encoder + head) is the EHR-only model's, copied and frozen;
+# only the film side (projection, gate, residual head) is trained, so a window without a film
+# scores exactly as the EHR-only model; gate L1 0.005 (chosen on validation). The EHR-only stage
+# is written to $WORK/ehr_only.pt, the baseline bench/evaluate_default_model.sh uses.
 "$PY" -m cds_app.cli.main train --cohort "$TRAIN_COHORT" --out model/bundled/default.pt \
-  --arch gated --fusion residual --ehr-checkpoint "$EHR_ONLY" --gate-l1 0.005 --seed 0 --threads 1
+  --recipe default --stage-dir "$WORK" --seed 0 --threads 1
 "$PY" -c "from model.predictor import Predictor; p = Predictor.load(); \
 open('model/bundled/MODEL_CARD.md', 'w').write(p.card.to_markdown()); print(p.model_id, p.model_version)"

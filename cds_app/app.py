@@ -26,6 +26,7 @@ from cds_app.db.store import Store
 from cds_app.engine.rescoring import Rescorer
 from cds_app.engine.scorer import RiskEngine
 from cds_app.engine.sinks import ScoringFilmSink, ScoringMeasurementSink
+from cds_app.fhir_wiring import build_fhir
 from cds_app.hooks.factory import build_cds_service
 from cds_app.metrics import Metrics
 from cds_app.pages import routes as pages
@@ -49,8 +50,14 @@ def build_context(
     model: RiskModel,
     loop: asyncio.AbstractEventLoop,
     fhir_transport: httpx.BaseTransport | None = None,
+    *,
+    with_fhir: bool = False,
 ) -> AppContext:
-    """Open the database (migrated), and wire store, engine, sinks and the CDS service."""
+    """Open the database (migrated), and wire store, engine, sinks and the CDS service.
+
+    ``with_fhir``: also build FHIR ingest and write-back when a FHIR server is configured (the
+    API process; a DICOM-only process does not receive notifications).
+    """
     pseudonymise = build_pseudonymiser(settings)  # fails closed before anything starts
     if not settings.loopback_mode and not (
         settings.fhir.notification_secret or settings.fhir.notification_client_cert_header
@@ -81,6 +88,17 @@ def build_context(
         gate=build_debounce_gate(settings, db),
         pseudonymise=pseudonymise,
     )
+    measurement_sink = ScoringMeasurementSink(store, rescorer)
+    fhir = None
+    if with_fhir and settings.fhir.base_url:
+        fhir = build_fhir(
+            settings,
+            db=db,
+            sink=measurement_sink,
+            patients=store,
+            outbox=outbox,
+            pseudonymise=pseudonymise,
+        )
     return AppContext(
         settings=settings,
         db=db,
@@ -91,7 +109,7 @@ def build_context(
         model=model,
         engine=engine,
         rescorer=rescorer,
-        measurement_sink=ScoringMeasurementSink(store, rescorer),
+        measurement_sink=measurement_sink,
         film_sink=ScoringFilmSink(store, model, rescorer),
         cds=build_cds_service(
             settings,
@@ -113,6 +131,7 @@ def build_context(
         ),
         smart=SmartLauncher(settings.smart, redirect_uri=f"{settings.base_url}/smart/callback"),
         model_card_markdown=model_card_markdown(model),
+        fhir=fhir,
         read_api=read_api_verifier(settings),
     )
 
@@ -147,12 +166,12 @@ def create_app(
         loop = asyncio.get_running_loop()
         risk_model = model if model is not None else await asyncio.to_thread(load_model, settings)
         ctx = await asyncio.to_thread(
-            build_context, settings, risk_model, loop, hook_fhir_transport
+            build_context, settings, risk_model, loop, hook_fhir_transport, with_fhir=True
         )
         app.state.ctx = ctx
         app.state.settings = settings
         async with AsyncExitStack() as stack:
-            await start_components(ctx, stack)
+            app.state.running = await start_components(ctx, stack)
             # Heavy imports (torch, FastAPI) leave many objects: freeze them out of the collector
             # so full collections do not show up as request tail latency (performance-notes.md).
             gc.collect()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cds_app.engine.outbox_worker import run_outbox_loop
@@ -13,6 +14,7 @@ from model.ports import RiskModel
 
 if TYPE_CHECKING:
     from cds_app.context import AppContext
+    from dicom_listener.server import RunningListener
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,14 @@ def model_card_markdown(model: RiskModel) -> str:
     return str(to_markdown()) if callable(to_markdown) else str(card)
 
 
-async def start_components(ctx: AppContext, stack: AsyncExitStack) -> None:
+@dataclass(frozen=True, slots=True)
+class RunningComponents:
+    """What ``start_components`` started (``app.state.running``)."""
+
+    dicom_listener: RunningListener | None = None
+
+
+async def start_components(ctx: AppContext, stack: AsyncExitStack) -> RunningComponents:
     """Start what ``ctx.settings`` enables; ``stack`` stops it again in reverse order."""
     settings = ctx.settings
     stop = asyncio.Event()
@@ -65,18 +74,20 @@ async def start_components(ctx: AppContext, stack: AsyncExitStack) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    if ctx.fhir is not None:
+        stack.push_async_callback(ctx.fhir.client.aclose)  # after the tasks using it stopped
     stack.push_async_callback(_stop_tasks)
     tasks.append(asyncio.create_task(_purge_replay_cache(ctx, stop)))
-    if settings.fhir.base_url:
-        from cds_app.fhir_wiring import start_fhir
-
-        await start_fhir(ctx, stack, stop, tasks, run_outbox_loop)
+    if ctx.fhir is not None and ctx.fhir.outbox_drain is not None:
+        loop = run_outbox_loop(ctx.fhir.outbox_drain, stop, poll_s=settings.worker.poll_s)
+        tasks.append(asyncio.create_task(loop))
+    listener = None
     if settings.dicom.enabled:
         from cds_app.dicom_wiring import start_dicom
 
         listener = await asyncio.to_thread(start_dicom, ctx)
-        ctx.extras["dicom_listener"] = listener
         stack.callback(listener.stop)
+    return RunningComponents(dicom_listener=listener)
 
 
 async def _purge_replay_cache(ctx: AppContext, stop: asyncio.Event) -> None:

@@ -9,11 +9,10 @@ import signal
 from cds_app.db.outbox import DbOutbox
 from cds_app.db.session import make_engine, migrate
 from cds_app.engine.outbox_worker import run_outbox_loop
-from cds_app.fhir_wiring import fhir_client
+from cds_app.fhir_wiring import build_outbox_drain, fhir_client
 from cds_app.security.pseudonym_key import build_pseudonymiser
 from cds_app.settings import Settings
 from fhir_adapter.identity import PatientResolver
-from fhir_adapter.writer import RiskAssessmentWriter, drain_outbox
 
 log = logging.getLogger(__name__)
 
@@ -29,21 +28,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             break
     engine = make_engine(settings.database_url)
     await asyncio.to_thread(migrate, engine)
-    outbox = DbOutbox(engine)
     client = fhir_client(settings)
-    writer = RiskAssessmentWriter(
-        client,
-        PatientResolver(
-            client,
-            settings.fhir.mrn_system or settings.patient_id_system,
-            pseudonymise=build_pseudonymiser(settings),
-        ),
-        write_provenance=settings.fhir.write_provenance,
+    resolver = PatientResolver(
+        client, settings.mrn_system, pseudonymise=build_pseudonymiser(settings)
     )
-
-    async def drain() -> int:
-        report = await drain_outbox(outbox, writer, limit=settings.worker.batch)
-        return report.delivered + report.retried + report.failed
+    drain = build_outbox_drain(settings, DbOutbox(engine), client, resolver)
 
     log.info("outbox worker started")
     try:

@@ -17,7 +17,7 @@ import httpx
 import jwt
 import orjson
 
-from fhir_adapter.errors import AuthError
+from fhir_adapter.errors import FhirAuthError
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 Algorithm = Literal["RS384", "ES384"]
@@ -28,7 +28,7 @@ class BearerAuth(httpx.Auth):
 
     def __init__(self, token: str) -> None:
         if not token:
-            raise AuthError("bearer auth needs a token")
+            raise FhirAuthError("bearer auth needs a token")
         self._header = f"Bearer {token}"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
@@ -52,9 +52,9 @@ class SmartBackendAuth(httpx.Auth):
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not (client_id and token_url and private_key_pem):
-            raise AuthError("SMART backend auth needs client_id, token_url and a private key")
+            raise FhirAuthError("SMART backend auth needs client_id, token_url and a private key")
         if algorithm not in ("RS384", "ES384"):
-            raise AuthError(f"unsupported SMART algorithm {algorithm!r} (RS384 or ES384)")
+            raise FhirAuthError(f"unsupported SMART algorithm {algorithm!r} (RS384 or ES384)")
         self.client_id = client_id
         self.token_url = token_url
         self._key = private_key_pem
@@ -95,13 +95,13 @@ class SmartBackendAuth(httpx.Auth):
 
     def _accept_token(self, response: httpx.Response) -> str:
         if response.status_code != 200:
-            raise AuthError(f"token endpoint answered {response.status_code}")
+            raise FhirAuthError(f"token endpoint answered {response.status_code}")
         try:
             body = orjson.loads(response.content)
             token = str(body["access_token"])
             lifetime = float(body.get("expires_in", 300))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise AuthError("token endpoint answered without an access_token") from exc
+            raise FhirAuthError("token endpoint answered without an access_token") from exc
         self._token = token
         self._expires_at = self._clock() + lifetime - self._margin
         self.tokens_fetched += 1
@@ -112,7 +112,7 @@ class SmartBackendAuth(httpx.Auth):
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """Only the async client is supported (the token cache is guarded by an asyncio lock)."""
-        raise AuthError("SmartBackendAuth needs httpx.AsyncClient")
+        raise FhirAuthError("SmartBackendAuth needs httpx.AsyncClient")
         yield request  # pragma: no cover - makes this a generator, as httpx expects
 
     async def async_auth_flow(
@@ -157,4 +157,4 @@ def build_auth(
             algorithm=algorithm,
             scope=scope or "system/Observation.rs",
         )
-    raise AuthError(f"unknown FHIR auth kind {kind!r}")
+    raise FhirAuthError(f"unknown FHIR auth kind {kind!r}")

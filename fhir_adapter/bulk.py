@@ -1,32 +1,37 @@
 """Bulk FHIR NDJSON (``$export`` output) -> a cohort directory for training (DESIGN §6).
 
-Files are read in the order Patient, Encounter, Procedure, then the rest, streaming line by line;
-Observations whose Patient appears later are held back until the end. Patients are keyed as
-``system|value`` of their identifier in the MRN system (value = the DICOM PatientID).
+Files are read in the order Patient, Encounter, Procedure, then the rest, streaming line by line
+(memory is bounded by the number of Patients, not of Observations): an Observation whose Patient
+appears later is spooled to a temporary file as its raw line and read again at the end. Patients
+are keyed as ``system|value`` of their identifier in the MRN system (value = the DICOM PatientID);
+the identifier systems found are counted so that a wrong ``mrn_system`` is explained. The complete
+rejection summary is written beside the cohort (``fhir_adapter.bulk_summary``).
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
-from collections import Counter
+import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import msgspec
 
+from fhir_adapter.bulk_summary import NO_SYSTEM, SUMMARY_FILE, BulkReport, rejection_key
 from fhir_adapter.codes import CodeTable
-from fhir_adapter.convert_observation import map_observation
-from fhir_adapter.convert_patient import birth_date, gender, patient_key
-from fhir_adapter.convert_procedure import (
+from fhir_adapter.errors import MappingError
+from fhir_adapter.observation_mapping import map_observation
+from fhir_adapter.patient_mapping import birth_date, gender, patient_key
+from fhir_adapter.procedure_mapping import (
     VentilationCodes,
     encounter_period,
     ventilation_event,
 )
-from fhir_adapter.errors import MappingError
 from fhir_adapter.resources import (
     Encounter,
     Observation,
@@ -61,20 +66,6 @@ _MODELS: dict[str, type[Patient | Encounter | Procedure | Observation]] = {
 
 
 @dataclass(slots=True)
-class BulkReport:
-    """Counts of one bulk import; ``rejected`` counts reasons for unused resources."""
-
-    files: int = 0
-    resources: int = 0
-    malformed_lines: int = 0
-    patients: int = 0
-    observations: int = 0
-    measurements: int = 0
-    ventilation_events: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass(slots=True)
 class _PatientInfo:
     key: PatientKey
     born: date | None
@@ -105,9 +96,12 @@ class _Importer:
         self.vent = vent
         self.writer = csv.writer(out)
         self.patients: dict[str, _PatientInfo] = {}
-        self.pending: list[Observation] = []
-        self.seen_sources: set[str] = set()
-        self.report = BulkReport()
+        self.unkeyed: set[str] = set()  # Patients read without an identifier in the MRN system
+        # Observations of a Patient not read yet, as raw lines (read again at the end)
+        self.pending: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by import_ndjson)
+        self.pending_count = 0
+        self.seen_sources: set[bytes] = set()  # 16-byte digests of the measurement source ids
+        self.report = BulkReport(mrn_system=mrn_system)
         self.synthetic_tag = False
 
     def line(self, line: bytes) -> None:
@@ -123,7 +117,7 @@ class _Importer:
             return  # a type the cohort does not use (Condition, ImagingStudy, ...)
         resource = decode_resource(line, model)
         if isinstance(resource, Rejected):
-            self.report.rejected[_reason(resource.reason)] += 1
+            self.report.reject(*_reason(resource.reason))
         elif isinstance(resource, Patient):
             self.patient(resource)
         elif isinstance(resource, Encounter):
@@ -134,14 +128,18 @@ class _Importer:
             if event is not None and info is not None:
                 info.vent = event.start if info.vent is None else min(info.vent, event.start)
         elif isinstance(resource, Observation):
-            self.observation(resource, final=False)
+            self.observation(resource, line, final=False)
 
     def patient(self, res: Patient) -> None:
         tags = res.meta.tag if res.meta else ()
         self.synthetic_tag |= any(t.code in SYNTHETIC_TAGS for t in tags)
+        self.report.patients_read += 1
+        systems = {ident.system or NO_SYSTEM for ident in res.identifier if ident.value}
+        self.report.identifier_systems.update(systems)
         key = patient_key(res, self.mrn_system)
         if key is None:
-            self.report.rejected["patient without MRN"] += 1
+            self.report.reject("patient without MRN")
+            self.unkeyed.add(f"Patient/{res.id}")
             return
         self.patients[f"Patient/{res.id}"] = _PatientInfo(key, birth_date(res), gender(res))
 
@@ -155,32 +153,52 @@ class _Importer:
         if end is not None:
             info.end = end if info.end is None else max(info.end, end)
 
-    def observation(self, obs: Observation, *, final: bool) -> None:
-        subject = local_ref(obs.subject.reference if obs.subject else None)
-        info = self.patients.get(subject or "")
+    def observation(self, obs: Observation, line: bytes, *, final: bool) -> None:
+        subject = local_ref(obs.subject.reference if obs.subject else None) or ""
+        info = self.patients.get(subject)
         if info is None:
-            if final:
-                self.report.rejected["observation of an unknown patient"] += 1
+            if subject in self.unkeyed:
+                self.report.reject("observation of a patient without MRN")
+            elif final or not subject:
+                self.report.reject("observation of an unknown patient")
             else:
-                self.pending.append(obs)
+                self.pending.write(line if line.endswith(b"\n") else line + b"\n")
+                self.pending_count += 1
             return
         self.report.observations += 1
         mapping = map_observation(obs, info.key, self.codes)
         for reason in mapping.rejected:
-            self.report.rejected[_reason(reason)] += 1
+            self.report.reject(*_reason(reason))
+            if reason == "no mapped code":
+                self.report.unmapped_codes[_first_code(obs)] += 1
         for m in mapping.measurements:
-            if m.source_id in self.seen_sources:
+            digest = hashlib.blake2b(m.source_id.encode(), digest_size=16).digest()
+            if digest in self.seen_sources:
                 continue
-            self.seen_sources.add(m.source_id)
+            self.seen_sources.add(digest)
             self.writer.writerow((str(info.key), m.time.isoformat(), m.variable, f"{m.value:.6g}"))
             self.report.measurements += 1
             info.first = m.time if info.first is None else min(info.first, m.time)
             info.last = m.time if info.last is None else max(info.last, m.time)
 
+    def finish(self) -> None:
+        """Read the spooled Observations again now that every Patient is known."""
+        self.pending.seek(0)
+        for line in self.pending:
+            resource = decode_resource(line, Observation)
+            if isinstance(resource, Observation):
+                self.observation(resource, line, final=True)
 
-def _reason(text: str) -> str:
-    """A rejection reason as a counter key: the part after the field name, bounded."""
-    return text.split(":")[-1].strip()[:60] if not text.startswith("invalid ") else text[:80]
+
+def _first_code(obs: Observation) -> str:
+    coding = obs.code.coding if obs.code else []
+    return f"{coding[0].system or ''}|{coding[0].code or ''}" if coding else "(no coding)"
+
+
+def _reason(text: str) -> tuple[str, str]:
+    """``(reason, variable)`` of a rejection (the argument order of ``BulkReport.reject``)."""
+    variable, reason = rejection_key(text)
+    return reason, variable
 
 
 def _lines(handle: BinaryIO, limit: int) -> Iterator[bytes | None]:
@@ -237,11 +255,13 @@ def import_ndjson(
             mrn_system, codes or CodeTable(), ventilation_codes or VentilationCodes(), out
         )
         importer.writer.writerow(MEASUREMENT_COLUMNS)
-        for path in files:
-            importer.report.files += 1
-            _read_lines(path, importer, max_line_bytes)
-        for obs in importer.pending:
-            importer.observation(obs, final=True)
+        try:
+            for path in files:
+                importer.report.files += 1
+                _read_lines(path, importer, max_line_bytes)
+            importer.finish()
+        finally:
+            importer.pending.close()
     report = importer.report
     with (dest / "patients.csv").open("w", newline="") as out:
         rows = csv.writer(out)
@@ -250,7 +270,7 @@ def import_ndjson(
             start = info.start or info.first
             end = info.end or info.last or start
             if start is None or end is None:
-                report.rejected["patient without stay or data"] += 1
+                report.reject("patient without stay or data")
                 continue
             rows.writerow(
                 (
@@ -278,4 +298,5 @@ def import_ndjson(
         source="fhir-bulk-import",
         mrn_system=mrn_system,
     )
+    report.write(dest / SUMMARY_FILE)
     return report

@@ -12,8 +12,8 @@ import httpx
 import msgspec
 import orjson
 
-from fhir_adapter.convert_outcome import outcome_text
 from fhir_adapter.errors import FhirHttpError, FhirUnavailableError
+from fhir_adapter.outcome_building import outcome_text
 from fhir_adapter.paging import PageCursor
 from fhir_adapter.resources import (
     Bundle,

@@ -34,5 +34,5 @@ class MappingError(FhirAdapterError):
     """A FHIR resource cannot be mapped to a domain object."""
 
 
-class AuthError(FhirAdapterError):
+class FhirAuthError(FhirAdapterError):
     """Obtaining an access token failed (SMART Backend Services)."""

@@ -7,13 +7,13 @@ import logging
 
 from fhir_adapter.client import FhirClient
 from fhir_adapter.clock import Clock, utcnow
-from fhir_adapter.convert_patient import (
+from fhir_adapter.errors import FhirHttpError, MappingError
+from fhir_adapter.patient_mapping import (
     has_identifier,
     identifier_token,
     patient_key,
     static_info,
 )
-from fhir_adapter.errors import FhirHttpError, MappingError
 from fhir_adapter.resources import Patient, Rejected
 from model.ports import PatientSink, Pseudonymiser, redacted_patient
 from model.schemas import PatientKey

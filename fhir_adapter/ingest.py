@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from fhir_adapter.codes import CodeTable
-from fhir_adapter.convert_observation import map_observation, observation_header
 from fhir_adapter.identity import PatientResolver
+from fhir_adapter.ingest_state import SeenStore, version_is_newer
+from fhir_adapter.observation_mapping import map_observation, observation_header
 from fhir_adapter.resources import Observation, Rejected
-from fhir_adapter.stores import SeenStore, version_is_newer
 from model.ports import MeasurementSink
 from model.schemas import Measurement
 
@@ -64,7 +64,10 @@ class ObservationIngestor:
         return await asyncio.to_thread(self.sink.retract, refs)
 
     async def ingest(self, observations: Iterable[Observation | Rejected]) -> IngestReport:
-        """Ingest a batch; the newest version per resource wins; sink writes run in a thread.
+        """Ingest a batch; the newest version per resource wins.
+
+        Store and sink calls run in a thread, once per batch: one read of the seen versions,
+        one retraction, one insert, one write of the new versions.
 
         Each Observation was decoded on its own: a ``Rejected`` one is counted with its reason.
         """
@@ -85,10 +88,11 @@ class ObservationIngestor:
                 report.duplicates += 1
         retract: list[str] = []
         measurements: list[Measurement] = []
-        remember: list[tuple[str, str]] = []
+        remember: dict[str, str] = {}
         new_patients: list[str] = []
+        seen = await asyncio.to_thread(self.seen.versions_of, list(latest)) if latest else {}
         for ref, (version_id, obs) in latest.items():
-            known = self.seen.version_of(ref)
+            known = seen.get(ref)
             if known is not None and not version_is_newer(version_id, known):
                 report.duplicates += 1
                 continue
@@ -108,13 +112,13 @@ class ObservationIngestor:
             if mapping.retract or known is not None:
                 retract.append(ref)  # entered-in-error, or superseded by this new version
             measurements.extend(mapping.measurements)
-            remember.append((ref, version_id))
+            remember[ref] = version_id
         if retract:
             report.retracted += await asyncio.to_thread(self.sink.retract, retract)
         if measurements:
             report.measurements += await asyncio.to_thread(self.sink.add_measurements, measurements)
-        for ref, version_id in remember:
-            self.seen.remember(ref, version_id)
+        if remember:
+            await asyncio.to_thread(self.seen.remember, remember)
         for ref, reason in report.rejected:
             logger.info("observation %s not used: %s", ref, reason)
         if self.on_new_patient is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_procedure import VentilationCodes, VentilationEvent, ventilation_event
+from fhir_adapter.procedure_mapping import VentilationCodes, VentilationEvent, ventilation_event
 from fhir_adapter.resources import Procedure, Rejected
 
 
@@ -20,11 +20,3 @@ async def ventilation_starts(
         and (event := ventilation_event(procedure, table)) is not None
     ]
     return sorted(events, key=lambda e: e.start)
-
-
-async def first_ventilation(
-    client: FhirClient, patient_ref: str, codes: VentilationCodes | None = None
-) -> VentilationEvent | None:
-    """The earliest ventilation start of the patient, or None."""
-    events = await ventilation_starts(client, patient_ref, codes)
-    return events[0] if events else None

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
 
 from fhir_adapter.client import FhirClient
 from fhir_adapter.clock import Clock, utcnow
-from fhir_adapter.convert_observation import observation_header
 from fhir_adapter.ingest import IngestReport, ObservationIngestor
+from fhir_adapter.ingest_state import CursorStore
+from fhir_adapter.observation_mapping import observation_header
 from fhir_adapter.paging import PageCursor
 from fhir_adapter.resources import Bundle, Observation, Rejected, entry_resources
 from fhir_adapter.search import instant
-from fhir_adapter.stores import CursorStore
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ class ObservationPoller:
 
     async def poll_once(self) -> IngestReport:
         """One pass over everything changed since the cursor."""
-        cursor = self.cursors.get(POLL_CURSOR) or (self.clock() - self.lookback)
+        stored = await asyncio.to_thread(self.cursors.get, POLL_CURSOR)
+        cursor = stored or (self.clock() - self.lookback)
         report = IngestReport()
         newest, in_order = cursor, True
         pages = PageCursor(self.client.base_url, max_pages=self.max_pages)
@@ -92,7 +94,7 @@ class ObservationPoller:
             moved = max(stamps, default=newest) > newest
             newest = max([newest, *stamps])
             if in_order and moved:
-                self.cursors.set(POLL_CURSOR, newest)  # everything older is in
+                await asyncio.to_thread(self.cursors.set, POLL_CURSOR, newest)  # older is all in
             following = pages.next(page)  # same origin, no loop, bounded
             if following is None:
                 break
@@ -101,7 +103,7 @@ class ObservationPoller:
             else:  # no progress (a page of equal stamps), or the server ignores _sort
                 page = await self.client.search_page(following)
         if newest > cursor and (in_order or following is None):
-            self.cursors.set(POLL_CURSOR, newest)
+            await asyncio.to_thread(self.cursors.set, POLL_CURSOR, newest)
         if not in_order:
             logger.warning("the FHIR server ignored _sort=_lastUpdated; paged by its links")
         return report
@@ -130,10 +132,12 @@ class Backfiller:
     async def __call__(self, patient_ref: str) -> None:
         """Backfill ``Patient/<id>`` unless done before (the ingestor's new-patient hook)."""
         name = f"backfill:{patient_ref}"
-        if self.ingestor is None or patient_ref in self._running or self.cursors.get(name):
+        if self.ingestor is None or patient_ref in self._running:
             return
-        self._running.add(patient_ref)
+        self._running.add(patient_ref)  # before the await: a second call for it returns above
         try:
+            if await asyncio.to_thread(self.cursors.get, name):
+                return
             now = self.clock()
             codes = ",".join(self.ingestor.codes.query_codes())
             params = {
@@ -145,7 +149,7 @@ class Backfiller:
             report = IngestReport()
             async for page in self.client.search_pages("Observation", params):
                 report.merge(await self.ingestor.ingest(entry_resources(page, Observation)))
-            self.cursors.set(name, now)
+            await asyncio.to_thread(self.cursors.set, name, now)
             logger.info(
                 "backfilled %s: %d observations, %d measurements",
                 patient_ref,

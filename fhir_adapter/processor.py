@@ -8,12 +8,12 @@ import logging
 import msgspec
 
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_notification import NotificationHint
 from fhir_adapter.errors import FhirHttpError
 from fhir_adapter.ingest import IngestReport, ObservationIngestor
+from fhir_adapter.ingest_state import EventNumberStore, MemoryEventNumberStore, SeenStore
+from fhir_adapter.notification_parsing import NotificationHint
 from fhir_adapter.poller import ObservationPoller
 from fhir_adapter.resources import Observation, Rejected, VersionOnly, decode
-from fhir_adapter.stores import EventNumberStore, MemoryEventNumberStore, SeenStore
 
 logger = logging.getLogger(__name__)
 
@@ -99,15 +99,13 @@ class NotificationProcessor:
         extra = await asyncio.gather(*(self._reread(r, gone) for r in missing))
         return [*found.values(), *extra]
 
-    def _already_have(self, ref: str, body: msgspec.Raw | None) -> bool:
-        if body is None:
-            return False
-        try:
-            meta = decode(body, VersionOnly).meta
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            return False
-        version = meta.versionId if meta else None
-        return version is not None and self.seen.version_of(ref) == version
+    async def _not_yet_ingested(self, refs: list[str], bodies: dict[str, msgspec.Raw]) -> list[str]:
+        """``refs`` less those whose payload carries the version already ingested (one read)."""
+        offered = {ref: v for ref in refs if (v := _version(bodies.get(ref))) is not None}
+        if not offered:
+            return refs
+        seen = await asyncio.to_thread(self.seen.versions_of, list(offered))
+        return [r for r in refs if r not in offered or seen.get(r) != offered[r]]
 
     async def process(self, hint: NotificationHint) -> IngestReport:
         """Ingest what ``hint`` points at; raises FhirUnavailableError if the EHR cannot be read."""
@@ -122,7 +120,7 @@ class NotificationProcessor:
         if gap or hint.errors or (hint.kind == "event-notification" and hint.payload == "empty"):
             report.catch_up = True
             report.merge(await self.poller.poll_once())
-        todo = [r for r in refs if not self._already_have(r, hint.resources.get(r))]
+        todo = await self._not_yet_ingested(refs, hint.resources)
         report.duplicates += len(refs) - len(todo)
         gone: list[str] = []
         fresh = await self._reread_many(todo, gone)
@@ -130,3 +128,14 @@ class NotificationProcessor:
         if gone:
             report.retracted += await self.ingestor.retract(gone)
         return report
+
+
+def _version(body: msgspec.Raw | None) -> str | None:
+    """The ``meta.versionId`` of a notification's resource body, if it has a readable one."""
+    if body is None:
+        return None
+    try:
+        meta = decode(body, VersionOnly).meta
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    return meta.versionId if meta else None

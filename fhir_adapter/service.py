@@ -8,9 +8,9 @@ from fhir_adapter.client import FhirClient
 from fhir_adapter.codes import CodeTable
 from fhir_adapter.identity import PatientResolver
 from fhir_adapter.ingest import ObservationIngestor
+from fhir_adapter.ingest_state import CursorStore, EventNumberStore, SeenStore
 from fhir_adapter.poller import Backfiller, ObservationPoller
 from fhir_adapter.processor import NotificationProcessor
-from fhir_adapter.stores import CursorStore, EventNumberStore, SeenStore
 from model.ports import MeasurementSink, PatientSink, Pseudonymiser, redacted_patient
 
 

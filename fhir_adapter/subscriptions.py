@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_subscription import subscription_matches
+from fhir_adapter.subscription_building import subscription_matches
 
 logger = logging.getLogger(__name__)
 

@@ -1,10 +1,16 @@
-"""UCUM unit conversion to the canonical unit of each variable (DESIGN §5)."""
+"""UCUM unit conversion to the canonical unit of each variable (DESIGN §5).
+
+Unit spellings and unit-to-unit factors are here; what belongs to a variable (its canonical
+unit, molar mass, whether a 0-1 value under ``%`` is a fraction) is read from
+``model.variables``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from fhir_adapter.errors import MappingError
+from model.variables import Variable
 
 _KPA_TO_MMHG = 7.500617
 
@@ -82,14 +88,15 @@ _CONVERSIONS: dict[tuple[str, str], Converter] = {
     ("mm[Hg]", "kPa"): _kpa,
     ("%", "1"): _fraction_to_percent,
     ("L/min", "mL/min"): _scale(0.001),
-    ("mg/dL", "umol/L"): _scale(1.0 / 88.42),  # creatinine
 }
+
+# Mass concentration in mg/L and substance concentration in mmol/L per unit; a variable's molar
+# mass (g/mol = mg/mmol) converts between the two.
+_MASS_MG_PER_L = {"mg/dL": 10.0}
+_SUBSTANCE_MMOL_PER_L = {"mmol/L": 1.0, "umol/L": 1e-3}
 
 # Variables whose unit may be absent (dimensionless scores and pH).
 _UNITLESS_OK = frozenset({"{score}", "[pH]"})
-
-#: Variables measured as a percentage that some systems send as a 0-1 fraction with unit "%".
-FRACTION_PERCENT_VARIABLES = frozenset({"fio2"})
 
 
 def normalise_unit(code: str | None) -> str | None:
@@ -99,23 +106,35 @@ def normalise_unit(code: str | None) -> str | None:
     return _ALIASES.get(code.strip())
 
 
-def to_canonical(value: float, unit_code: str | None, canonical: str, variable: str) -> float:
-    """Convert ``value`` in ``unit_code`` to ``canonical``; raise MappingError when impossible."""
+def _by_molar_mass(value: float, unit: str, canonical: str, molar_mass: float) -> float | None:
+    """``value`` from mass to substance concentration or back; None: not such a pair."""
+    if unit in _MASS_MG_PER_L and canonical in _SUBSTANCE_MMOL_PER_L:
+        return value * _MASS_MG_PER_L[unit] / molar_mass / _SUBSTANCE_MMOL_PER_L[canonical]
+    if unit in _SUBSTANCE_MMOL_PER_L and canonical in _MASS_MG_PER_L:
+        return value * _SUBSTANCE_MMOL_PER_L[unit] * molar_mass / _MASS_MG_PER_L[canonical]
+    return None
+
+
+def to_canonical(value: float, unit_code: str | None, variable: Variable) -> float:
+    """``value`` in ``unit_code`` in the variable's unit; MappingError when it cannot be."""
+    canonical, name = variable.unit, variable.name
     if not unit_code:
         if canonical in _UNITLESS_OK:
             return value
-        raise MappingError(f"{variable}: value without a unit")
+        raise MappingError(f"{name}: value without a unit")
     unit = normalise_unit(unit_code)
     if unit is None:
-        raise MappingError(f"{variable}: unknown unit {unit_code!r}")
-    if variable == "lactate" and unit == "mg/dL":
-        return value / 9.008
+        raise MappingError(f"{name}: unknown unit {unit_code!r}")
     if unit == canonical:
-        if variable in FRACTION_PERCENT_VARIABLES and 0.0 < value <= 1.0:
+        if variable.fraction_as_percent and 0.0 < value <= 1.0:
             # FiO2 charted as a fraction under "%": 0.21-1.0 cannot be a percentage.
             return value * 100.0
         return value
+    if variable.molar_mass is not None:
+        converted = _by_molar_mass(value, unit, canonical, variable.molar_mass)
+        if converted is not None:
+            return converted
     convert = _CONVERSIONS.get((canonical, unit))
     if convert is None:
-        raise MappingError(f"{variable}: cannot convert {unit_code!r} to {canonical!r}")
+        raise MappingError(f"{name}: cannot convert {unit_code!r} to {canonical!r}")
     return convert(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,10 @@ from pydantic import ValidationError
 
 from fhir_adapter import FhirAdapterError
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_risk import (
+from fhir_adapter.errors import FhirAuthError, FhirHttpError, MappingError
+from fhir_adapter.identity import PatientResolver
+from fhir_adapter.outbox import Outbox
+from fhir_adapter.risk_assessment_building import (
     RISK_STATUSES,
     build_device,
     build_provenance,
@@ -22,9 +26,6 @@ from fhir_adapter.convert_risk import (
     search_token,
     validate,
 )
-from fhir_adapter.errors import AuthError, FhirHttpError, MappingError
-from fhir_adapter.identity import PatientResolver
-from fhir_adapter.outbox import Outbox
 from fhir_adapter.search import query_string
 from model.schemas import RiskPrediction
 
@@ -48,7 +49,7 @@ def is_transient(exc: BaseException) -> bool:
     """True when retrying later may succeed (server down, 5xx, 429, 408, expired token)."""
     if isinstance(exc, FhirHttpError):
         return exc.transient or exc.status == 401
-    return isinstance(exc, AuthError)
+    return isinstance(exc, FhirAuthError)
 
 
 class RiskAssessmentWriter:
@@ -142,22 +143,25 @@ async def drain_outbox(
     base_backoff_s: float = 5.0,
     max_backoff_s: float = 900.0,
 ) -> DrainReport:
-    """Deliver the due items once; transient errors are rescheduled, permanent ones parked."""
+    """Deliver the due items once; transient errors are rescheduled, permanent ones parked.
+
+    The outbox is a blocking store (a DB table in the app): its calls run in a thread.
+    """
     report = DrainReport()
-    for item in outbox.due(now(), limit):
+    for item in await asyncio.to_thread(outbox.due, now(), limit):
         try:
             location = await writer.deliver(item.payload)
         except FhirAdapterError as exc:
             if is_transient(exc):
                 delay = backoff_delay(item.attempts, base_backoff_s, max_backoff_s)
-                outbox.mark_retry(item.id, str(exc), now() + delay)
+                await asyncio.to_thread(outbox.mark_retry, item.id, str(exc), now() + delay)
                 report.retried += 1
                 logger.info("outbox %s: transient failure, retry in %s", item.id, delay)
             else:
-                outbox.mark_failed(item.id, str(exc))
+                await asyncio.to_thread(outbox.mark_failed, item.id, str(exc))
                 report.failed += 1
                 logger.error("outbox %s: permanent failure: %s", item.id, exc)
             continue
-        outbox.mark_delivered(item.id, location)
+        await asyncio.to_thread(outbox.mark_delivered, item.id, location)
         report.delivered += 1
     return report

@@ -46,6 +46,14 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if abs(value) >= 100 else f"{value:.4f}"
 
 
+#: The first limitation, from the training data (never "synthetic only" for site data).
+DATA_LIMITATION = {
+    True: "Trained and validated on synthetic patients only; not validated on real patients.",
+    False: "Trained and validated on the site cohort named above (validation = held-out "
+    "patients of the same cohort); not validated on other sites or prospectively.",
+}
+
+
 @dataclass(slots=True)
 class ModelCard:
     """What the model is for, what it was trained on, how well it did, and its limits."""
@@ -71,12 +79,18 @@ class ModelCard:
     def to_markdown(self) -> str:
         """The card as Markdown (shown on the model page and in the docs)."""
         tag = " (synthetic)" if self.synthetic else ""
+        # a card written before the data limitation followed the data says what the data were
+        limitations = [
+            DATA_LIMITATION[self.synthetic] if item in DATA_LIMITATION.values() else item
+            for item in self.limitations
+        ]
         lines = [
             f"# Model card: {self.model_id} {self.model_version}",
             "",
             f"- **Architecture:** {self.architecture}",
             f"- **Intended use:** {self.intended_use}",
             f"- **Training data:** {self.training_data}",
+            f"- **Data:** {'synthetic (simulator)' if self.synthetic else 'site data'}",
             f"- **Created:** {self.created}",
             "",
             f"## Metrics{tag}: val_ = validation split, test_ = held-out cohort",
@@ -87,7 +101,7 @@ class ModelCard:
             "",
             "## Limitations",
             "",
-            *(f"- {item}" for item in self.limitations),
+            *(f"- {item}" for item in limitations),
             "",
             *(
                 ["## Comparison with bedside rules", "", self.comparison, ""]

@@ -12,7 +12,6 @@ from model.variables import BY_NAME
 
 #: Trend look-back used in the wording ("FiO2 up to 60% over 6 h").
 TREND_H = 6.0
-_DECIMALS = {"ph": 2, "temperature": 1, "lactate": 1, "creatinine": 1, "o2_flow": 1, "wbc": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +26,7 @@ class Series:
 def format_value(variable: str, value: float) -> str:
     """``60%``, ``32/min``, ``3.1 mmol/L``, ``7.28`` — the value in its display unit."""
     spec = BY_NAME[variable]
-    text = f"{value:.{_DECIMALS.get(variable, 0)}f}"
+    text = f"{value:.{spec.decimals}f}"
     unit = spec.display_unit
     if not unit:
         return text

@@ -14,14 +14,11 @@ PNG films through exactly this code (``model.features.films``).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
-
 import numpy as np
 import torch
-from monai.transforms.compose import Compose
 from monai.transforms.croppad.array import SpatialPad
 from monai.transforms.spatial.array import Resize
-from monai.transforms.transform import MapTransform, Transform
+from monai.transforms.transform import Transform
 
 from model import ModelError
 
@@ -53,7 +50,12 @@ def _as_channel_first(image: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 class PercentileScale(Transform):
-    """Scale ``[p_low, p_high]`` percentiles to [0, 1] and clip; constant images become 0."""
+    """Scale ``[p_low, p_high]`` percentiles to [0, 1] and clip; constant images become 0.
+
+    MONAI's ``ScaleIntensityRangePercentiles`` does the same up to float32 rounding (it takes
+    the percentiles in the image's dtype; tests/model/test_transforms.py bounds the difference),
+    but not bit for bit, and every trained model's film inputs were made by this one.
+    """
 
     def __init__(self, lower: float = LOWER_PERCENTILE, upper: float = UPPER_PERCENTILE) -> None:
         self.lower = lower
@@ -88,25 +90,6 @@ class FilmPreprocess(Transform):
         # Rounding in the longest-side resize may leave a side one pixel over; crop to S.
         image = image[:, : self.size, : self.size]
         return image.to(torch.float32).as_subclass(torch.Tensor).contiguous()
-
-
-class FilmPreprocessd(MapTransform):
-    """Dictionary twin of :class:`FilmPreprocess`."""
-
-    def __init__(self, keys: Sequence[Hashable] | Hashable, size: int) -> None:
-        super().__init__(keys)
-        self.preprocess = FilmPreprocess(size)
-
-    def __call__(self, data: Mapping[Hashable, object]) -> dict[Hashable, object]:
-        out = dict(data)
-        for key in self.key_iterator(out):
-            out[key] = self.preprocess(out[key])  # type: ignore[arg-type]
-        return out
-
-
-def film_transform(size: int) -> Compose:
-    """The film preprocessing pipeline as a MONAI ``Compose`` (array in, tensor out)."""
-    return Compose([FilmPreprocess(size)])
 
 
 def preprocess_film(image: np.ndarray, size: int) -> np.ndarray:

@@ -2,13 +2,13 @@
 
 Who may call: only an EHR whose JWT verifies (``HookCaller``, checked from the headers before
 the body is read); bodies are bounded while they stream (``cds_app.security.body_limit``).
+Errors of the service (400 bad request, 412 data unavailable, ...) are answered by the app's
+handlers (``cds_app.api.errors``), which also count them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TypeVar
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -16,14 +16,11 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from cds_app.api.hook_auth import HookCaller, error_response
-from cds_app.context import AppContext
-from cds_app.hooks.errors import BadRequestError, DataUnavailableError
-from cds_app.hooks.jwt_auth import Caller
+from cds_app.api.refusal import RefusedError
+from cds_app.context import AppContext, ContextDep
 from cds_app.hooks.schemas import CdsResponse, Discovery, ErrorBody
 
 router = APIRouter(tags=["cds-hooks"])
-
-T = TypeVar("T")
 
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorBody},
@@ -37,74 +34,47 @@ class FeedbackAck(BaseModel):
     received: int
 
 
-def _json(model: BaseModel, status: int = 200) -> Response:
+def _json(ctx: AppContext, endpoint: str, model: BaseModel) -> Response:
+    ctx.metrics.hook_calls.labels(endpoint, "200").inc()
     return Response(
         orjson.dumps(model.model_dump(mode="json", exclude_none=True)),
-        status_code=status,
         media_type="application/json",
     )
 
 
-async def _guarded(
-    request: Request,
-    endpoint: str,
-    caller: Caller,
-    work: Callable[[Caller], T],
-    to_response: Callable[[T], Response],
-) -> Response:
-    ctx: AppContext = request.app.state.ctx
-
-    def run() -> Response:
-        try:
-            return to_response(work(caller))
-        except BadRequestError as exc:
-            return error_response(400, "invalid_request", str(exc))
-        except DataUnavailableError as exc:
-            return error_response(412, "precondition_failed", str(exc))
-
-    response = await run_in_threadpool(run)
-    ctx.metrics.hook_calls.labels(endpoint, str(response.status_code)).inc()
-    return response
+async def _service_body(ctx: AppContext, service_id: str, request: Request) -> bytes:
+    """The body of a call to our service (404 for another id), read only now: the caller is
+    authenticated, and the body-limit middleware bounds it."""
+    if service_id != ctx.cds.config.service_id:
+        raise RefusedError(error_response(404, "not_found", f"no CDS service {service_id!r}"))
+    return await request.body()
 
 
 @router.get("/cds-services", response_model=Discovery, responses=ERRORS)
-async def discovery(request: Request, caller: HookCaller) -> Response:
+async def discovery(ctx: ContextDep, caller: HookCaller) -> Response:
     """The CDS Services this server offers."""
-    ctx: AppContext = request.app.state.ctx
-    return await _guarded(request, "discovery", caller, lambda _c: ctx.cds.discovery(), _json)
+    return _json(ctx, "discovery", await run_in_threadpool(ctx.cds.discovery))
 
 
 @router.post("/cds-services/{service_id}", response_model=CdsResponse, responses=ERRORS)
-async def call_service(service_id: str, request: Request, caller: HookCaller) -> Response:
+async def call_service(
+    service_id: str, request: Request, ctx: ContextDep, caller: HookCaller
+) -> Response:
     """Invoke the patient-view service."""
-    ctx: AppContext = request.app.state.ctx
-    if service_id != ctx.cds.config.service_id:
-        return error_response(404, "not_found", f"no CDS service {service_id!r}")
-    body = await request.body()  # only now, authenticated; bounded by the body-limit middleware
+    body = await _service_body(ctx, service_id, request)
     started = time.perf_counter()
-
-    def answer(result: CdsResponse) -> Response:
-        for card in result.cards:
-            ctx.metrics.cards.labels(card.indicator).inc()
-        ctx.metrics.hook_latency.observe(time.perf_counter() - started)
-        return _json(result)
-
-    return await _guarded(
-        request, "patient-view", caller, lambda c: ctx.cds.patient_view(body, c), answer
-    )
+    result = await run_in_threadpool(ctx.cds.patient_view, body, caller)
+    for card in result.cards:
+        ctx.metrics.cards.labels(card.indicator).inc()
+    ctx.metrics.hook_latency.observe(time.perf_counter() - started)
+    return _json(ctx, "patient-view", result)
 
 
 @router.post("/cds-services/{service_id}/feedback", response_model=FeedbackAck, responses=ERRORS)
-async def feedback(service_id: str, request: Request, caller: HookCaller) -> Response:
+async def feedback(
+    service_id: str, request: Request, ctx: ContextDep, caller: HookCaller
+) -> Response:
     """Record what the clinician did with our cards."""
-    ctx: AppContext = request.app.state.ctx
-    if service_id != ctx.cds.config.service_id:
-        return error_response(404, "not_found", f"no CDS service {service_id!r}")
-    body = await request.body()  # only now, authenticated; bounded by the body-limit middleware
-    return await _guarded(
-        request,
-        "feedback",
-        caller,
-        lambda c: ctx.cds.feedback(body, c),
-        lambda count: _json(FeedbackAck(received=count)),
-    )
+    body = await _service_body(ctx, service_id, request)
+    count = await run_in_threadpool(ctx.cds.feedback, body, caller)
+    return _json(ctx, "feedback", FeedbackAck(received=count))

@@ -1,15 +1,47 @@
-"""Malformed requests answered 400 in the dialect of the endpoint, never FastAPI's bare 422.
+"""Errors answered at the edge, in the dialect of the endpoint: one handler per package root.
 
-Under ``/fhir`` an OperationOutcome (FHIR's error resource); elsewhere the CDS Hooks error body.
+Under ``/fhir`` an OperationOutcome (FHIR's error resource); elsewhere the CDS Hooks error body
+``{error, error_description}``. Malformed requests are 400, never FastAPI's bare 422. A root
+error of a package (``CdsAppError``, ``FhirAdapterError``, ``ModelError``) or of the database
+(``SQLAlchemyError``) that no route handled is answered here with a status of its kind
+(``ERROR_STATUS``), so none of them becomes a 500; CDS Hooks answers are counted in
+``ventfusion_hook_calls`` whatever their status.
 """
 
 from __future__ import annotations
 
+import logging
+
 import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
-from fhir_adapter.convert_outcome import operation_outcome
+from cds_app import CdsAppError
+from cds_app.api.hook_auth import endpoint_label, error_response
+from cds_app.context import AppContext
+from cds_app.hooks.errors import BadRequestError, DataUnavailableError
+from cds_app.security.access_tokens import ForbiddenError
+from cds_app.security.jwt_verify import TokenError
+from fhir_adapter import FhirAdapterError
+from fhir_adapter.errors import FhirHttpError
+from fhir_adapter.outcome_building import operation_outcome
+from model import ModelError
+
+log = logging.getLogger(__name__)
+
+#: (HTTP status, CDS Hooks error code, FHIR issue type) per error class, most specific first.
+ERROR_STATUS: tuple[tuple[type[Exception], int, str, str], ...] = (
+    (BadRequestError, 400, "invalid_request", "invalid"),
+    (DataUnavailableError, 412, "precondition_failed", "not-found"),
+    (ForbiddenError, 403, "insufficient_scope", "forbidden"),
+    (TokenError, 401, "invalid_token", "security"),
+    (CdsAppError, 503, "temporarily_unavailable", "transient"),
+    (FhirHttpError, 502, "bad_gateway", "exception"),  # the EHR answered an error
+    (FhirAdapterError, 502, "bad_gateway", "exception"),
+    (ModelError, 503, "temporarily_unavailable", "transient"),  # the model could not score
+    (SQLAlchemyError, 503, "temporarily_unavailable", "transient"),  # database down or busy
+)
 
 FHIR_JSON = "application/fhir+json"
 
@@ -38,6 +70,38 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     return Response(orjson.dumps(body), status_code=400, media_type="application/json")
 
 
+def _classify(exc: Exception) -> tuple[int, str, str]:
+    if isinstance(exc, FhirHttpError) and exc.transient:
+        return 503, "temporarily_unavailable", "transient"
+    for kind, status, error, issue in ERROR_STATUS:
+        if isinstance(exc, kind):
+            return status, error, issue
+    raise exc  # registered only for the classes above
+
+
+def _message(exc: Exception, status: int) -> str:
+    if isinstance(exc, SQLAlchemyError):  # its text can carry SQL and parameters
+        return f"the database could not answer ({type(exc).__name__}); retry"
+    return str(exc)[:1000] or type(exc).__name__
+
+
+async def _package_error(request: Request, exc: Exception) -> Response:
+    status, error, issue = _classify(exc)
+    text = _message(exc, status)
+    if status >= 500:
+        log.error("%s %s: %s: %s", request.method, request.url.path, type(exc).__name__, text)
+    path = request.url.path
+    if path.startswith("/cds-services"):
+        ctx: AppContext | None = getattr(request.app.state, "ctx", None)
+        if ctx is not None:
+            ctx.metrics.hook_calls.labels(endpoint_label(path), str(status)).inc()
+    if path.startswith("/fhir"):
+        return fhir_error(status, issue, text)
+    return error_response(status, error, text)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Answer request validation errors with 400 and a clear message."""
+    """400 for malformed requests; each package root error answered with its status."""
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    for kind in (CdsAppError, FhirAdapterError, ModelError, SQLAlchemyError):
+        app.add_exception_handler(kind, _package_error)

@@ -16,24 +16,24 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from fhir_adapter.convert_notification import parse_notification
-from fhir_adapter.convert_outcome import operation_outcome
+from cds_app.context import app_context
 from fhir_adapter.errors import (
-    AuthError,
+    FhirAuthError,
     FhirHttpError,
     NotificationFormatError,
     UnsupportedContentTypeError,
 )
+from fhir_adapter.notification_parsing import parse_notification
+from fhir_adapter.outcome_building import operation_outcome
 from fhir_adapter.processor import NotificationProcessor
 
 if TYPE_CHECKING:
-    from cds_app.context import AppContext
     from cds_app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def build_fhir_notification_router(
             return _outcome(503, "transient", "no FHIR server configured for re-reads")
         try:
             report = await processor.process(hint)
-        except (FhirHttpError, AuthError) as exc:
+        except (FhirHttpError, FhirAuthError) as exc:
             if isinstance(exc, FhirHttpError) and not exc.transient:
                 logger.error("notification not processed: %s", exc)
                 return _outcome(502, "exception", "the FHIR server refused the re-read")
@@ -137,8 +137,8 @@ def build_fhir_notification_router(
 
 
 def _processor_of(request: Request) -> NotificationProcessor | None:
-    ctx: Any = getattr(request.app.state, "ctx", None)
-    return getattr(ctx, "fhir_processor", None)
+    fhir = app_context(request).fhir
+    return fhir.processor if fhir is not None else None
 
 
 def notification_router(settings: Settings) -> APIRouter:
@@ -151,8 +151,3 @@ def notification_router(settings: Settings) -> APIRouter:
         client_cert_header=fhir.notification_client_cert_header,
         require_auth=not settings.loopback_mode,
     )
-
-
-def build_router(ctx: AppContext) -> APIRouter:
-    """The receiver mounted by the app (``notification_router`` of the context's settings)."""
-    return notification_router(ctx.settings)

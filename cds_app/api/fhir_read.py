@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict
 
 from cds_app.api.errors import fhir_error
 from cds_app.api.fhir_read_auth import ReadGrant, forbidden
-from cds_app.context import AppContext
+from cds_app.context import AppContext, ContextDep
 from cds_app.security.access_tokens import AccessGrant, ForbiddenError, Interaction
-from fhir_adapter.convert_risk import build_device, build_risk_assessment
+from fhir_adapter.risk_assessment_building import build_device, build_risk_assessment
 from fhir_adapter.values import is_fhir_id
 from model.schemas import PatientKey, RiskPrediction
 
@@ -76,9 +76,10 @@ def _risk_assessment(ctx: AppContext, row_id: int, prediction: RiskPrediction) -
 
 
 @router.get("/RiskAssessment/{resource_id}", response_model=FhirResource)
-async def read_risk_assessment(request: Request, resource_id: str, grant: ReadGrant) -> Response:
+async def read_risk_assessment(
+    request: Request, resource_id: str, grant: ReadGrant, ctx: ContextDep
+) -> Response:
     """``GET [base]/RiskAssessment/<id>``."""
-    ctx: AppContext = request.app.state.ctx
     only = _patient_only(ctx, grant, "read")
     if not ROW_ID.fullmatch(resource_id):
         return _not_found("RiskAssessment/" + resource_id[:64])
@@ -96,11 +97,11 @@ async def read_risk_assessment(request: Request, resource_id: str, grant: ReadGr
 async def search_risk_assessments(
     request: Request,
     grant: ReadGrant,
+    ctx: ContextDep,
     patient: str = Query(min_length=1, max_length=128, description="Patient/<id> or <id>"),
     count: int = Query(default=20, ge=1, le=100, alias="_count"),
 ) -> Response:
     """``GET [base]/RiskAssessment?patient=<id>``: newest first, one searchset page."""
-    ctx: AppContext = request.app.state.ctx
     only = _patient_only(ctx, grant, "search")
     fhir_id = patient.removeprefix("Patient/")
     if not is_fhir_id(fhir_id):
@@ -137,9 +138,10 @@ async def search_risk_assessments(
 
 
 @router.get("/Device/{resource_id}", response_model=FhirResource)
-async def read_device(request: Request, resource_id: str, grant: ReadGrant) -> Response:
+async def read_device(
+    request: Request, resource_id: str, grant: ReadGrant, ctx: ContextDep
+) -> Response:
     """``GET [base]/Device/<id>``: the loaded model version."""
-    ctx: AppContext = request.app.state.ctx
     try:
         grant.reach("Device", "read")
     except ForbiddenError as exc:

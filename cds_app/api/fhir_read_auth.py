@@ -15,10 +15,10 @@ from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from cds_app.api.refusal import RefusedError
-from cds_app.context import AppContext
+from cds_app.context import AppContext, ContextDep
 from cds_app.security.access_tokens import AccessGrant, AccessTokenVerifier, ForbiddenError
 from cds_app.security.jwt_verify import TokenError
-from fhir_adapter.convert_outcome import operation_outcome
+from fhir_adapter.outcome_building import operation_outcome
 
 FHIR_JSON = "application/fhir+json"
 REALM = 'realm="VentFusion FHIR"'
@@ -47,9 +47,8 @@ def forbidden(ctx: AppContext, exc: ForbiddenError, scope: str) -> RefusedError:
     return refusal(403, str(exc), error="insufficient_scope", scope=scope)
 
 
-async def read_grant(request: Request) -> AccessGrant:
+async def read_grant(request: Request, ctx: ContextDep) -> AccessGrant:
     """The verified grant of this request's access token, or a 401 refusal."""
-    ctx: AppContext = request.app.state.ctx
     verifier: AccessTokenVerifier | None = ctx.read_api
     authorization = request.headers.get("authorization")
     if verifier is None:  # the router is only mounted with a verifier; fail closed regardless

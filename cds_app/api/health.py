@@ -8,6 +8,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from cds_app.context import ContextDep, app_context
+
 router = APIRouter(tags=["health"])
 
 
@@ -33,7 +35,7 @@ async def readyz(request: Request, response: Response) -> Status:
     if not getattr(request.app.state, "ready", False):
         response.status_code = 503
         return Status(status="starting")
-    db = request.app.state.ctx.db
+    db = app_context(request).db  # not a dependency: answers "starting" before ctx exists
 
     def ping() -> None:
         with db.connect() as conn:
@@ -48,6 +50,6 @@ async def readyz(request: Request, response: Response) -> Status:
 
 
 @router.get("/metrics", response_class=Response)
-def metrics(request: Request) -> Response:
+def metrics(ctx: ContextDep) -> Response:
     """Prometheus text exposition."""
-    return Response(request.app.state.ctx.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    return Response(ctx.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -14,9 +14,10 @@ from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from cds_app.api.refusal import RefusedError
-from cds_app.context import AppContext
-from cds_app.hooks.jwt_auth import AuthError, Caller
+from cds_app.context import ContextDep
+from cds_app.hooks.jwt_auth import Caller
 from cds_app.hooks.schemas import ErrorBody
+from cds_app.security.jwt_verify import TokenError
 
 
 def error_response(status: int, error: str, description: str) -> Response:
@@ -38,13 +39,12 @@ def endpoint_label(path: str) -> str:
     return "feedback" if path.endswith("/feedback") else "patient-view"
 
 
-async def hook_caller(request: Request) -> Caller:
+async def hook_caller(request: Request, ctx: ContextDep) -> Caller:
     """The verified caller of this CDS Hooks request, or a 401 refusal (nothing read yet)."""
-    ctx: AppContext = request.app.state.ctx
     authorization = request.headers.get("authorization")
     try:
         return await run_in_threadpool(ctx.cds.authenticate, authorization, request.url.path)
-    except AuthError as exc:
+    except TokenError as exc:
         ctx.metrics.auth_failures.inc()
         ctx.metrics.hook_calls.labels(endpoint_label(request.url.path), "401").inc()
         raise RefusedError(error_response(401, "invalid_token", str(exc))) from exc

@@ -62,5 +62,6 @@ def register(app: typer.Typer) -> None:
         for name, m in disc.items():
             typer.echo(f"{name}: AUROC {m['auroc']['estimate']:.4f}")
         for target, ok in report["sections"]["targets"].items():
-            typer.echo(f"target {target}: {'met' if ok else 'NOT met'}")
+            verdict = ok if isinstance(ok, str) else ("met" if ok else "NOT met")
+            typer.echo(f"target {target}: {verdict}")
         typer.echo(f"report: {out / 'report.md'}")

@@ -14,13 +14,12 @@ from cds_app.settings import Settings
 from fhir_adapter import FhirAdapterError
 from fhir_adapter.bulk import import_ndjson
 from fhir_adapter.codes import load_code_table
-from fhir_adapter.convert_procedure import VentilationCodes
-from fhir_adapter.convert_subscription import (
+from fhir_adapter.procedure_mapping import VentilationCodes
+from fhir_adapter.subscription_building import (
     Payload,
     build_backport_subscription,
     build_r4_subscription,
 )
-from fhir_adapter.service import build_ingest
 from fhir_adapter.subscriptions import ensure_subscription
 
 logger = logging.getLogger(__name__)
@@ -61,10 +60,9 @@ def _ventilation_codes(settings: Settings) -> VentilationCodes:
 
 async def run_poller(settings: Settings, *, once: bool) -> None:
     """Poll every ``poll_interval_s`` (or once) into the database's measurement store."""
-    from cds_app.db.fhir_state import DbCursorStore, DbSeenStore
     from cds_app.db.session import make_engine, migrate
     from cds_app.db.store import Store
-    from cds_app.fhir_wiring import fhir_client
+    from cds_app.fhir_wiring import build_db_ingest, fhir_client
     from cds_app.security.pseudonym_key import build_pseudonymiser
 
     pseudonymise = build_pseudonymiser(settings)
@@ -72,16 +70,8 @@ async def run_poller(settings: Settings, *, once: bool) -> None:
     migrate(engine)
     store = Store(engine, pseudonymise=pseudonymise)
     async with fhir_client(settings) as client:
-        services = build_ingest(
-            client,
-            store,
-            mrn_system=settings.fhir.mrn_system or settings.patient_id_system,
-            seen=DbSeenStore(engine),
-            cursors=DbCursorStore(engine),
-            codes=load_code_table(settings.fhir.local_codes_file),
-            lookback_h=settings.model.lookback_h,
-            patients=store,
-            pseudonymise=pseudonymise,
+        services = build_db_ingest(
+            settings, client, db=engine, sink=store, patients=store, pseudonymise=pseudonymise
         )
         while True:
             report = await services.poller.poll_once()
@@ -130,28 +120,46 @@ def register(app: typer.Typer) -> None:
         source: Annotated[Path, typer.Argument(help="Folder of bulk-export .ndjson files")],
         out: Annotated[Path, typer.Argument(help="Cohort directory to write")],
         synthetic: Annotated[bool, typer.Option(help="Mark the cohort synthetic")] = False,
-        mrn_system: Annotated[str, typer.Option(help="Patient identifier system")] = "",
+        mrn_system: Annotated[
+            str,
+            typer.Option(
+                help="Identifier system of the Patients' MRN (default: VENTFUSION_FHIR__MRN_SYSTEM "
+                "or VENTFUSION_PATIENT_ID_SYSTEM); the import lists the systems it found."
+            ),
+        ] = "",
+        top: Annotated[
+            int, typer.Option(help="Rejection groups to print (all are in the summary file).")
+        ] = 10,
     ) -> None:
-        """Import FHIR bulk NDJSON (Patient, Encounter, Observation, Procedure) into a cohort."""
+        """Import FHIR bulk NDJSON (Patient, Encounter, Observation, Procedure) into a cohort.
+
+        Writes the complete rejection summary to OUT/import-summary.json and exits 1 when the
+        cohort would be empty (no patient or no measurement)."""
+        from fhir_adapter.bulk_summary import SUMMARY_FILE
+
         settings = load_settings()
         try:
             report = import_ndjson(
                 source,
                 out,
-                mrn_system=mrn_system or settings.fhir.mrn_system or settings.patient_id_system,
+                mrn_system=mrn_system or settings.mrn_system,
                 codes=load_code_table(settings.fhir.local_codes_file),
                 ventilation_codes=_ventilation_codes(settings),
                 synthetic=synthetic,
             )
         except FhirAdapterError as exc:
             raise _fail(f"import failed: {exc}") from exc
-        typer.echo(
-            f"{report.patients} patients, {report.measurements} measurements from "
-            f"{report.observations} observations, {report.ventilation_events} ventilation "
-            f"starts, {report.malformed_lines} malformed lines -> {out}"
-        )
-        for reason, count in report.rejected.most_common(10):
-            typer.echo(f"  not used: {count} x {reason}")
+        for line in report.lines(top):
+            typer.echo(line)
+        typer.echo(f"summary: {out / SUMMARY_FILE}")
+        if report.empty:
+            hint = report.suggested_system()
+            raise _fail(
+                f"the cohort {out} is empty ({report.patients} patients, {report.measurements} "
+                "measurements): nothing to train on"
+                + (f"; rerun with --mrn-system {hint}" if hint else ""),
+            )
+        typer.echo(f"cohort written to {out}")
 
     @app.command("fhir-poll")
     def fhir_poll(

@@ -45,8 +45,8 @@ def register(app: typer.Typer) -> None:
             write_prometheus,
         )
         from cds_app.security.pseudonym_key import build_pseudonymiser
-        from fhir_adapter.convert_procedure import VentilationCodes
         from fhir_adapter.identity import PatientResolver
+        from fhir_adapter.procedure_mapping import VentilationCodes
         from model.monitoring import MonitoringConfig, monitor
 
         settings = load_settings()
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
             try:
                 resolver = PatientResolver(
                     client,
-                    settings.fhir.mrn_system or settings.patient_id_system,
+                    settings.mrn_system,
                     pseudonymise=build_pseudonymiser(settings),
                 )
                 return await recorded_ventilation_starts(client, keys, fhir_ids, resolver, codes)

@@ -91,9 +91,9 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from dicom_listener import DicomListenerError
-        from dicom_listener.convert_export import choose_modality, export_cohort_dicom
+        from dicom_listener.cohort_dicom_export import choose_modality, export_cohort_dicom
         from fhir_adapter import FhirAdapterError
-        from fhir_adapter.convert_export import export_cohort_fhir
+        from fhir_adapter.cohort_fhir_export import export_cohort_fhir
         from model import ModelError
         from model.synth import SynthConfig, simulate
 

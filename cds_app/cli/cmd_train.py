@@ -13,7 +13,8 @@ import typer
 from cds_app.cli.common import load_settings
 
 if TYPE_CHECKING:
-    from model.training.loop import EpochRecord
+    from model.features.spec import FeatureSpec
+    from model.training.loop import EpochRecord, TrainConfig
 
 # torch and the training code are imported inside the command: every other subcommand
 # (worker, migrate, dicom-listen) starts without paying for them.
@@ -26,7 +27,28 @@ def register(app: typer.Typer) -> None:
     def train(
         cohort: Annotated[Path, typer.Option(help="Cohort directory (docs/cohort-format.md).")],
         out: Annotated[Path, typer.Option(help="Checkpoint file to write (.pt).")],
-        arch: Annotated[str, typer.Option(help="gated, concat, ehr_only or image_only.")] = "gated",
+        arch: Annotated[
+            str,
+            typer.Option(
+                help="auto (gated with films, ehr_only without), gated, concat, ehr_only or "
+                "image_only."
+            ),
+        ] = "auto",
+        recipe: Annotated[
+            str,
+            typer.Option(
+                help="A named sequence of stages (model/training/recipes.py); 'default' is the "
+                "bundled model's: ehr_only, then residual gated fusion warm-started from it, "
+                "gate L1 0.005. Sets --arch/--fusion/--ehr-checkpoint/--gate-l1 itself."
+            ),
+        ] = "",
+        stage_dir: Annotated[
+            Path | None,
+            typer.Option(
+                help="--recipe: folder of the earlier stages' checkpoints (default: the "
+                "folder of --out), each <stage>.pt."
+            ),
+        ] = None,
         seed: Annotated[int, typer.Option(help="Seed of weights, batches and split.")] = 0,
         epochs: Annotated[int, typer.Option(help="Maximum epochs.")] = 10,
         patience: Annotated[int, typer.Option(help="Early-stopping patience (epochs).")] = 3,
@@ -78,23 +100,32 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train a model on a cohort, calibrate it on validation and write a checkpoint."""
         from model import ModelError
+        from model.cohort import read_films
         from model.features.spec import FeatureSpec
         from model.nets.fusion import ARCHS, CXR_ENCODERS
         from model.training.loop import TrainConfig
-        from model.training.pipeline import train_from_cohort
+        from model.training.recipes import auto_arch, recipe_stages, stage_paths
 
         settings = load_settings()
         for name, value, allowed in (
-            ("arch", arch, ARCHS),
+            ("arch", arch, ("auto", *ARCHS)),
             ("cxr-encoder", cxr_encoder, CXR_ENCODERS),
         ):
             if value not in allowed:
-                typer.secho(
-                    f"--{name} must be one of {', '.join(allowed)}, not {value!r}",
-                    err=True,
-                    fg=typer.colors.RED,
-                )
-                raise typer.Exit(2)
+                raise _fail(f"--{name} must be one of {', '.join(allowed)}, not {value!r}", 2)
+        given = {
+            "--arch": arch != "auto",
+            "--fusion": fusion != "hidden",
+            "--ehr-checkpoint": ehr_checkpoint is not None,
+            "--gate-l1": gate_l1 is not None,
+        }
+        if recipe and any(given.values()):
+            clash = ", ".join(k for k, v in given.items() if v)
+            raise _fail(f"--recipe {recipe} sets {clash} itself; leave them out", 2)
+        try:
+            has_films = bool(read_films(cohort))
+        except ModelError as exc:
+            raise _fail(f"training failed: {exc}") from exc
         spec = FeatureSpec(
             lookback_h=lookback_h or settings.model.lookback_h,
             film_max_age_h=film_max_age_h or settings.model.film_max_age_h,
@@ -113,36 +144,105 @@ def register(app: typer.Typer) -> None:
             test_fraction=test_fraction,
             threads=threads,
         )
-        if gate_l1 is not None:
-            cfg = replace(cfg, gate_l1=gate_l1)
-        if ehr_checkpoint is not None:
-            cfg = replace(cfg, ehr_warm_start=str(ehr_checkpoint))
-        overrides: dict[str, object] = {
-            "arch": arch,
-            "ehr_encoder": ehr_encoder,
-            "hidden": hidden,
-        }
+        base: dict[str, object] = {"arch": arch, "ehr_encoder": ehr_encoder, "hidden": hidden}
         if cxr_encoder != "small_cnn":
-            overrides["cxr_encoder"] = cxr_encoder
+            base["cxr_encoder"] = cxr_encoder
         if fusion != "hidden":
-            overrides["fusion"] = fusion
-
-        def progress(r: EpochRecord) -> None:
+            base["fusion"] = fusion
+        if gate_l1 is not None:
+            base["gate_l1"] = gate_l1
+        if arch == "auto" and not recipe:
+            base["arch"] = auto_arch(has_films)
             typer.echo(
-                f"epoch {r.epoch:2d}  loss {r.train_loss:.4f}  val AUROC {r.val_auroc:.4f}  "
-                f"({r.seconds:.1f} s)"
+                f"--arch auto: {base['arch']} ("
+                + ("the cohort has films" if has_films else "the cohort has no films")
+                + ")"
             )
-
-        started = time.perf_counter()
+        elif base["arch"] != "ehr_only" and not has_films and not recipe:
+            typer.secho(
+                f"warning: --arch {arch} on a cohort without films: the film path learns "
+                "nothing (use --arch ehr_only or auto)",
+                err=True,
+                fg=typer.colors.YELLOW,
+            )
         try:
-            ckpt = train_from_cohort(
-                cohort, out, spec=spec, net_overrides=overrides, cfg=cfg, on_epoch=progress
-            )
+            if recipe:
+                stages = recipe_stages(recipe, has_films=has_films)
+                paths = stage_paths(stages, out, stage_dir)
+                typer.echo(
+                    f"recipe {recipe}: "
+                    + " -> ".join(s.name for s in stages)
+                    + ("" if has_films else " (film stages left out: the cohort has no films)")
+                )
+                plan = [
+                    (
+                        s.name,
+                        {**base, **s.options},
+                        str(paths[s.warm_start]) if s.warm_start else "",
+                        paths[s.name],
+                    )
+                    for s in stages
+                ]
+            else:
+                warm = str(ehr_checkpoint) if ehr_checkpoint is not None else ""
+                plan = [("", base, warm, out)]
+            for stage, options, warm, path in plan:
+                if stage:
+                    typer.echo(f"stage {stage}: {_describe(options, warm)} -> {path}")
+                _train_one(cohort, path, spec, cfg, dict(options), warm)
         except ModelError as exc:
-            typer.secho(f"training failed: {exc}", err=True, fg=typer.colors.RED)
-            raise typer.Exit(1) from exc
-        m = ckpt.card.metrics
+            raise _fail(f"training failed: {exc}") from exc
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def _describe(options: dict[str, object], warm: str) -> str:
+    text = ", ".join(f"{k} {v}" for k, v in options.items())
+    return text + (f", EHR path from {warm}" if warm else "")
+
+
+def _train_one(
+    cohort: Path,
+    out: Path,
+    spec: FeatureSpec,
+    cfg: TrainConfig,
+    options: dict[str, object],
+    warm: str,
+) -> None:
+    """One training run (one stage); prints the epochs and what the two AUROCs are."""
+    from model.training.pipeline import train_from_cohort
+
+    gate_l1 = options.pop("gate_l1", None)
+    if gate_l1 is not None:
+        cfg = replace(cfg, gate_l1=float(gate_l1))  # type: ignore[arg-type]
+    for name in ("epochs", "patience"):  # a recipe stage's own training length
+        value = options.pop(name, None)
+        if value is not None:
+            cfg = replace(cfg, **{name: int(value)})  # type: ignore[call-overload]
+    if warm:
+        cfg = replace(cfg, ehr_warm_start=warm)
+    subsample = f"at most {cfg.val_max_windows}" if cfg.val_max_windows else "all"
+    typer.echo(
+        f"per-epoch 'val AUROC (early stopping)': uncalibrated, on a fixed subsample of "
+        f"{subsample} validation windows, chooses the epoch kept; the final 'val AUROC' below "
+        "is of the calibrated model on every validation window"
+    )
+
+    def progress(r: EpochRecord) -> None:
         typer.echo(
-            f"wrote {out}: {ckpt.model_id} {ckpt.model_version}; val AUROC {m['val_auroc']:.4f}, "
-            f"ECE {m['val_ece']:.4f}; {time.perf_counter() - started:.0f} s"
+            f"epoch {r.epoch:2d}  loss {r.train_loss:.4f}  val AUROC (early stopping) "
+            f"{r.val_auroc:.4f}  ({r.seconds:.1f} s)"
         )
+
+    started = time.perf_counter()
+    ckpt = train_from_cohort(cohort, out, spec=spec, net_overrides=options, cfg=cfg,
+                             on_epoch=progress)  # fmt: skip
+    m = ckpt.card.metrics
+    typer.echo(
+        f"wrote {out}: {ckpt.model_id} {ckpt.model_version}; val AUROC {m['val_auroc']:.4f} "
+        f"(calibrated, all {m['val_windows']:.0f} validation windows), ECE {m['val_ece']:.4f}; "
+        f"{time.perf_counter() - started:.0f} s"
+    )

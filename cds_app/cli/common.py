@@ -17,9 +17,3 @@ def load_settings() -> Settings:
         raise typer.Exit(2) from exc
     configure_logging(settings.log_level, json_format=settings.log_json)
     return settings
-
-
-def not_built(component: str) -> None:
-    """Say clearly that a component is not available yet and exit non-zero."""
-    typer.secho(f"{component} is not built yet in this version of VentFusion.", err=True)
-    raise typer.Exit(3)

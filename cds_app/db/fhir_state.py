@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from cds_app import CdsAppError
 from cds_app.db.tables import FhirCursorRow, FhirEventMarkRow, FhirSeenRow
@@ -18,18 +19,25 @@ class DbSeenStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def version_of(self, ref: str) -> str | None:
-        """The version last ingested for ``ref`` (``Observation/<id>``), if any."""
+    def versions_of(self, refs: Collection[str]) -> dict[str, str]:
+        """The version last ingested for each of ``refs`` (``Observation/<id>``) seen, one query."""
+        if not refs:
+            return {}
         with Session(self._engine) as session:
-            row = session.get(FhirSeenRow, ref)
-            return row.version_id if row else None
+            rows = session.exec(select(FhirSeenRow).where(col(FhirSeenRow.ref).in_(list(refs))))
+            return {row.ref: row.version_id for row in rows}
 
-    def remember(self, ref: str, version_id: str) -> None:
-        """Record that ``version_id`` of ``ref`` was ingested."""
+    def remember(self, versions: Mapping[str, str]) -> None:
+        """Record each ``ref -> version`` as ingested, in one transaction."""
+        if not versions:
+            return
         with Session(self._engine) as session:
-            row = session.get(FhirSeenRow, ref) or FhirSeenRow(ref=ref, version_id=version_id)
-            row.version_id = version_id
-            session.add(row)
+            query = select(FhirSeenRow).where(col(FhirSeenRow.ref).in_(list(versions)))
+            rows = {row.ref: row for row in session.exec(query)}
+            for ref, version_id in versions.items():
+                row = rows.get(ref) or FhirSeenRow(ref=ref, version_id=version_id)
+                row.version_id = version_id
+                session.add(row)
             session.commit()
 
 

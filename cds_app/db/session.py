@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -99,12 +98,3 @@ def commit_unless_duplicate(engine: Engine, rows: Sequence[SQLModel]) -> bool:
             session.rollback()
             return False
     return True
-
-
-def get_db(request: Request) -> Iterator[Session]:
-    """FastAPI dependency: one session per request, closed afterwards."""
-    with Session(request.app.state.ctx.db) as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_db)]

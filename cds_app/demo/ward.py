@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from dicom_listener.convert_export import choose_modality, film_dataset, read_film_pixels
-from fhir_adapter.convert_export import build_observation, build_patient
+from dicom_listener.cohort_dicom_export import choose_modality, film_dataset, read_film_pixels
+from fhir_adapter.cohort_fhir_export import build_observation, build_patient
 from model.cohort import Cohort, CohortFilm, CohortPatient
 
 JsonDict = dict[str, Any]

@@ -52,7 +52,7 @@ def build_cds_service(
         service_id=settings.hooks.service_id,
         base_url=settings.base_url,
         audience_base=(settings.hooks.audience or settings.base_url).rstrip("/"),
-        mrn_system=settings.fhir.mrn_system or settings.patient_id_system,
+        mrn_system=settings.mrn_system,
         lookback_h=settings.model.lookback_h,
         fhir_budget_s=settings.hooks.fhir_timeout_s,
         low_risk_card=settings.hooks.low_risk_card,

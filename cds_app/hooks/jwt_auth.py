@@ -3,7 +3,7 @@
 Asymmetric algorithms only, ``kid`` required, ``iss`` from an allowlist whose JWKS comes from a
 URL (fetched with httpx, cached, refreshed on an unknown ``kid`` at most every ``refresh_s``) or a
 file, ``aud`` exactly the endpoint called, ``exp``/``iat`` required, ``jti`` never seen before.
-Anything else fails closed with ``AuthError`` (401).
+Anything else fails closed with ``TokenError`` (401).
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from typing import Protocol
 
 from cds_app.security.jwt_verify import JwksSource, TokenError, bearer_token, verify_signed_jwt
 
-__all__ = ["AuthError", "Caller", "JwksSource", "JwtVerifier", "RedisReplayCache", "ReplayCache"]
-
-AuthError = TokenError  # the call is not authenticated; answered with 401
+__all__ = ["Caller", "JwksSource", "JwtVerifier", "RedisReplayCache", "ReplayCache"]
 
 
 class ReplayCache(Protocol):
@@ -53,8 +51,8 @@ class JwtVerifier:
         self._max_lifetime_s = max_lifetime_s
 
     def verify(self, authorization: str | None, audience: str | list[str]) -> Caller:
-        """Check an ``Authorization`` header for the endpoint ``audience``; raise AuthError."""
-        token = bearer_token(authorization)  # raises AuthError when there is none
+        """Check an ``Authorization`` header for the endpoint ``audience``; raise TokenError."""
+        token = bearer_token(authorization)  # raises TokenError when there is none
         claims = verify_signed_jwt(
             token,
             self._issuers,
@@ -67,14 +65,14 @@ class JwtVerifier:
         now = time.time()
         iat, exp = float(claims["iat"]), float(claims["exp"])
         if iat > now + self._leeway_s:
-            raise AuthError("iat in the future")
+            raise TokenError("iat in the future")
         if exp - iat > self._max_lifetime_s:
-            raise AuthError("token lifetime too long")
+            raise TokenError("token lifetime too long")
         jti = claims["jti"]
         if not isinstance(jti, str) or not jti:
-            raise AuthError("jti required")
+            raise TokenError("jti required")
         if not self._replay.first_use(iss, jti, datetime.fromtimestamp(exp + self._leeway_s, UTC)):
-            raise AuthError("jti already used (replay)")
+            raise TokenError("jti already used (replay)")
         sub = claims.get("sub")
         tenant = claims.get("tenant")
         return Caller(

@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 
 from fhir_adapter.codes import CodeTable
-from fhir_adapter.convert_observation import map_observation
+from fhir_adapter.observation_mapping import map_observation
 from fhir_adapter.resources import Observation
 from model.schemas import Measurement, PatientKey
 

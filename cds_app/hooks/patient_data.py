@@ -25,8 +25,8 @@ import msgspec
 from cds_app.hooks.errors import BadRequestError, DataUnavailableError
 from cds_app.hooks.mapping_cache import ObservationMappingCache
 from cds_app.hooks.requests import HookRequest
-from fhir_adapter.convert_patient import patient_key, static_info
 from fhir_adapter.paging import PageCursor, origin
+from fhir_adapter.patient_mapping import patient_key, static_info
 from fhir_adapter.resources import (
     Bundle,
     Observation,

@@ -103,7 +103,7 @@ class CdsService:
         )
 
     def authenticate(self, authorization: str | None, path: str) -> Caller:
-        """Verify the caller's JWT for the endpoint at ``path``; raise AuthError (401)."""
+        """Verify the caller's JWT for the endpoint at ``path``; raise TokenError (401)."""
         if self._verifier is None:
             return INSECURE_CALLER
         audiences = [f"{self.config.audience_base}{path}"]

@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from cds_app.context import AppContext
+from cds_app.context import AppContext, ContextDep
 from cds_app.pages.view import risk_page_view
 from model.schemas import PatientKey
 
@@ -21,11 +21,6 @@ PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parents[1] / "templates"))
 
 router = APIRouter(tags=["pages"])
-
-
-def _ctx(request: Request) -> AppContext:
-    ctx: AppContext = request.app.state.ctx
-    return ctx
 
 
 def _allowed_patient(request: Request, ctx: AppContext) -> tuple[str | None, str]:
@@ -48,10 +43,11 @@ def _forbidden() -> HTMLResponse:
 
 @router.get("/risk", response_class=HTMLResponse)
 async def risk_page(
-    request: Request, key: str | None = Query(default=None, min_length=3, max_length=300)
+    request: Request,
+    ctx: ContextDep,
+    key: str | None = Query(default=None, min_length=3, max_length=300),
 ) -> Response:
     """The risk trend page of the launched patient (or of ``key`` = ``system|value`` in demo)."""
-    ctx = _ctx(request)
     allowed, actor = _allowed_patient(request, ctx)
     key = key or allowed
     if not key or (allowed is not None and allowed != key):
@@ -70,10 +66,12 @@ async def risk_page(
 
 @router.get("/films/{sop_instance_uid}/thumbnail.png", response_class=Response)
 async def film_thumbnail(
-    request: Request, sop_instance_uid: str, key: str = Query(min_length=3, max_length=300)
+    request: Request,
+    sop_instance_uid: str,
+    ctx: ContextDep,
+    key: str = Query(min_length=3, max_length=300),
 ) -> Response:
     """The stored thumbnail of a film of the patient ``key``."""
-    ctx = _ctx(request)
     allowed, _ = _allowed_patient(request, ctx)
     if allowed is not None and allowed != key:
         return Response(status_code=403)
@@ -84,9 +82,8 @@ async def film_thumbnail(
 
 
 @router.get("/model-card", response_class=HTMLResponse)
-async def model_card(request: Request) -> Response:
+async def model_card(request: Request, ctx: ContextDep) -> Response:
     """The model card of the loaded model (the cards' source link)."""
-    ctx = _ctx(request)
     return TEMPLATES.TemplateResponse(
         request,
         "model_card.html",

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from cds_app.context import AppContext
+from cds_app.context import AppContext, ContextDep
 from cds_app.pages.session import PageSession
 from cds_app.pages.smart import SmartLaunchError
 
@@ -35,11 +35,11 @@ def error_page(text: str, status: int = 400) -> HTMLResponse:
 @router.get("/smart/launch", response_class=RedirectResponse)
 async def smart_launch(
     request: Request,
+    ctx: ContextDep,
     iss: str = Query(default="", max_length=2048),
     launch: str = Query(default="", max_length=4096),
 ) -> Response:
     """EHR launch: check the allowlist, discover the EHR, redirect to its authorize endpoint."""
-    ctx: AppContext = request.app.state.ctx
     if not iss or not launch:
         return error_page("A launch needs iss and launch: open VentFusion from your EHR.")
     try:
@@ -60,12 +60,12 @@ async def smart_launch(
 @router.get("/smart/callback", response_class=RedirectResponse)
 async def smart_callback(
     request: Request,
+    ctx: ContextDep,
     state: str = Query(default="", max_length=128),
     code: str | None = Query(default=None, max_length=4096),
     error: str | None = Query(default=None, max_length=200),
 ) -> Response:
     """Exchange the code (PKCE), verify the id_token, open the launched patient's page."""
-    ctx: AppContext = request.app.state.ctx
     launch = ctx.page_sessions.launch_of(request, state)
     if launch is None:
         return error_page("This launch was not started in this browser or has expired; "

@@ -19,9 +19,9 @@ from sqlmodel import Session, col, select
 
 from cds_app.db.tables import PatientRow, PredictionRow
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_procedure import VentilationCodes
 from fhir_adapter.identity import PatientResolver
 from fhir_adapter.outcomes import ventilation_starts
+from fhir_adapter.procedure_mapping import VentilationCodes
 from model.monitoring import MonitoringReport, PastPrediction
 from model.schemas import PatientKey
 

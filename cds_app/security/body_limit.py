@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fhir_adapter.convert_outcome import operation_outcome
+from fhir_adapter.outcome_building import operation_outcome
 
 #: (scope, endpoint name, body bytes received from the server, refused with 413)
 BodyObserver = Callable[[Scope, str, int, bool], None]

@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         return self.loopback_mode and self.database_url.startswith("sqlite")
 
     @property
+    def mrn_system(self) -> str:
+        """The identifier system of patient MRNs in the EHR: ``fhir.mrn_system``, else
+        ``patient_id_system`` (also the DICOM issuer)."""
+        return self.fhir.mrn_system or self.patient_id_system
+
+    @property
     def base_url(self) -> str:
         if self.public_base_url:
             return self.public_base_url.rstrip("/")

@@ -143,9 +143,3 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def write_manifest(path: Path, manifest: BackboneManifest) -> None:
-    """Write a manifest as indented JSON (what ``docs/model.md`` shows)."""
-    data = manifest.model_dump(mode="json", exclude_none=True)
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

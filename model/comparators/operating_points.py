@@ -7,7 +7,6 @@ a reweighting (each window weighs as many times as its patient was drawn), never
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,63 +14,13 @@ from numpy.typing import NDArray
 
 from model.comparators.errors import ComparatorError
 from model.comparators.windows import EvaluationWindows
+from model.evaluation.metrics import Confusion, ratio
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 #: Relative slack when comparing a specificity with its target (floating-point sums).
 _SPEC_TOL = 1e-9
-
-
-def _ratio(num: float, den: float) -> float:
-    return num / den if den > 0 else float("nan")
-
-
-@dataclass(frozen=True, slots=True)
-class Confusion:
-    """Weighted confusion counts of a binary alert against the labels."""
-
-    tp: float
-    fp: float
-    tn: float
-    fn: float
-
-    @property
-    def sensitivity(self) -> float:
-        return _ratio(self.tp, self.tp + self.fn)
-
-    @property
-    def specificity(self) -> float:
-        return _ratio(self.tn, self.tn + self.fp)
-
-    @property
-    def ppv(self) -> float:
-        return _ratio(self.tp, self.tp + self.fp)
-
-    @property
-    def npv(self) -> float:
-        return _ratio(self.tn, self.tn + self.fn)
-
-    def metrics(self) -> dict[str, float]:
-        """Sensitivity, specificity, PPV and NPV."""
-        return {
-            "sensitivity": self.sensitivity,
-            "specificity": self.specificity,
-            "ppv": self.ppv,
-            "npv": self.npv,
-        }
-
-
-def confusion(
-    labels: NDArray[np.generic], alerts: NDArray[np.generic], weights: FloatArray | None = None
-) -> Confusion:
-    """Confusion counts of ``alerts`` (bool/0-1; NaN counts as no alert) against ``labels``."""
-    y = np.asarray(labels).astype(bool)
-    a = np.nan_to_num(np.asarray(alerts, dtype=np.float64), nan=0.0) > 0.5
-    w = np.ones(y.shape) if weights is None else np.asarray(weights, dtype=np.float64)
-    pos, neg = float(w @ y), float(w @ ~y)
-    tp, fp = float(w @ (y & a)), float(w @ (~y & a))
-    return Confusion(tp=tp, fp=fp, tn=neg - fp, fn=pos - tp)
 
 
 class ScoreRanking:
@@ -131,17 +80,6 @@ class ScoreRanking:
         return int(np.searchsorted(cum_neg, allowed_fp, side="right")) - 1
 
 
-def threshold_at_specificity(
-    labels: NDArray[np.generic], scores: NDArray[np.generic], target_specificity: float
-) -> float:
-    """Lowest threshold ``t`` such that the alert ``score >= t`` has specificity ≥ the target.
-
-    This is the model's most sensitive operating point that keeps a comparator's specificity;
-    ``inf`` if even the highest score would alert on too many negatives.
-    """
-    return ScoreRanking(labels, scores).threshold(target_specificity)
-
-
 @dataclass(frozen=True, slots=True)
 class AlertBurden:
     """Alert onsets per patient-day and lead time of the first correct alert."""
@@ -183,29 +121,9 @@ def alert_burden(windows: EvaluationWindows, alerts: NDArray[np.generic]) -> Ale
     caught = np.isfinite(first_hit)
     leads = vent_by_patient[caught] - first_hit[caught]
     return AlertBurden(
-        alerts_per_patient_day=_ratio(float(onsets.sum()), days),
+        alerts_per_patient_day=ratio(float(onsets.sum()), days),
         alert_window_fraction=float(a.mean()),
         median_lead_time_h=float(np.median(leads)) if leads.size else float("nan"),
         patients_caught=int(caught.sum()),
         patients_ventilated=int(ventilated.size),
     )
-
-
-def bootstrap_weights(windows: EvaluationWindows, n_boot: int, seed: int) -> Iterator[FloatArray]:
-    """Per-window weights of ``n_boot`` patient-level bootstrap replicates (patients drawn with
-    replacement; a window weighs as many times as its patient was drawn)."""
-    rng = np.random.default_rng(seed)
-    p = windows.n_patients
-    for _ in range(n_boot):
-        counts = np.bincount(rng.integers(0, p, size=p), minlength=p).astype(np.float64)
-        yield counts[windows.codes]
-
-
-def percentile_ci(samples: FloatArray, level: float) -> tuple[float, float]:
-    """Percentile interval of bootstrap samples, ignoring replicates where the metric is NaN."""
-    finite = samples[np.isfinite(samples)]
-    if finite.size == 0:
-        return float("nan"), float("nan")
-    tail = (1.0 - level) / 2.0 * 100.0
-    lo, hi = np.percentile(finite, [tail, 100.0 - tail])
-    return float(lo), float(hi)

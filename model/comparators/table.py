@@ -13,17 +13,11 @@ from numpy.typing import NDArray
 from sklearn.metrics import roc_auc_score
 
 from model.comparators.errors import ComparatorError
-from model.comparators.operating_points import (
-    AlertBurden,
-    Confusion,
-    ScoreRanking,
-    alert_burden,
-    bootstrap_weights,
-    confusion,
-    percentile_ci,
-)
+from model.comparators.operating_points import AlertBurden, ScoreRanking, alert_burden
 from model.comparators.rules import RULES_BY_NAME
 from model.comparators.windows import EvaluationWindows
+from model.evaluation.bootstrap import percentile_ci, replicate_weights
+from model.evaluation.metrics import Confusion, confusion
 
 logger = logging.getLogger(__name__)
 
@@ -192,7 +186,7 @@ def comparison_table(
     yf = y.astype(np.float64)
     hit = {r: yf * (np.nan_to_num(flags[r], nan=0.0) > 0.5) for r in rule_names}
     false_alarm = {r: (1.0 - yf) * (np.nan_to_num(flags[r], nan=0.0) > 0.5) for r in rule_names}
-    for b, w in enumerate(bootstrap_weights(windows, n_boot, seed)):
+    for b, w in enumerate(replicate_weights(windows.codes, windows.n_patients, n_boot, seed)):
         cums = [rankings[m].cumulative(w) for m in model_names]
         pos = float(w @ yf)
         neg = float(w.sum()) - pos

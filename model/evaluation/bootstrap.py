@@ -1,11 +1,18 @@
-"""Patient-level bootstrap: resample patients (all their windows) with replacement."""
+"""Patient-level bootstrap: resample patients (all their windows) with replacement.
+
+The one home of the bootstrap helpers: replicate weights (a replicate is a reweighting — each
+window weighs as many times as its patient was drawn — never a copy), percentile intervals, and
+the AUROC/AUPRC intervals of the report; the comparators table uses the same weights and
+intervals.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from model.evaluation.metrics import auprc, auroc
 
@@ -25,12 +32,32 @@ class Interval:
         return f"{self.estimate:.{digits}f} ({self.low:.{digits}f}–{self.high:.{digits}f})"
 
 
+def replicate_weights(
+    codes: NDArray[np.int64], n_patients: int, n_boot: int, seed: int
+) -> Iterator[NDArray[np.float64]]:
+    """Per-window weights of ``n_boot`` replicates; ``codes`` is each window's patient index
+    (``0 .. n_patients-1``): ``n_patients`` patients are drawn with replacement per replicate."""
+    rng = np.random.default_rng(seed)
+    uniform = np.full(n_patients, 1.0 / n_patients)
+    for _ in range(n_boot):
+        yield rng.multinomial(n_patients, uniform)[codes].astype(np.float64)
+
+
 def patient_weights(patients: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-replicate window weights ``(n_boot, W)``: how often each window's patient was drawn."""
     uniq, inverse = np.unique(patients, return_inverse=True)
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(len(uniq), np.full(len(uniq), 1.0 / len(uniq)), size=n_boot)
-    return counts[:, inverse].astype(np.float64), uniq
+    weights = list(replicate_weights(inverse, len(uniq), n_boot, seed))
+    return np.stack(weights) if weights else np.zeros((0, len(inverse))), uniq
+
+
+def percentile_ci(samples: NDArray[np.float64], level: float) -> tuple[float, float]:
+    """Percentile interval of bootstrap samples, ignoring replicates where the metric is NaN."""
+    finite = samples[np.isfinite(samples)]
+    if finite.size == 0:
+        return float("nan"), float("nan")
+    tail = (1.0 - level) / 2.0 * 100.0
+    lo, hi = np.percentile(finite, [tail, 100.0 - tail])
+    return float(lo), float(hi)
 
 
 def _weighted_auroc(y: np.ndarray, s: np.ndarray, w: np.ndarray) -> float:
@@ -62,12 +89,8 @@ def bootstrap_metric(
     s = np.asarray(scores, np.float64)
     point = auroc(y, s) if metric == "auroc" else auprc(y, s)
     fn = _weighted_auroc if metric == "auroc" else _weighted_auprc
-    reps = np.asarray([fn(y, s, w) for w in weights])
-    reps = reps[np.isfinite(reps)]
-    if reps.size == 0:
-        return Interval(point, float("nan"), float("nan"))
-    low, high = np.percentile(reps, [2.5, 97.5])
-    return Interval(point, float(low), float(high))
+    low, high = percentile_ci(np.asarray([fn(y, s, w) for w in weights]), 0.95)
+    return Interval(point, low, high)
 
 
 def bootstrap_difference(
@@ -76,11 +99,6 @@ def bootstrap_difference(
     """AUROC(a) - AUROC(b) with a paired patient-level bootstrap interval."""
     y = np.asarray(labels, np.float64)
     point = auroc(y, scores_a) - auroc(y, scores_b)
-    reps = np.asarray(
-        [_weighted_auroc(y, scores_a, w) - _weighted_auroc(y, scores_b, w) for w in weights]
-    )
-    reps = reps[np.isfinite(reps)]
-    if reps.size == 0:
-        return Interval(point, float("nan"), float("nan"))
-    low, high = np.percentile(reps, [2.5, 97.5])
-    return Interval(float(point), float(low), float(high))
+    reps = [_weighted_auroc(y, scores_a, w) - _weighted_auroc(y, scores_b, w) for w in weights]
+    low, high = percentile_ci(np.asarray(reps), 0.95)
+    return Interval(float(point), low, high)

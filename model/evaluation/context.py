@@ -42,6 +42,8 @@ class EvaluationContext:
     reference: str = "ehr_only"
     n_boot: int = 500
     seed: int = 0
+    # (n,) hours from the stay start to the end of the patient's record (stay end); None unknown
+    record_hours: np.ndarray | None = None
     _weights: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:

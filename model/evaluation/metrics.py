@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from numpy.typing import NDArray
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from model.calibration import sigmoid
+from model.calibration import fit_platt
 
 
 def _both_classes(labels: np.ndarray) -> bool:
@@ -45,38 +48,81 @@ def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int 
 
 
 def calibration_slope_intercept(labels: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
-    """Logistic recalibration ``logit(P(y)) = intercept + slope * logit(p)`` (ideal 1, 0)."""
+    """Logistic recalibration ``logit(P(y)) = intercept + slope * logit(p)`` (ideal 1, 0): the
+    Platt fit of the labels on ``logit(p)``."""
     y = np.asarray(labels, np.float64)
     if not _both_classes(y):
         return float("nan"), float("nan")
     p = np.clip(np.asarray(probs, np.float64), 1e-6, 1 - 1e-6)
-    x = np.log(p / (1 - p))
-    w = np.zeros(2)
-    design = np.stack([np.ones_like(x), x], axis=1)
-    for _ in range(50):  # Newton-Raphson on the logistic log-likelihood
-        mu = sigmoid(design @ w)
-        grad = design.T @ (y - mu)
-        hess = design.T @ (design * (mu * (1 - mu))[:, None]) + 1e-9 * np.eye(2)
-        step = np.linalg.solve(hess, grad)
-        w += step
-        if np.abs(step).max() < 1e-10:
-            break
-    return float(w[1]), float(w[0])
+    fit = fit_platt(np.log(p / (1 - p)), y)
+    return fit.a, fit.b
+
+
+def ratio(num: float, den: float) -> float:
+    """``num / den``, NaN when ``den`` is not positive."""
+    return num / den if den > 0 else float("nan")
+
+
+@dataclass(frozen=True, slots=True)
+class Confusion:
+    """Weighted confusion counts of a binary alert against the labels."""
+
+    tp: float
+    fp: float
+    tn: float
+    fn: float
+
+    @property
+    def sensitivity(self) -> float:
+        return ratio(self.tp, self.tp + self.fn)
+
+    @property
+    def specificity(self) -> float:
+        return ratio(self.tn, self.tn + self.fp)
+
+    @property
+    def ppv(self) -> float:
+        return ratio(self.tp, self.tp + self.fp)
+
+    @property
+    def npv(self) -> float:
+        return ratio(self.tn, self.tn + self.fn)
+
+    def metrics(self) -> dict[str, float]:
+        """Sensitivity, specificity, PPV and NPV."""
+        return {
+            "sensitivity": self.sensitivity,
+            "specificity": self.specificity,
+            "ppv": self.ppv,
+            "npv": self.npv,
+        }
+
+
+def confusion(
+    labels: NDArray[np.generic],
+    alerts: NDArray[np.generic],
+    weights: NDArray[np.float64] | None = None,
+) -> Confusion:
+    """Confusion counts of ``alerts`` (bool/0-1; NaN counts as no alert) against ``labels``."""
+    y = np.asarray(labels).astype(bool)
+    a = np.nan_to_num(np.asarray(alerts, dtype=np.float64), nan=0.0) > 0.5
+    w = np.ones(y.shape) if weights is None else np.asarray(weights, dtype=np.float64)
+    pos, neg = float(w @ y), float(w @ ~y)
+    tp, fp = float(w @ (y & a)), float(w @ (~y & a))
+    return Confusion(tp=tp, fp=fp, tn=neg - fp, fn=pos - tp)
 
 
 def operating_point(labels: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float]:
     """Sensitivity, specificity, PPV and alert rate at ``p >= threshold``."""
     y = np.asarray(labels) > 0.5
     alert = np.asarray(probs) >= threshold
-    tp, fp = float((alert & y).sum()), float((alert & ~y).sum())
-    fn, tn = float((~alert & y).sum()), float((~alert & ~y).sum())
-    nan = float("nan")
+    counts = confusion(y, alert)
     return {
         "threshold": float(threshold),
-        "sensitivity": tp / (tp + fn) if tp + fn else nan,
-        "specificity": tn / (tn + fp) if tn + fp else nan,
-        "ppv": tp / (tp + fp) if tp + fp else nan,
-        "alert_rate": float(alert.mean()) if y.size else nan,
+        "sensitivity": counts.sensitivity,
+        "specificity": counts.specificity,
+        "ppv": counts.ppv,
+        "alert_rate": float(alert.mean()) if y.size else float("nan"),
     }
 
 

@@ -18,6 +18,7 @@ from model.evaluation.sections_core import (
     OperatingPointSection,
 )
 from model.evaluation.sections_subgroups import GateSection, SubgroupSection, TargetsSection
+from model.evaluation.windows_note import window_lines, window_summary
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ def write_report(
             "patients": len(set(ctx.patient_ids.tolist())),
             "positives": int(ctx.labels.sum()),
             "windows_with_film": int(ctx.film_present.sum()),
+            "windows_detail": window_summary(ctx),
         },
         "models": ctx.models,
         "primary": ctx.primary,
@@ -100,6 +102,7 @@ def write_report(
         f"- windows: {d['windows']} hourly prediction times from {d['patients']} patients; "
         f"{d['positives']} positive (ventilation within 24 h); "
         f"{d['windows_with_film']} with a film",
+        *window_lines(d["windows_detail"]),
         "- models: "
         + ", ".join(f"{n} = `{m['model_id']} {m['model_version']}`" for n, m in ctx.models.items()),
         f"- confidence intervals: patient-level bootstrap, {ctx.n_boot} replicates, "

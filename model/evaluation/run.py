@@ -72,6 +72,12 @@ def require_cohort_backbone(ckpt: Checkpoint, cohort: Any) -> None:
         )
 
 
+def _record_hours(cohort: Any, keys: np.ndarray) -> np.ndarray:
+    """Per window: hours from its patient's stay start to the end of the record."""
+    length = {p.key: (p.stay_end - p.stay_start).total_seconds() / 3600.0 for p in cohort.patients}
+    return np.asarray([length.get(str(k), np.nan) for k in keys], np.float64)
+
+
 def build_context(
     ckpts: Sequence[Checkpoint], cohort_dir: Path, split: str, n_boot: int, seed: int
 ) -> EvaluationContext:
@@ -142,6 +148,7 @@ def build_context(
         reference="ehr_only" if "ehr_only" in names else "",
         n_boot=n_boot,
         seed=seed,
+        record_hours=_record_hours(cohort, keys),
     )
 
 

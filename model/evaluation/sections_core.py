@@ -19,7 +19,7 @@ from model.evaluation.metrics import (
     operating_point,
     threshold_at_alert_rate,
 )
-from model.evaluation.plots import reliability_plot, roc_pr_plot
+from model.evaluation.plots import reliability_bins, reliability_plot, roc_pr_plot
 
 
 def _f(value: float, digits: int = 3) -> str:
@@ -62,7 +62,12 @@ class DiscriminationSection:
                 f"| oracle (true risk) | {_f(o['estimate'])} ({_f(o['ci_low'])}–"
                 f"{_f(o['ci_high'])}) | |"
             )
-        return "## Discrimination\n\n" + "\n".join(rows) + "\n\n![ROC and PR](roc_pr.png)\n"
+        return (
+            "## Discrimination\n\n"
+            + "\n".join(rows)
+            + "\n\n![ROC and PR](roc_pr.png)\n\nShaded: 95% patient-level bootstrap bands; "
+            "dotted on PR: the prevalence (a model without skill).\n"
+        )
 
     def plots(self, ctx: EvaluationContext, result: dict[str, Any], out_dir: Path) -> list[str]:
         roc_pr_plot(ctx, out_dir / "roc_pr.png")
@@ -92,6 +97,11 @@ class ComparisonSection:
         return out
 
     def markdown(self, ctx: EvaluationContext, result: dict[str, Any]) -> str:
+        if not result:
+            return (
+                "## Comparisons\n\nnot applicable: one model evaluated (pass several "
+                "--checkpoint to compare them).\n"
+            )
         rows = [
             "| comparison | ΔAUROC (95% CI, patient bootstrap) | DeLong p |",
             "|---|---|---|",
@@ -129,6 +139,7 @@ class CalibrationSection:
                 "ece": expected_calibration_error(ctx.labels, p),
                 "mean_predicted": float(np.mean(p)) if len(p) else float("nan"),
                 "observed_rate": float(np.mean(ctx.labels)) if len(p) else float("nan"),
+                "bins": reliability_bins(p, ctx.labels),
             }
         return out
 
@@ -139,7 +150,12 @@ class CalibrationSection:
                 f"| {name} | {_f(r['brier'], 4)} | {_f(r['calibration_slope'], 2)} | "
                 f"{_f(r['calibration_intercept'], 2)} | {_f(r['ece'], 4)} |"
             )
-        return "## Calibration\n\n" + "\n".join(rows) + "\n\n![Reliability](reliability.png)\n"
+        return (
+            "## Calibration\n\n"
+            + "\n".join(rows)
+            + "\n\n![Reliability](reliability.png)\n\nEach point is labelled with its "
+            "number of windows (10 equal-width bins; bins under 20 windows are not drawn).\n"
+        )
 
     def plots(self, ctx: EvaluationContext, result: dict[str, Any], out_dir: Path) -> list[str]:
         reliability_plot(ctx, out_dir / "reliability.png")

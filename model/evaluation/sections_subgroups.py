@@ -12,6 +12,24 @@ from model.evaluation.plots import gate_plot
 from model.evaluation.sections_core import _f, subgroup_auroc
 
 FILM_AGE_BINS = ((0.0, 12.0), (12.0, 24.0), (24.0, 48.0), (48.0, 72.01))
+NOT_APPLICABLE = "not applicable"
+
+
+def target_text(value: bool | str) -> str:
+    """A target's verdict: yes, NO, or why it does not apply (never "NO" for that)."""
+    if isinstance(value, str):
+        return value
+    return "yes" if value else "NO"
+
+
+def gate_not_applicable(ctx: EvaluationContext) -> str:
+    """Why the primary model's gate cannot be reported ("" when it can)."""
+    arch = ctx.models.get(ctx.primary, {}).get("arch", "")
+    if ctx.primary not in ctx.gates or arch != "gated":
+        return f"the primary model {ctx.primary} has no gate ({arch or 'unknown'} architecture)"
+    if not ctx.film_present.any():
+        return "no window has a film"
+    return ""
 
 
 class SubgroupSection:
@@ -20,13 +38,13 @@ class SubgroupSection:
     name = "subgroups"
 
     def compute(self, ctx: EvaluationContext) -> dict[str, Any]:
-        groups: dict[str, Any] = {
-            "film present": subgroup_auroc(ctx, ctx.film_present),
-            "no film": subgroup_auroc(ctx, ~ctx.film_present),
-        }
-        for lo, hi in FILM_AGE_BINS:
-            mask = ctx.film_present & (ctx.film_age_h >= lo) & (ctx.film_age_h < hi)
-            groups[f"film age {lo:.0f}-{min(hi, 72):.0f} h"] = subgroup_auroc(ctx, mask)
+        groups: dict[str, Any] = {}
+        if ctx.film_present.any():  # film subgroups do not apply to a cohort without films
+            groups["film present"] = subgroup_auroc(ctx, ctx.film_present)
+            groups["no film"] = subgroup_auroc(ctx, ~ctx.film_present)
+            for lo, hi in FILM_AGE_BINS:
+                mask = ctx.film_present & (ctx.film_age_h >= lo) & (ctx.film_age_h < hi)
+                groups[f"film age {lo:.0f}-{min(hi, 72):.0f} h"] = subgroup_auroc(ctx, mask)
         for phen in sorted(set(ctx.phenotype.tolist()) - {""}):
             groups[f"phenotype {phen}"] = subgroup_auroc(ctx, ctx.phenotype == phen)
         return groups
@@ -40,7 +58,15 @@ class SubgroupSection:
         for group, r in result.items():
             cells = " | ".join(_f(r["auroc"][n]) for n in names)
             rows.append(f"| {group} | {r['n']} | {_f(r['prevalence'])} | {cells} |")
-        return "## Subgroups (AUROC)\n\n" + "\n".join(rows) + "\n"
+        note = (
+            ""
+            if ctx.film_present.any()
+            else "\nFilm subgroups (film present, film age): not applicable, no window has a "
+            "film.\n"
+        )
+        if not result:
+            return "## Subgroups (AUROC)\n\nnot applicable: no subgroup is known here.\n" + note
+        return "## Subgroups (AUROC)\n\n" + "\n".join(rows) + "\n" + note
 
     def plots(self, ctx: EvaluationContext, result: dict[str, Any], out_dir: Path) -> list[str]:
         return []
@@ -53,8 +79,9 @@ class GateSection:
 
     def compute(self, ctx: EvaluationContext) -> dict[str, Any]:
         name = ctx.primary
-        if name not in ctx.gates:
-            return {}
+        why = gate_not_applicable(ctx)
+        if why:
+            return {"model": name, "applicable": False, "reason": why}
         gate = ctx.gates[name]
         has = ctx.film_present
 
@@ -70,6 +97,7 @@ class GateSection:
         p, p0 = ctx.scores[name], ctx.scores_without_film[name]
         out: dict[str, Any] = {
             "model": name,
+            "applicable": True,
             "film_present": stats(has),
             "ehr_ambiguous": stats(has & (ctx.ehr_ambiguous == 1.0)),
             "ehr_clear": stats(has & (ctx.ehr_ambiguous == 0.0)),
@@ -86,8 +114,8 @@ class GateSection:
         return out
 
     def markdown(self, ctx: EvaluationContext, result: dict[str, Any]) -> str:
-        if not result:
-            return ""
+        if not result.get("applicable"):
+            return f"## Context gate\n\nnot applicable: {result.get('reason', '')}.\n"
         rows = ["| windows with a film | n | mean gate | median gate |", "|---|---|---|---|"]
         for label, key in (
             ("all", "film_present"),
@@ -108,7 +136,7 @@ class GateSection:
         )
 
     def plots(self, ctx: EvaluationContext, result: dict[str, Any], out_dir: Path) -> list[str]:
-        if not result:
+        if not result.get("applicable"):
             return []
         gate_plot(ctx, result["model"], out_dir / "gate.png")
         return ["gate.png"]
@@ -134,31 +162,57 @@ class TargetsSection:
             return float(disc.get(name, {}).get("auroc", {}).get("estimate", float("nan")))
 
         checks: dict[str, Any] = {}
+        na = NOT_APPLICABLE
         if prim in disc and ref in disc and ref != prim:
             d = comp.get(f"{prim}_vs_{ref}", {})
             checks["fusion_beats_ehr_by_0.05"] = auc(prim) - auc(ref) >= 0.05
             checks["delong_p_below_0.01"] = float(d.get("delong_p", 1.0)) < 0.01
-        if prim in disc and "concat" in disc:
-            checks["gated_at_least_concat"] = auc(prim) >= auc("concat")
+        else:
+            why = (
+                f"{na}: the primary model is the EHR-only reference"
+                if prim == ref or ctx.models.get(prim, {}).get("arch") == "ehr_only"
+                else f"{na}: no EHR-only model evaluated beside {prim}"
+            )
+            checks["fusion_beats_ehr_by_0.05"] = why
+            checks["delong_p_below_0.01"] = why
+        checks["gated_at_least_concat"] = (
+            auc(prim) >= auc("concat")
+            if prim in disc and "concat" in disc
+            else f"{na}: no concat model evaluated"
+        )
+        # The oracle target ("within 0.03") is retired (issue 21): the observable ceiling's is it.
         ceiling = s.get("observable_ceiling", {})
-        if "ceiling_auroc" in ceiling and prim in disc:
-            gap = ceiling["ceiling_auroc"]["estimate"] - auc(prim)
-            checks[f"within_{ceiling['margin']}_of_observable_ceiling"] = gap <= ceiling["margin"]
+        margin = ceiling.get("margin", 0.025)
+        checks[f"within_{margin}_of_observable_ceiling"] = (
+            ceiling["ceiling_auroc"]["estimate"] - auc(prim) <= margin
+            if "ceiling_auroc" in ceiling and prim in disc
+            else f"{na}: the observable ceiling needs a simulator training cohort (--ceiling-train)"
+        )
         bedside = s.get("bedside_indices", {}).get("models", {})
-        if prim in bedside:
-            checks["auroc_above_rox_index"] = bedside[prim]["minus_rox"]["estimate"] > 0
+        checks["auroc_above_rox_index"] = (
+            bedside[prim]["minus_rox"]["estimate"] > 0
+            if prim in bedside
+            else f"{na}: no window where the ROX index can be computed"
+        )
         if prim in cal:
             checks["ece_at_most_0.03"] = cal[prim]["ece"] <= 0.03
-        if gate:
+        if gate.get("applicable"):
+            amb, clear = gate["ehr_ambiguous"], gate["ehr_clear"]
             checks["gate_higher_when_ehr_ambiguous"] = (
-                gate["ehr_ambiguous"]["mean"] > gate["ehr_clear"]["mean"]
+                amb["mean"] > clear["mean"]
+                if amb["n"] and clear["n"]
+                else f"{na}: EHR ambiguity is known only for simulated cohorts"
             )
             checks["no_film_equals_ehr_path"] = gate["no_film_max_abs_difference_vs_ehr_path"] == 0
-        return {k: bool(v) for k, v in checks.items()}
+        else:
+            why = f"{na}: {gate.get('reason', 'no gate')}"
+            checks["gate_higher_when_ehr_ambiguous"] = why
+            checks["no_film_equals_ehr_path"] = why
+        return {k: v if isinstance(v, str) else bool(v) for k, v in checks.items()}
 
     def markdown(self, ctx: EvaluationContext, result: dict[str, Any]) -> str:
         rows = ["| target | met |", "|---|---|"]
-        rows += [f"| {k} | {'yes' if v else 'NO'} |" for k, v in result.items()]
+        rows += [f"| {k} | {target_text(v)} |" for k, v in result.items()]
         return "## Targets\n\n" + "\n".join(rows) + "\n"
 
     def plots(self, ctx: EvaluationContext, result: dict[str, Any], out_dir: Path) -> list[str]:

@@ -16,10 +16,10 @@ from model.synth.films import FilmSpec, schedule_films
 from model.synth.physiology import simulate_physiology
 from model.synth.png import write_png16
 from model.synth.render import FilmRenderer
-from model.variables import VARIABLE_NAMES
+from model.variables import BY_NAME, VARIABLE_NAMES
 
 _EPOCH = np.datetime64("1970-01-01T00:00:00", "s")
-_VALUE_FORMAT = {"ph": "{:.2f}", "creatinine": "{:.2f}", "temperature": "{:.1f}"}
+_DECIMALS = tuple(BY_NAME[name].decimals for name in VARIABLE_NAMES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +90,8 @@ def simulate_patient(
     names = np.asarray(VARIABLE_NAMES)[charted.variable]
     times = _iso(start_s + charted.seconds)
     values = [
-        _VALUE_FORMAT.get(n, "{:g}").format(v)
-        for n, v in zip(names.tolist(), charted.value.tolist(), strict=True)
+        f"{v:.{_DECIMALS[i]}f}"
+        for i, v in zip(charted.variable.tolist(), charted.value.tolist(), strict=True)
     ]
     measurement_text = "".join(
         f"{key},{t},{n},{v}\n"

@@ -15,7 +15,7 @@ from model import ModelError
 from model.applicability.fit import fit_applicability
 from model.backbone.cohort import cohort_backbone
 from model.calibration import choose_thresholds, fit_fusion_platt, fit_platt
-from model.checkpoint import Checkpoint, ModelCard, save_checkpoint
+from model.checkpoint import DATA_LIMITATION, Checkpoint, ModelCard, save_checkpoint
 from model.cohort import Cohort, read_cohort
 from model.evaluation.metrics import auprc, auroc, brier, expected_calibration_error
 from model.features.dataset import WindowSet, build_windows, fit_on_split, split_of
@@ -24,6 +24,7 @@ from model.nets import FusionNet, NetConfig
 from model.nets.monotone import bedside_text, default_bedside
 from model.schemas import BackboneIdentity
 from model.training.batches import score_windows
+from model.training.cohort_checks import check_trainable
 from model.training.film_pretrain import (
     embed_store,
     film_targets,
@@ -44,7 +45,6 @@ ARCH_TITLES = {
     "image_only": "chest-film only",
 }
 LIMITATIONS = [
-    "Trained and validated on synthetic patients only; not validated on real patients.",
     "Not a medical device; decision support for clinicians, never an autonomous decision.",
     "Inputs outside the plausible range of a variable are dropped as artifacts.",
     "Films older than the configured maximum age, or acquired after the prediction time, are "
@@ -160,6 +160,15 @@ def train_from_cohort(
     cohort = read_cohort(cohort_dir)
     windows = build_windows(cohort, spec)
     rows = split_rows(windows, cfg)
+    net_cfg = NetConfig(n_inputs=spec.n_inputs, lookback_h=spec.lookback_h)
+    net_cfg = replace(net_cfg, **default_bedside(spec.variables))  # type: ignore[arg-type]
+    if windows.films.is_embedding:
+        net_cfg = replace(
+            net_cfg, cxr_encoder="embedding", embedding_dim=int(windows.films.data.shape[1])
+        )
+    net_cfg = replace(net_cfg, **dict(net_overrides or {}))  # type: ignore[arg-type]
+    backbone = _embedding_backbone(cohort, windows, net_cfg)
+    check_trainable(cohort, windows, rows.train, rows.val)
     train_keys = {windows.patient_keys[p] for p in np.unique(windows.patient[rows.train])}
     norm: Normalisation = fit_on_split(cohort, windows, train_keys)
     log.info(
@@ -169,14 +178,6 @@ def train_from_cohort(
         len(rows.test),
         len(train_keys),
     )
-    net_cfg = NetConfig(n_inputs=spec.n_inputs, lookback_h=spec.lookback_h)
-    net_cfg = replace(net_cfg, **default_bedside(spec.variables))  # type: ignore[arg-type]
-    if windows.films.is_embedding:
-        net_cfg = replace(
-            net_cfg, cxr_encoder="embedding", embedding_dim=int(windows.films.data.shape[1])
-        )
-    net_cfg = replace(net_cfg, **dict(net_overrides or {}))  # type: ignore[arg-type]
-    backbone = _embedding_backbone(cohort, windows, net_cfg)
     net = new_net(net_cfg, cfg)
     if cfg.ehr_warm_start:
         norm = warm_start_ehr(net, Path(cfg.ehr_warm_start), spec, cfg)
@@ -240,7 +241,7 @@ def train_from_cohort(
             "val_prevalence": float(labels.mean()) if len(labels) else float("nan"),
             **film_metrics,
         },
-        limitations=list(LIMITATIONS)
+        limitations=[DATA_LIMITATION[synthetic], *LIMITATIONS]
         + (
             [
                 f"Films are read by the site's backbone {backbone.label} (sha256 "

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from cds_app.app import create_app
 from cds_app.context import AppContext
+from cds_app.runtime import RunningComponents
 from cds_app.settings import Settings
 from model import ModelError
 from model.backbone.runtime import Backbone
@@ -91,7 +92,9 @@ def test_a_film_sent_over_c_store_is_read_by_the_backbone_and_used(
     acquired = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=30)
     path = make_film(tmp_path / "film.dcm", pixels=pixels,
                      acquired=acquired, tz_offset="+0000")  # fmt: skip
-    port = ctx.extras["dicom_listener"].port
+    running: RunningComponents = app_client.app.state.running  # type: ignore[attr-defined]
+    assert running.dicom_listener is not None
+    port = running.dicom_listener.port
     key = PatientKey(system=MRN_SYSTEM, value=PATIENT_ID)
     assert store_files(port, [path], called=AE_TITLE) == [0x0000]
     deadline = time.monotonic() + 60

@@ -40,10 +40,15 @@ def test_seen_versions_and_cursors_round_trip(db_url: str) -> None:
     engine = make_engine(db_url)
     migrate(engine)
     seen, cursors = DbSeenStore(engine), DbCursorStore(engine)
-    assert seen.version_of("Observation/o1") is None
-    seen.remember("Observation/o1", "2")
-    seen.remember("Observation/o1", "3")
-    assert seen.version_of("Observation/o1") == "3"
+    assert seen.versions_of(["Observation/o1"]) == {}
+    seen.remember({"Observation/o1": "2", "Observation/o2": "7"})
+    seen.remember({"Observation/o1": "3"})  # an update and nothing else in one write
+    assert seen.versions_of(["Observation/o1", "Observation/o2", "Observation/o9"]) == {
+        "Observation/o1": "3",
+        "Observation/o2": "7",
+    }
+    seen.remember({})
+    assert seen.versions_of([]) == {}
     mark = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
     cursors.set("poll", mark)
     assert cursors.get("poll") == mark

@@ -20,10 +20,11 @@ from fastapi.testclient import TestClient
 
 from cds_app.app import create_app
 from cds_app.context import AppContext
+from cds_app.fhir_wiring import FhirComponents
 from cds_app.settings import Settings
 from fhir_adapter.client import FhirClient
+from fhir_adapter.ingest_state import MemoryCursorStore, MemorySeenStore
 from fhir_adapter.service import build_ingest
-from fhir_adapter.stores import MemoryCursorStore, MemorySeenStore
 from tests.cds_app.conftest import BASE_URL, NOTIFICATION_SECRET, READ_AUDIENCE
 from tests.cds_app.fakes import FakeRiskModel
 from tests.conftest import REFERENCE_DIR
@@ -42,8 +43,8 @@ READ_GRANTS = [(SYSTEM_READ, None)] * 3 + [
 ]
 
 
-def hostile_processor(ehr: HostileEhr, ctx: AppContext) -> object:
-    """A notification processor whose FHIR server is ``ehr`` (no sockets)."""
+def hostile_fhir(ehr: HostileEhr, ctx: AppContext) -> FhirComponents:
+    """FHIR ingest whose FHIR server is ``ehr`` (no sockets), without write-back."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         status, body = ehr.answer(request.method, request.url.path)
@@ -53,9 +54,10 @@ def hostile_processor(ehr: HostileEhr, ctx: AppContext) -> object:
 
     client = FhirClient("https://ehr.example.org/fhir", retries=0,
                         transport=httpx.MockTransport(handler))  # fmt: skip
-    return build_ingest(client, ctx.measurement_sink, mrn_system=MRN_SYSTEM,
-                        seen=MemorySeenStore(), cursors=MemoryCursorStore(),
-                        patients=ctx.store, backfill=False).processor  # fmt: skip
+    services = build_ingest(client, ctx.measurement_sink, mrn_system=MRN_SYSTEM,
+                            seen=MemorySeenStore(), cursors=MemoryCursorStore(),
+                            patients=ctx.store, backfill=False)  # fmt: skip
+    return FhirComponents(client, services.processor, outbox_drain=None)
 
 
 def read_tokens(auth: TestEhr, seed: int = 3) -> Callable[[], dict[str, str]]:
@@ -87,7 +89,7 @@ def test_no_500_over_5000_hostile_requests(
     reference = REFERENCE_DIR if REFERENCE_DIR.is_dir() else None
     fixtures = load_fixtures(reference)
     ctx: AppContext = fuzz_client.app.state.ctx  # type: ignore[attr-defined]
-    ctx.fhir_processor = hostile_processor(HostileEhr(fixtures, seed=11), ctx)
+    ctx.fhir = hostile_fhir(HostileEhr(fixtures, seed=11), ctx)
     requests = HostileRequests(
         fixtures,
         ehr.token,

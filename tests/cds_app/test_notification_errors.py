@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
 from cds_app.api.fhir_notifications import build_fhir_notification_router
-from fhir_adapter.convert_notification import NotificationHint
 from fhir_adapter.ingest import IngestReport
+from fhir_adapter.notification_parsing import NotificationHint
 
 SECRET = "test-notification-secret"
 

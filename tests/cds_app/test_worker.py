@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cds_app.db.outbox import DbOutbox
@@ -12,10 +12,19 @@ from cds_app.demo.ehr_server import FhirStore, build_ehr_app
 from cds_app.demo.servers import running_server
 from cds_app.settings import Settings
 from cds_app.worker import run_worker
-from fhir_adapter.writer import RISK_KIND, prediction_dedup_key, prediction_payload
+from fhir_adapter.client import FhirClient
+from fhir_adapter.identity import PatientResolver
+from fhir_adapter.writer import (
+    RISK_KIND,
+    RiskAssessmentWriter,
+    drain_outbox,
+    prediction_dedup_key,
+    prediction_payload,
+)
 from model.schemas import PatientKey, RiskLevel, RiskPrediction
 from tests.cds_app.conftest import PSEUDONYM_KEY
 from tests.support.ehr import MRN_SYSTEM, patient
+from tests.support.fhir_server import FhirTestServer
 
 
 def test_worker_delivers_queued_risk_assessments_once(db_url: str, tmp_path: Path) -> None:
@@ -63,3 +72,58 @@ def test_worker_delivers_queued_risk_assessments_once(db_url: str, tmp_path: Pat
     assert ra["prediction"][0]["probabilityDecimal"] == 0.71
     assert len(store.all("Device")) == 1
     engine.dispose()
+
+
+def test_server_down_then_up_delivers_each_once_across_a_restart(db_url: str) -> None:
+    """Transient failures back off; a new worker (new engine) resumes from the table."""
+    server = FhirTestServer().start()
+    server.put(patient("p1", "MRN0001"))
+    as_of = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    predictions = [
+        RiskPrediction(
+            patient_key=PatientKey(system=MRN_SYSTEM, value="MRN0001"),
+            as_of=as_of + timedelta(hours=h),
+            probability=0.42,
+            level=RiskLevel.WARNING,
+            model_id="ventfusion-gated",
+            model_version="1.2.0",
+            image_weight=0.31,
+        )
+        for h in range(5)
+    ]
+    engine = make_engine(db_url)
+    migrate(engine)
+    outbox = DbOutbox(engine)
+    for pred in predictions + predictions[:2]:  # the engine enqueues two twice
+        outbox.enqueue(RISK_KIND, prediction_payload(pred), prediction_dedup_key(pred), as_of)
+    assert len(outbox.rows()) == 5
+    clock = [as_of]
+
+    async def drain(box: DbOutbox) -> tuple[int, int, int]:
+        async with FhirClient(server.base_url, retries=1, backoff_s=0.01) as client:
+            writer = RiskAssessmentWriter(
+                client, PatientResolver(client, MRN_SYSTEM), write_provenance=True
+            )
+            report = await drain_outbox(box, writer, now=lambda: clock[0])
+            return report.delivered, report.retried, report.failed
+
+    try:
+        server.down = True
+        assert asyncio.run(drain(outbox)) == (0, 5, 0)
+        assert asyncio.run(drain(outbox)) == (0, 0, 0)  # not due yet: backoff
+        server.down = False
+        clock[0] += timedelta(seconds=6)
+        engine.dispose()
+        restarted = make_engine(db_url)  # the worker restarted: state came from the table
+        reopened = DbOutbox(restarted)
+        assert asyncio.run(drain(reopened)) == (5, 0, 0)
+        assert asyncio.run(drain(reopened)) == (0, 0, 0)
+        assert [row.attempts for row in reopened.rows("delivered")] == [2] * 5
+        restarted.dispose()
+        stored = server.current("RiskAssessment")
+        assert len(stored) == 5
+        assert {r["subject"]["reference"] for r in stored} == {"Patient/p1"}
+        assert len(server.current("Device")) == 1
+        assert len(server.current("Provenance")) == 5
+    finally:
+        server.stop()

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -54,25 +55,79 @@ def test_compose_validation_catches_a_broken_file(stack_dir: Path) -> None:
     assert _config(stack_dir, broken).returncode != 0
 
 
-def test_stack_runs_two_api_replicas_and_every_component() -> None:
-    stack = yaml.safe_load((DOCKER_DIR / "compose.yaml").read_text())
-    services = stack["services"]
-    assert services["api"]["deploy"]["replicas"] == 2
-    assert {"postgres", "orthanc", "hapi", "listener", "worker", "migrate", "lb"} <= set(services)
-    assert services["listener"]["command"] == ["dicom-listen"]
-    assert services["worker"]["command"] == ["worker"]
-    hapi_env = services["hapi"]["environment"]
-    assert hapi_env["hapi.fhir.subscription.resthook_enabled"] == "true"
+def _stack() -> dict[str, Any]:
+    stack: dict[str, Any] = yaml.safe_load((DOCKER_DIR / "compose.yaml").read_text())
+    return stack
 
 
-def test_orthanc_routes_chest_films_to_the_listener() -> None:
+def _ventfusion_services() -> dict[str, dict[str, Any]]:
+    """The services that run the VentFusion image (the ``x-ventfusion`` anchor)."""
+    image = _stack()["x-ventfusion"]["image"]
+    return {n: s for n, s in _stack()["services"].items() if s.get("image") == image}
+
+
+def test_every_ventfusion_service_runs_a_real_cli_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cds_app.cli.main import main
+
+    services = _ventfusion_services()
+    assert services
+    for name, service in services.items():
+        command = service["command"]
+        assert main([*command, "--help"]) == 0, f"{name}: {command} is not a ventfusion command"
+    capsys.readouterr()
+
+
+def test_replicated_api_leaves_listener_and_worker_to_their_own_services() -> None:
+    """Several ``serve`` replicas each running a listener and a worker would contend for one
+    DICOM port and deliver the outbox N times over; the stack runs each once beside them."""
+    services = _ventfusion_services()
+    commands = {name: s["command"] for name, s in services.items()}
+    for name, service in services.items():
+        if commands[name][0] == "serve" and service.get("deploy", {}).get("replicas", 1) > 1:
+            assert {"--no-dicom", "--no-worker"} <= set(commands[name]), name
+    firsts = [c[0] for c in commands.values()]
+    assert firsts.count("dicom-listen") == 1
+    assert firsts.count("worker") == 1
+
+
+def test_every_ventfusion_variable_is_a_setting() -> None:
+    from cds_app.settings import Settings
+
+    names = set(_stack()["x-ventfusion"]["environment"])
+    for service in _ventfusion_services().values():
+        names |= set(service.get("environment") or {})
+    assert names
+    for name in sorted(names):
+        assert name.startswith("VENTFUSION_"), name
+        section, _, field = name.removeprefix("VENTFUSION_").lower().partition("__")
+        assert section in Settings.model_fields, name
+        if field:
+            model = Settings.model_fields[section].annotation
+            assert field in getattr(model, "model_fields", {}), name
+
+
+def test_load_balancer_and_orthanc_point_at_the_services_that_listen() -> None:
+    import json
+
+    services = _stack()["services"]
+    nginx = (DOCKER_DIR / "nginx" / "nginx.conf").read_text()
+    api_port = services["api"]["expose"][0]
+    assert f"server api:{api_port}" in nginx
+    listener_port = services["listener"]["environment"]["VENTFUSION_DICOM__PORT"]
+    target = json.loads((DOCKER_DIR / "orthanc" / "orthanc.json").read_text())
+    modality = target["DicomModalities"]["ventfusion"]
+    assert (modality["Host"], str(modality["Port"])) == ("listener", listener_port)
+
+
+def test_orthanc_routes_chest_films_to_the_listener_modality() -> None:
     import json
 
     config = json.loads((DOCKER_DIR / "orthanc" / "orthanc.json").read_text())
-    target = config["DicomModalities"]["ventfusion"]
-    assert (target["Host"], target["Port"]) == ("listener", 11112)
     lua = (DOCKER_DIR / "orthanc" / "route-chest-films.lua").read_text()
-    assert "SendToModality(instanceId, 'ventfusion')" in lua
+    (name,) = [n for n in config["DicomModalities"] if f"SendToModality(instanceId, '{n}')" in lua]
+    assert config["DicomModalities"][name]["Host"] == "listener"
 
 
 def test_dockerfile_passes_hadolint_and_runs_unprivileged() -> None:

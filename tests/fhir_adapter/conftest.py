@@ -9,22 +9,29 @@ names a real server such as HAPI FHIR. The servers are shared: tests use fresh i
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from sqlmodel import Session, col, select
 
+from cds_app.db.session import make_engine, migrate
+from cds_app.db.store import Store
+from cds_app.db.tables import MeasurementRow, PatientRow
 from fhir_adapter.client import FhirClient
+from fhir_adapter.ingest_state import MemoryCursorStore, MemorySeenStore
 from fhir_adapter.service import IngestServices, build_ingest
-from fhir_adapter.stores import MemoryCursorStore, MemorySeenStore
 from model.schemas import Measurement, PatientKey, StaticInfo
 from tests.support.fhir_server import FhirTestServer
 from tests.support.medplum_server import MedplumServer, unavailable_reason
@@ -37,43 +44,70 @@ UCUM = "http://unitsofmeasure.org"
 Json = dict[str, Any]
 
 
-class RecordingSink:
-    """A MeasurementSink like the app's: idempotent on source_id, retracts by resource id.
+@functools.cache
+def _migrated_template() -> Path:
+    """One migrated SQLite database per test session; each sink starts from a copy of it."""
+    path = Path(tempfile.mkdtemp(prefix="vf-fhir-sink-")) / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()
+    return path
 
-    It is also a PatientSink; ``events`` lists the calls in order ("patient" / "measurements").
+
+class RecordingSink(Store):
+    """The app's own store (measurements, patients) on a fresh SQLite file.
+
+    It is the MeasurementSink and PatientSink the app uses, so idempotency and retraction are the
+    store's; ``events`` lists the calls in order ("patient" / "measurements").
     """
 
     def __init__(self) -> None:
-        self.rows: dict[str, Measurement] = {}
-        self.patients: dict[PatientKey, tuple[str | None, StaticInfo]] = {}
+        self._folder = tempfile.TemporaryDirectory(prefix="vf-fhir-sink-")
+        path = Path(self._folder.name) / "vf.sqlite3"
+        shutil.copyfile(_migrated_template(), path)
+        self.engine = make_engine(f"sqlite:///{path}")
+        super().__init__(self.engine)
         self.events: list[str] = []
-        self.calls = 0
         self._lock = threading.Lock()
 
-    def upsert_patient(self, key: PatientKey, *, fhir_id: str | None, static: StaticInfo) -> None:
+    def upsert_patient(
+        self, key: PatientKey, *, fhir_id: str | None = None, static: StaticInfo | None = None
+    ) -> None:
         with self._lock:
             self.events.append("patient")
-            self.patients[key] = (fhir_id, static)
+        super().upsert_patient(key, fhir_id=fhir_id, static=static)
 
     def add_measurements(self, measurements: Sequence[Measurement]) -> int:
         with self._lock:
-            self.calls += 1
             self.events.append("measurements")
-            new = [m for m in measurements if m.source_id not in self.rows]
-            self.rows.update({m.source_id: m for m in new})
-            return len(new)
+        return super().add_measurements(measurements)
 
-    def retract(self, source_ids: Sequence[str]) -> int:
-        with self._lock:
-            gone = [
-                s for s in self.rows if any(s == r or s.startswith(r + "/") for r in source_ids)
-            ]
-            for s in gone:
-                del self.rows[s]
-            return len(gone)
+    @property
+    def rows(self) -> dict[str, MeasurementRow]:
+        """The stored, not retracted measurements by source id."""
+        with Session(self.engine) as session:
+            query = select(MeasurementRow).where(col(MeasurementRow.retracted).is_(False))
+            return {str(row.source_id): row for row in session.exec(query)}
+
+    @property
+    def patients(self) -> dict[PatientKey, tuple[str | None, StaticInfo]]:
+        """The stored patients: FHIR id and static data by key."""
+        with Session(self.engine) as session:
+            rows = list(session.exec(select(PatientRow)))
+        return {
+            PatientKey.parse(row.patient_key): (
+                row.fhir_id,
+                StaticInfo(age_years=row.age_years, sex=row.sex),
+            )
+            for row in rows
+        }
 
     def values(self, variable: str) -> list[float]:
         return sorted(m.value for m in self.rows.values() if m.variable == variable)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self._folder.cleanup()
 
 
 def observation(
@@ -167,8 +201,10 @@ def fhir_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def sink() -> RecordingSink:
-    return RecordingSink()
+def sink() -> Iterator[RecordingSink]:
+    store = RecordingSink()
+    yield store
+    store.close()
 
 
 def free_port() -> int:

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from fhir_adapter.auth import BearerAuth, SmartBackendAuth, build_auth
 from fhir_adapter.client import FhirClient
-from fhir_adapter.errors import AuthError, FhirHttpError
+from fhir_adapter.errors import FhirAuthError, FhirHttpError
 from fhir_adapter.resources import Patient
 from tests.support.fhir_server import FhirTestServer, SmartClient
 
@@ -99,7 +99,7 @@ def test_assertion_signed_with_the_wrong_key_is_refused(secured_server: FhirTest
 
     async def run() -> None:
         async with FhirClient(secured_server.base_url, auth=auth) as client:
-            with pytest.raises(AuthError, match="401"):
+            with pytest.raises(FhirAuthError, match="401"):
                 await client.get_json("Patient")
 
     asyncio.run(run())
@@ -121,11 +121,11 @@ def test_static_bearer(secured_server: FhirTestServer) -> None:
 
 
 def test_bad_auth_configuration() -> None:
-    with pytest.raises(AuthError):
+    with pytest.raises(FhirAuthError):
         build_auth("bearer")
-    with pytest.raises(AuthError):
+    with pytest.raises(FhirAuthError):
         build_auth("kerberos")
-    with pytest.raises(AuthError):
+    with pytest.raises(FhirAuthError):
         SmartBackendAuth(
             client_id="c", token_url="https://t", private_key_pem=b"k", key_id="", algorithm="HS256"
         )  # type: ignore[arg-type]

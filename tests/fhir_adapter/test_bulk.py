@@ -124,8 +124,8 @@ def test_empty_directory_is_an_error(tmp_path: Path) -> None:
 
 
 def test_simulator_export_round_trips(tmp_path: Path) -> None:
-    """Synthetic cohort -> FHIR NDJSON (convert_export) -> import -> the same cohort."""
-    export = pytest.importorskip("fhir_adapter.convert_export")
+    """Synthetic cohort -> FHIR NDJSON (cohort_fhir_export) -> import -> the same cohort."""
+    export = pytest.importorskip("fhir_adapter.cohort_fhir_export")
     synth = pytest.importorskip("model.synth")
     original_dir = tmp_path / "original"
     synth.simulate(synth.SynthConfig(patients=3, seed=7, render_films=False), original_dir)

@@ -17,7 +17,7 @@ import pytest
 
 from fhir_adapter.bulk import import_ndjson
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_export import export_cohort_fhir
+from fhir_adapter.cohort_fhir_export import export_cohort_fhir
 from model.cohort import Cohort, read_cohort
 from tests.fhir_adapter.conftest import MRN
 

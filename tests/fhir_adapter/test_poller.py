@@ -52,7 +52,7 @@ class OwnSink(RecordingSink):
         self.mrn = f"MRN-{uuid.uuid4().hex[:8]}"
 
     def mine(self, variable: str) -> list[float]:
-        key = PatientKey(system=MRN, value=self.mrn)
+        key = str(PatientKey(system=MRN, value=self.mrn))
         rows = self.rows.values()
         return sorted(m.value for m in rows if m.variable == variable and m.patient_key == key)
 

@@ -9,13 +9,13 @@ import orjson
 import pytest
 
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_notification import parse_notification
 from fhir_adapter.errors import FhirHttpError
 from fhir_adapter.ingest import IngestReport
-from fhir_adapter.stores import (
+from fhir_adapter.ingest_state import (
     EventNumberStore,
     MemoryEventNumberStore,
 )
+from fhir_adapter.notification_parsing import parse_notification
 from tests.fhir_adapter.conftest import RecordingSink, memory_ingest, observation, patient, recent
 from tests.support.fhir_server import FhirTestServer
 

@@ -14,9 +14,9 @@ from fastapi import FastAPI
 
 from cds_app.api.fhir_notifications import build_fhir_notification_router
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_subscription import build_backport_subscription, build_r4_subscription
+from fhir_adapter.ingest_state import MemoryCursorStore, MemorySeenStore
 from fhir_adapter.service import IngestServices, build_ingest
-from fhir_adapter.stores import MemoryCursorStore, MemorySeenStore
+from fhir_adapter.subscription_building import build_backport_subscription, build_r4_subscription
 from tests.fhir_adapter.conftest import RecordingSink, observation, patient, recent, serve
 from tests.support.fhir_server import FhirTestServer
 
@@ -258,12 +258,12 @@ def test_poller_cursor_persists(pipeline: Pipeline) -> None:
     assert services.poller.cursors.get("observation-poll") is not None
 
 
-def test_build_router_takes_processor_and_secret_from_the_app_context(
+def test_notification_router_takes_processor_from_the_app_context_and_secret_from_settings(
     pipeline: Pipeline,
 ) -> None:
     from types import SimpleNamespace
 
-    from cds_app.api.fhir_notifications import build_router
+    from cds_app.api.fhir_notifications import notification_router
     from cds_app.settings import Settings
     from cds_app.settings.fhir import FhirSettings
 
@@ -272,9 +272,9 @@ def test_build_router_takes_processor_and_secret_from_the_app_context(
     )
     app = FastAPI()
     app.state.ctx = SimpleNamespace(
-        settings=settings, fhir_processor=pipeline.holder["services"].processor
+        fhir=SimpleNamespace(processor=pipeline.holder["services"].processor)
     )
-    app.include_router(build_router(app.state.ctx))  # type: ignore[arg-type]
+    app.include_router(notification_router(settings))
     with serve(app) as base:
         url = f"{base}/fhir/notifications"
         assert httpx.post(url, headers={"X-Hook-Key": "wrong"}).status_code == 401

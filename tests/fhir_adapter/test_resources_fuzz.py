@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fhir_adapter.codes import CodeTable
-from fhir_adapter.convert_notification import parse_notification
-from fhir_adapter.convert_observation import map_observation
-from fhir_adapter.convert_patient import patient_key, static_info
 from fhir_adapter.errors import NotificationFormatError
+from fhir_adapter.notification_parsing import parse_notification
+from fhir_adapter.observation_mapping import map_observation
+from fhir_adapter.patient_mapping import patient_key, static_info
 from fhir_adapter.resources import Observation, Patient, Rejected, decode_resource
 from model.schemas import PatientKey
 from tests.conftest import REFERENCE_DIR

@@ -8,9 +8,9 @@ import uuid
 from fhir.resources.R4B.subscription import Subscription
 
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_procedure import VentilationCodes
-from fhir_adapter.convert_subscription import build_backport_subscription, build_r4_subscription
-from fhir_adapter.outcomes import first_ventilation, ventilation_starts
+from fhir_adapter.outcomes import ventilation_starts
+from fhir_adapter.procedure_mapping import VentilationCodes
+from fhir_adapter.subscription_building import build_backport_subscription, build_r4_subscription
 from fhir_adapter.subscriptions import ensure_subscription
 from tests.fhir_adapter.conftest import patient, recent
 
@@ -65,8 +65,7 @@ def test_ventilation_outcomes_are_read_back(fhir_url: str) -> None:
             codes = VentilationCodes().with_local(*local)
             both = await ventilation_starts(client, pref, codes)
             assert len(both) == 2
-            first = await first_ventilation(client, pref, codes)
-            assert first is not None
+            first = both[0]  # sorted by start
             assert first.start == min(e.start for e in both)
             assert first.patient_ref == pref
 

@@ -11,15 +11,13 @@ import pytest
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_risk import (
+from fhir_adapter.errors import FhirHttpError, FhirUnavailableError, MappingError
+from fhir_adapter.risk_assessment_building import (
     build_device,
     build_provenance,
     build_risk_assessment,
     validate,
 )
-from fhir_adapter.errors import FhirHttpError, FhirUnavailableError, MappingError
-from fhir_adapter.identity import PatientResolver
-from fhir_adapter.outbox import FileOutbox, MemoryOutbox
 from fhir_adapter.writer import (
     RISK_KIND,
     RiskAssessmentWriter,
@@ -37,8 +35,9 @@ from model.schemas import (
     RiskLevel,
     RiskPrediction,
 )
-from tests.fhir_adapter.conftest import MRN, patient
+from tests.fhir_adapter.conftest import MRN
 from tests.support.fhir_server import FhirTestServer
+from tests.support.memory_outbox import MemoryOutbox
 
 AS_OF = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -116,41 +115,6 @@ def test_error_classification() -> None:
     assert not is_transient(MappingError("bad payload"))
     assert backoff_delay(0) == timedelta(seconds=5)
     assert backoff_delay(20) == timedelta(seconds=900)
-
-
-def test_server_down_then_up_delivers_each_once(
-    fhir_server: FhirTestServer, tmp_path: Path
-) -> None:
-    fhir_server.put(patient("MRN0001", "p1"))
-    outbox_path = tmp_path / "outbox.json"
-    outbox = FileOutbox(outbox_path)
-    predictions = [_prediction(hour=h) for h in range(5)]
-    for pred in predictions + predictions[:2]:  # the engine enqueues two twice
-        outbox.enqueue(RISK_KIND, prediction_payload(pred), prediction_dedup_key(pred), AS_OF)
-    assert len(outbox.items) == 5
-    clock = [AS_OF]
-
-    async def drain(box: FileOutbox) -> tuple[int, int, int]:
-        async with FhirClient(fhir_server.base_url, retries=1, backoff_s=0.01) as client:
-            writer = RiskAssessmentWriter(
-                client, PatientResolver(client, MRN), write_provenance=True
-            )
-            report = await drain_outbox(box, writer, now=lambda: clock[0])
-            return report.delivered, report.retried, report.failed
-
-    fhir_server.down = True
-    assert asyncio.run(drain(outbox)) == (0, 5, 0)
-    assert asyncio.run(drain(outbox)) == (0, 0, 0)  # not due yet: backoff
-    fhir_server.down = False
-    clock[0] += timedelta(seconds=6)
-    reopened = FileOutbox(outbox_path)  # the worker restarted: state came from disk
-    assert asyncio.run(drain(reopened)) == (5, 0, 0)
-    assert asyncio.run(drain(reopened)) == (0, 0, 0)
-    stored = fhir_server.current("RiskAssessment")
-    assert len(stored) == 5
-    assert {r["subject"]["reference"] for r in stored} == {"Patient/p1"}
-    assert len(fhir_server.current("Device")) == 1
-    assert len(fhir_server.current("Provenance")) == 5
 
 
 def test_crash_after_delivery_does_not_duplicate(fhir_server: FhirTestServer) -> None:

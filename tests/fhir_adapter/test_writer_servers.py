@@ -7,9 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from fhir_adapter.client import FhirClient
-from fhir_adapter.convert_risk import device_identifier, risk_identifier
 from fhir_adapter.identity import PatientResolver
-from fhir_adapter.outbox import MemoryOutbox
+from fhir_adapter.risk_assessment_building import device_identifier, risk_identifier
 from fhir_adapter.writer import (
     RISK_KIND,
     RiskAssessmentWriter,
@@ -20,6 +19,7 @@ from fhir_adapter.writer import (
 from model.schemas import PatientKey, RiskLevel, RiskPrediction
 from tests.fhir_adapter.conftest import MRN, patient
 from tests.support.http_faults import FaultyTransport, is_request
+from tests.support.memory_outbox import MemoryOutbox
 
 AS_OF = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 Json = dict[str, object]

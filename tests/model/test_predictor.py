@@ -12,7 +12,6 @@ from model import ModelError
 from model.applicability.film import film_appearance
 from model.cohort import read_cohort
 from model.features.films import load_films
-from model.ports import RiskModel
 from model.predictor import Predictor, bundled_checkpoint_path
 from model.schemas import (
     ChestFilm,
@@ -105,8 +104,7 @@ def _window(films: tuple[ChestFilm, ...] = ()) -> PatientWindow:
     )
 
 
-def test_implements_the_risk_model_port(predictor: Predictor) -> None:
-    assert isinstance(predictor, RiskModel)
+def test_reads_its_settings_from_the_checkpoint(predictor: Predictor) -> None:
     assert predictor.film_size == 32
     assert predictor.lookback_h == 24
     assert predictor.embedding_id == f"{predictor.model_id}:{predictor.model_version}"

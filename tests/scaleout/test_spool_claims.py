@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import Engine
 
 from cds_app.scaleout.pg_spool_claims import PgSpoolClaims
-from dicom_listener.claims import ClaimStore
 from dicom_listener.spool import FileSpool
 from tests.dicom_listener.films import make_film
 from tests.scaleout.conftest import child_env, spawn, wait_all
@@ -20,10 +19,6 @@ pytestmark = pytest.mark.postgres
 
 FILMS = 60
 PROCESSES = 3
-
-
-def test_implements_the_listener_claim_store(pg_engine: Engine) -> None:
-    assert isinstance(PgSpoolClaims(pg_engine), ClaimStore)
 
 
 def test_claim_lifecycle_between_two_holders(pg_engine: Engine) -> None:

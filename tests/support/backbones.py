@@ -9,12 +9,13 @@ TorchScript, one thread), and nothing in the code path depends on the size. The 
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.backbone.manifest import BackboneManifest, file_sha256, write_manifest
+from model.backbone.manifest import BackboneManifest, file_sha256
 
 SIZE = 64
 DIM = 32
@@ -88,7 +89,8 @@ def manifest_for(
         }
     )
     path = model_file.with_name(model_file.name + ".json")
-    write_manifest(path, manifest)
+    data = manifest.model_dump(mode="json", exclude_none=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")  # as docs/model.md shows
     return path
 
 

@@ -9,22 +9,8 @@ from model.comparators import EvaluationWindows
 from model.comparators.operating_points import (
     ScoreRanking,
     alert_burden,
-    bootstrap_weights,
-    confusion,
-    percentile_ci,
-    threshold_at_specificity,
 )
-
-
-def test_confusion_counts_and_rates() -> None:
-    labels = np.array([1, 1, 1, 0, 0, 0, 0, 0])
-    alerts = np.array([1, 1, 0, 1, 0, 0, 0, np.nan])  # NaN: rule not evaluable → no alert
-    c = confusion(labels, alerts)
-    assert (c.tp, c.fn, c.fp, c.tn) == (2, 1, 1, 4)
-    assert c.sensitivity == pytest.approx(2 / 3)
-    assert c.specificity == pytest.approx(4 / 5)
-    assert c.ppv == pytest.approx(2 / 3)
-    assert c.npv == pytest.approx(4 / 5)
+from model.evaluation.metrics import confusion
 
 
 def test_threshold_matched_to_specificity_known_answer() -> None:
@@ -35,7 +21,7 @@ def test_threshold_matched_to_specificity_known_answer() -> None:
     scores = np.r_[neg, pos]
     # Specificity 0.8 allows two false positives: negatives 0.85 and 0.95. The lowest threshold
     # keeping that is 0.8 (0.75 would add a third negative): positives 0.8, 0.9 → sensitivity 0.4.
-    t = threshold_at_specificity(labels, scores, 0.8)
+    t = ScoreRanking(labels, scores).threshold(0.8)
     assert t == pytest.approx(0.8)
     c = ScoreRanking(labels, scores).matched(0.8)
     assert c.specificity == pytest.approx(0.8)
@@ -51,13 +37,13 @@ def test_ties_never_break_the_specificity() -> None:
     assert (c.tp, c.fp) == (2, 2)
     c = ScoreRanking(labels, scores).matched(0.80)  # at most 1.6: the tie must stay out
     assert (c.tp, c.fp) == (1, 0)
-    assert threshold_at_specificity(labels, scores, 0.80) == pytest.approx(0.9)
+    assert ScoreRanking(labels, scores).threshold(0.80) == pytest.approx(0.9)
 
 
 def test_impossible_specificity_gives_no_alert() -> None:
     labels = np.array([0, 1, 1])
     scores = np.array([0.9, 0.5, 0.4])  # the top score is a negative
-    assert threshold_at_specificity(labels, scores, 1.0) == float("inf")
+    assert ScoreRanking(labels, scores).threshold(1.0) == float("inf")
     c = ScoreRanking(labels, scores).matched(1.0)
     assert (c.tp, c.fp, c.specificity) == (0, 0, 1.0)
 
@@ -121,21 +107,3 @@ def test_alert_burden_and_lead_time_on_a_constructed_case() -> None:
     perm = np.random.default_rng(0).permutation(w.n)
     shuffled = EvaluationWindows(ids[perm], w.t[perm], w.y[perm], w.vent[perm])
     assert alert_burden(shuffled, alerts[perm]) == b
-
-
-def test_bootstrap_resamples_patients_and_ci_contains_the_estimate() -> None:
-    w = _constructed_windows()
-    replicates = list(bootstrap_weights(w, 200, seed=1))
-    for weights in replicates[:20]:
-        for code in range(w.n_patients):
-            assert np.unique(weights[w.codes == code]).size == 1  # whole patients, never windows
-        assert weights[np.unique(w.codes, return_index=True)[1]].sum() == w.n_patients
-    again = list(bootstrap_weights(w, 200, seed=1))
-    assert all(np.array_equal(a, b) for a, b in zip(replicates, again, strict=True))
-
-    rng = np.random.default_rng(5)
-    samples = 0.6 + rng.normal(0, 0.05, 1000)
-    lo, hi = percentile_ci(samples, 0.95)
-    assert lo < 0.6 < hi
-    assert (lo, hi) == pytest.approx((0.6 - 1.96 * 0.05, 0.6 + 1.96 * 0.05), abs=0.01)
-    assert np.isnan(percentile_ci(np.full(10, np.nan), 0.95)[0])

@@ -17,7 +17,8 @@ from model.comparators import (
     plot_roc_with_comparators,
 )
 from model.comparators.markdown import OVERSHOOT
-from model.comparators.operating_points import alert_burden, confusion
+from model.comparators.operating_points import alert_burden
+from model.evaluation.metrics import confusion
 
 
 def _cohort(seed: int = 0, patients: int = 80) -> tuple[EvaluationWindows, dict[str, np.ndarray]]:

@@ -13,7 +13,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from fhir_adapter.bulk import import_ndjson
-from fhir_adapter.convert_export import (
+from fhir_adapter.cohort_fhir_export import (
     RESOURCE_TYPES,
     FhirExportReport,
     blood_pressure_partners,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from fhir_adapter import convert_observation
+from fhir_adapter import observation_mapping
 from fhir_adapter.codes import CodeTable, load_code_table
 from fhir_adapter.codes import CodeTable as _Codes
-from fhir_adapter.convert_observation import ObservationMapping
 from fhir_adapter.errors import MappingError
+from fhir_adapter.observation_mapping import ObservationMapping
 from fhir_adapter.resources import Rejected
 from model.schemas import Measurement, PatientKey
 from tests.fhir_adapter.conftest import MRN, component, observation
@@ -19,13 +19,13 @@ from tests.support.typed import decoded, typed
 
 
 def map_observation(obs: dict[str, object], key: PatientKey, codes: _Codes) -> ObservationMapping:
-    return convert_observation.map_observation(typed(obs), key, codes)
+    return observation_mapping.map_observation(typed(obs), key, codes)
 
 
 def observation_to_measurements(
     obs: dict[str, object], key: PatientKey, codes: _Codes | None = None
 ) -> list[Measurement]:
-    return convert_observation.observation_to_measurements(typed(obs), key, codes)
+    return list(observation_mapping.map_observation(typed(obs), key, codes or CODES).measurements)
 
 
 KEY = PatientKey(system=MRN, value="MRN0001")

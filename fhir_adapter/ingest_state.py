@@ -3,17 +3,16 @@
 ``SeenStore`` remembers the last ingested ``versionId`` per resource (dedup, out-of-order
 notifications); ``CursorStore`` keeps named timestamps (the ``_lastUpdated`` poll cursor and
 "this patient's lookback was backfilled"); ``EventNumberStore`` keeps the highest notification
-event number per subscription, so a gap is seen across restarts and by every replica. Simple
-in-memory (and, for cursors, JSON-file) versions are here.
+event number per subscription, so a gap is seen across restarts and by every replica. The app's
+versions are on its database (``cds_app.db.fhir_state``); in-memory ones are here (one
+short-lived process: benchmarks, the notification processor's default event marks).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import threading
+from collections.abc import Collection, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 
@@ -21,12 +20,12 @@ from typing import Protocol, runtime_checkable
 class SeenStore(Protocol):
     """Last ingested versionId per resource (dedup, out-of-order notifications)."""
 
-    def version_of(self, ref: str) -> str | None:
-        """The last ingested versionId of ``Type/id``, or None if never seen."""
+    def versions_of(self, refs: Collection[str]) -> dict[str, str]:
+        """The last ingested versionId of each ``Type/id`` in ``refs`` that was seen (one read)."""
         ...
 
-    def remember(self, ref: str, version_id: str) -> None:
-        """Record that ``version_id`` of ``ref`` was ingested."""
+    def remember(self, versions: Mapping[str, str]) -> None:
+        """Record that each ``ref -> versionId`` was ingested (one write)."""
         ...
 
 
@@ -68,13 +67,13 @@ class MemorySeenStore:
         self._versions: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def version_of(self, ref: str) -> str | None:
+    def versions_of(self, refs: Collection[str]) -> dict[str, str]:
         with self._lock:
-            return self._versions.get(ref)
+            return {ref: self._versions[ref] for ref in refs if ref in self._versions}
 
-    def remember(self, ref: str, version_id: str) -> None:
+    def remember(self, versions: Mapping[str, str]) -> None:
         with self._lock:
-            self._versions[ref] = version_id
+            self._versions.update(versions)
 
 
 class MemoryEventNumberStore:
@@ -105,34 +104,3 @@ class MemoryCursorStore:
     def set(self, name: str, value: datetime) -> None:
         with self._lock:
             self._values[name] = value
-
-
-class FileCursorStore:
-    """Cursors in a JSON file, replaced atomically (write, fsync, rename) on every change."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def _load(self) -> dict[str, str]:
-        if not self.path.exists():
-            return {}
-        data = json.loads(self.path.read_text())
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-    def get(self, name: str) -> datetime | None:
-        with self._lock:
-            text = self._load().get(name)
-        return datetime.fromisoformat(text) if text else None
-
-    def set(self, name: str, value: datetime) -> None:
-        with self._lock:
-            data = self._load()
-            data[name] = value.isoformat()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-            with tmp.open("w") as handle:
-                json.dump(data, handle, indent=1, sort_keys=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(self.path)

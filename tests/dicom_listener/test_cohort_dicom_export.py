@@ -12,9 +12,7 @@ import pytest
 from pydicom import dcmread
 from pydicom.uid import UID
 
-from dicom_listener.config import SelectionRules
-from dicom_listener.convert import read_film
-from dicom_listener.convert_export import (
+from dicom_listener.cohort_dicom_export import (
     CR_STORAGE,
     DX_PRESENTATION_STORAGE,
     DicomExportError,
@@ -23,6 +21,8 @@ from dicom_listener.convert_export import (
     film_dataset,
     read_film_pixels,
 )
+from dicom_listener.config import SelectionRules
+from dicom_listener.convert import read_film
 from dicom_listener.facts import IdentityRules, patient_key_for
 from dicom_listener.selection import rejection_reason
 from model.cohort import Cohort, read_cohort

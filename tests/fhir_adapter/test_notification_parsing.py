@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from fhir_adapter.convert_notification import parse_notification
 from fhir_adapter.errors import NotificationFormatError, UnsupportedContentTypeError
+from fhir_adapter.notification_parsing import parse_notification
 
 ENCOUNTER = "Encounter/86009987-eabe-42bf-8c02-b112b18cb616"
 PATIENT = "Patient/1599eb66-431a-447c-a3de-6897fe9ae9a1"
@@ -151,7 +151,7 @@ def _status_bundle(status: object, *more: object) -> bytes:
 
 
 def test_type_confusion_is_a_format_error_never_a_crash() -> None:
-    """Each body once raised TypeError/AttributeError (the issue's convert_notification lines)."""
+    """Each body once raised TypeError/AttributeError (the issue's notification_parsing lines)."""
     params = {"resourceType": "Parameters"}
     hostile = [
         _status_bundle({**params, "parameter": 5}),

@@ -23,7 +23,14 @@ import orjson
 from fhir_adapter.codes import LOINC, SNOMED, UCUM
 from model.cohort import Cohort, CohortFilm, CohortPatient, read_cohort
 from model.schemas import PatientKey
-from model.variables import BP_PANEL_LOINC, BY_NAME, VENTILATION_SNOMED, Category
+from model.variables import (
+    BP_PANEL_DISPLAY,
+    BP_PANEL_LOINC,
+    BY_NAME,
+    VENTILATION_SNOMED,
+    Category,
+    Variable,
+)
 
 log = logging.getLogger(__name__)
 JsonDict = dict[str, Any]
@@ -36,26 +43,6 @@ SOP_CLASS = {
     "DX": "urn:oid:1.2.840.10008.5.1.4.1.1.1.1",  # Digital X-Ray Image Storage - For Presentation
 }
 RESOURCE_TYPES = ("Patient", "Encounter", "Observation", "Procedure", "ImagingStudy")
-LOINC_DISPLAY = {
-    "8867-4": "Heart rate",
-    "9279-1": "Respiratory rate",
-    "59408-5": "Oxygen saturation in Arterial blood by Pulse oximetry",
-    "8310-5": "Body temperature",
-    "8480-6": "Systolic blood pressure",
-    "8462-4": "Diastolic blood pressure",
-    "8478-0": "Mean blood pressure",
-    "85354-9": "Blood pressure panel with all children optional",
-    "3150-0": "Inhaled oxygen concentration",
-    "3151-8": "Inhaled oxygen flow rate",
-    "2703-7": "Oxygen [Partial pressure] in Arterial blood",
-    "2019-8": "Carbon dioxide [Partial pressure] in Arterial blood",
-    "2744-1": "pH of Arterial blood",
-    "2524-7": "Lactate [Moles/volume] in Serum or Plasma",
-    "1960-4": "Bicarbonate [Moles/volume] in Arterial blood",
-    "9269-2": "Glasgow coma score total",
-    "6690-2": "Leukocytes [#/volume] in Blood by Automated count",
-    "2160-0": "Creatinine [Mass/volume] in Serum or Plasma",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +119,13 @@ def build_encounter(patient: CohortPatient, died: bool = False) -> JsonDict:
     return resource
 
 
-def _code(code: str, label: str) -> JsonDict:
-    return {
-        "coding": [{"system": LOINC, "code": code, "display": LOINC_DISPLAY.get(code, label)}],
-        "text": label,
-    }
+def _code(code: str, display: str, label: str) -> JsonDict:
+    return {"coding": [{"system": LOINC, "code": code, "display": display}], "text": label}
+
+
+def _variable_code(spec: Variable) -> JsonDict:
+    """The variable's first LOINC code with its display (``model.variables``)."""
+    return _code(spec.loinc[0], spec.loinc_display, spec.label)
 
 
 def _quantity(variable: str, value: float) -> JsonDict:
@@ -170,7 +159,7 @@ def build_observation(
     spec = BY_NAME[variable]
     resource = _observation(
         key, resource_id("obs", key, str(index)), spec.category.value,
-        _code(spec.loinc[0], spec.label), time,
+        _variable_code(spec), time,
     )  # fmt: skip
     resource["valueQuantity"] = _quantity(variable, value)
     return resource
@@ -182,11 +171,11 @@ def build_blood_pressure_panel(
     """A systolic/diastolic pair as one US Core blood-pressure panel (85354-9, two components)."""
     resource = _observation(
         key, resource_id("obs", key, str(index)), Category.VITAL_SIGNS.value,
-        _code(BP_PANEL_LOINC, "Blood pressure panel"), time,
+        _code(BP_PANEL_LOINC, BP_PANEL_DISPLAY, "Blood pressure panel"), time,
     )  # fmt: skip
     resource["component"] = [
         {
-            "code": _code(BY_NAME[name].loinc[0], BY_NAME[name].label),
+            "code": _variable_code(BY_NAME[name]),
             "valueQuantity": _quantity(name, value),
         }
         for name, value in (("sbp", systolic), ("dbp", diastolic))

@@ -88,7 +88,7 @@ def _measure(
     if numeric is None:
         raise MappingError(f"{variable}: no numeric value")
     spec = BY_NAME[variable]
-    value = to_canonical(numeric[0], numeric[1], spec.unit, variable)
+    value = to_canonical(numeric[0], numeric[1], spec)
     if not math.isfinite(value) or not spec.plausible_min <= value <= spec.plausible_max:
         raise MappingError(
             f"{variable}: {value:g} {spec.unit} is outside the physiological range "
@@ -139,13 +139,3 @@ def map_observation(
         reason = "blood-pressure panel without sbp/dbp" if is_panel else "no mapped code"
         rejected.append(reason)
     return ObservationMapping(header, tuple(measurements), False, tuple(rejected))
-
-
-def observation_to_measurements(
-    obs: Observation, patient_key: PatientKey, codes: CodeTable | None = None
-) -> list[Measurement]:
-    """The usable measurements of one Observation (pure).
-
-    Non-usable statuses, unknown codes or units and implausible values yield nothing.
-    """
-    return list(map_observation(obs, patient_key, codes or CodeTable()).measurements)
