@@ -33,7 +33,7 @@ for arch in ehr_only concat image_only; do
 done
 "$PY" -m cds_app.cli.main evaluate --cohort "$TEST_COHORT" --out "$OUT" --n-boot 500 --seed 0 \
   --checkpoint model/bundled/default.pt --checkpoint "$WORK/ehr_only.pt" \
-  --checkpoint "$WORK/concat.pt" --checkpoint "$WORK/image_only.pt"
+  --checkpoint "$WORK/concat.pt" --checkpoint "$WORK/image_only.pt" --ceiling-train "$TRAIN_COHORT"
 # Put the held-out metrics and the bedside-rule comparison into the bundled model card.
 "$PY" -c "import json; from pathlib import Path; \
 from model.evaluation.card_update import attach_evaluation; \

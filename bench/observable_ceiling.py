@@ -20,65 +20,20 @@ Prints a Markdown table (overall and by film age) for docs/model.md.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import RidgeCV
 
 from model.checkpoint import load_checkpoint
-from model.cohort import read_cohort
+from model.evaluation.ceiling import CeilingTable, ceiling_table, fit_score
 from model.evaluation.metrics import auroc
-from model.features.dataset import WindowSet, build_windows
-from model.features.grid import latest_raw
 from model.features.spec import FeatureSpec
-from model.training.film_pretrain import FILM_FINDINGS, embed_store, finding_targets
 
-EHR_LAGS_H = (0, 6, 12, 24)
-FINDINGS = ("consolidation", "edema")
 AGE_BANDS = ((0.0, 12.0), (12.0, 24.0), (24.0, 72.0))
 
 
-@dataclass(slots=True)
-class Table:
-    windows: WindowSet
-    ehr: np.ndarray  # (W, V * lags)
-    truth: np.ndarray  # (N films, len(FINDINGS))
-    embeddings: np.ndarray | None  # (N films, E)
-
-
-def _table(path: Path, spec: FeatureSpec, checkpoint: Path | None) -> Table:
-    cohort = read_cohort(path)
-    windows = build_windows(cohort, spec)
-    lagged = []
-    for lag in EHR_LAGS_H:
-        values = latest_raw(windows.grid, windows.end_bin - lag, spec.lookback_h).astype(float)
-        values[windows.hours < lag + 1] = np.nan  # before admission: unknown
-        lagged.append(values)
-    labelled = finding_targets(cohort, windows.films)
-    if labelled is None:
-        raise SystemExit(f"{path} labels no film: a simulator cohort is needed")
-    truth = labelled[:, [FILM_FINDINGS.index(f) for f in FINDINGS]].astype(float)
-    embeddings = None
-    if checkpoint is not None:
-        net = load_checkpoint(checkpoint).build_net()
-        embeddings = embed_store(net, windows.films).data
-    return Table(windows, np.concatenate(lagged, axis=1), truth, embeddings)
-
-
-def _features(table: Table, findings: np.ndarray | None) -> np.ndarray:
-    """EHR lags + hours since admission, and the latest film's findings and age unless None."""
-    w = table.windows
-    parts = [table.ehr, w.hours.astype(float)[:, None]]
-    if findings is not None:
-        has = w.film >= 0
-        parts.append(np.where(has[:, None], findings[np.maximum(w.film, 0)], np.nan))
-        parts.append(w.film_age_h.astype(float)[:, None])
-    return np.concatenate(parts, axis=1)
-
-
-def _aurocs(table: Table, scores: np.ndarray) -> list[float]:
+def _aurocs(table: CeilingTable, scores: np.ndarray) -> list[float]:
     w = table.windows
     labels = w.label.astype(np.int64)
     out = [auroc(labels, scores)]
@@ -88,15 +43,6 @@ def _aurocs(table: Table, scores: np.ndarray) -> list[float]:
     no_film = w.film < 0
     out.append(auroc(labels[no_film], scores[no_film]))
     return out
-
-
-def _fit_score(
-    train: Table, test: Table, f_train: np.ndarray | None, f_test: np.ndarray | None
-) -> np.ndarray:
-    clf = HistGradientBoostingClassifier(max_iter=400, learning_rate=0.05, random_state=0)
-    clf.fit(_features(train, f_train), train.windows.label)
-    scores: np.ndarray = clf.predict_proba(_features(test, f_test))[:, 1]
-    return scores
 
 
 def _noisy_reader(truth: np.ndarray, r2: float, rng: np.random.Generator) -> np.ndarray:
@@ -118,27 +64,28 @@ def main() -> None:
     if any(not 0.0 < r2 < 1.0 for r2 in args.reader_r2):
         parser.error("--reader-r2 values must lie strictly between 0 and 1")
     spec = load_checkpoint(args.checkpoint).feature_spec if args.checkpoint else FeatureSpec()
-    train = _table(args.train, spec, args.checkpoint)
-    test = _table(args.test, spec, args.checkpoint)
+    net = load_checkpoint(args.checkpoint).build_net() if args.checkpoint else None
+    train = ceiling_table(args.train, spec, net)
+    test = ceiling_table(args.test, spec, net)
     rows = {"oracle (latent state)": _aurocs(test, test.windows.oracle.astype(float))}
     rows["perfect film reader + EHR (GBM)"] = _aurocs(
-        test, _fit_score(train, test, train.truth, test.truth)
+        test, fit_score(train, test, train.truth, test.truth)
     )
     rng = np.random.default_rng(0)
     for r2 in args.reader_r2:
         noisy_train = _noisy_reader(train.truth, r2, rng)
         noisy_test = _noisy_reader(test.truth, r2, rng)
         rows[f"findings read at R² {r2:g} + EHR (GBM)"] = _aurocs(
-            test, _fit_score(train, test, noisy_train, noisy_test)
+            test, fit_score(train, test, noisy_train, noisy_test)
         )
     if train.embeddings is not None and test.embeddings is not None:
         probe = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(train.embeddings, train.truth)
         read_train = probe.predict(train.embeddings).reshape(train.truth.shape)
         read_test = probe.predict(test.embeddings).reshape(test.truth.shape)
         rows["findings read from the embedding + EHR (GBM)"] = _aurocs(
-            test, _fit_score(train, test, read_train, read_test)
+            test, fit_score(train, test, read_train, read_test)
         )
-    rows["EHR only (GBM)"] = _aurocs(test, _fit_score(train, test, None, None))
+    rows["EHR only (GBM)"] = _aurocs(test, fit_score(train, test, None, None))
     bands = [f"film {lo:.0f}-{hi:.0f} h" for lo, hi in AGE_BANDS]
     print("| AUROC (synthetic) | all | " + " | ".join(bands) + " | no film |")
     print("|---|" + "---|" * (len(bands) + 2))

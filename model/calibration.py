@@ -18,20 +18,58 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class PlattCalibration:
-    """``p = sigmoid(a * logit + b)``; monotone, so AUROC is unchanged."""
+    """``p = sigmoid(a * logit + b)``; monotone, so AUROC is unchanged.
+
+    A fusion model can carry a second map for its EHR path (``a_ehr``, ``b_ehr``): a window
+    scored without a film, and the "risk without the film", then take the EHR path's own
+    calibration instead of the fused one's (the fused logits are sharper where a film helps, and
+    their map would flatten the EHR path's confident scores). Without it one map serves both.
+    """
 
     a: float = 1.0
     b: float = 0.0
+    a_ehr: float | None = None
+    b_ehr: float | None = None
 
-    def apply(self, logits: np.ndarray) -> np.ndarray:
-        return sigmoid(self.a * np.asarray(logits, np.float64) + self.b)
+    def apply(self, logits: np.ndarray, has_film: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities of fused logits; rows where ``has_film`` is 0 take the EHR-path map."""
+        fused = sigmoid(self.a * np.asarray(logits, np.float64) + self.b)
+        if has_film is None or self.a_ehr is None:
+            return fused
+        return np.where(np.asarray(has_film) > 0, fused, self.apply_ehr(logits))
+
+    def apply_ehr(self, logits: np.ndarray) -> np.ndarray:
+        """Probabilities of EHR-path logits (the fused map when there is no EHR-path map)."""
+        if self.a_ehr is None or self.b_ehr is None:
+            return self.apply(logits)
+        return sigmoid(self.a_ehr * np.asarray(logits, np.float64) + self.b_ehr)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": "platt", "a": self.a, "b": self.b}
+        out: dict[str, Any] = {"method": "platt", "a": self.a, "b": self.b}
+        if self.a_ehr is not None:
+            out.update(a_ehr=self.a_ehr, b_ehr=self.b_ehr)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PlattCalibration:
-        return cls(a=float(data["a"]), b=float(data["b"]))
+        ehr = data.get("a_ehr") is not None
+        return cls(
+            a=float(data["a"]),
+            b=float(data["b"]),
+            a_ehr=float(data["a_ehr"]) if ehr else None,
+            b_ehr=float(data["b_ehr"]) if ehr else None,
+        )
+
+
+def fit_fusion_platt(
+    logits: np.ndarray, logits_ehr: np.ndarray, has_film: np.ndarray, labels: np.ndarray
+) -> PlattCalibration:
+    """The fused map on validation windows with a film, the EHR-path map on every validation
+    window's EHR-path logit (the EHR path stands alone there)."""
+    has = np.asarray(has_film) > 0
+    fused = fit_platt(np.asarray(logits)[has], np.asarray(labels)[has])
+    ehr = fit_platt(logits_ehr, labels)
+    return PlattCalibration(a=fused.a, b=fused.b, a_ehr=ehr.a, b_ehr=ehr.b)
 
 
 def fit_platt(logits: np.ndarray, labels: np.ndarray) -> PlattCalibration:

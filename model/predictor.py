@@ -210,6 +210,8 @@ class Predictor:
         for g, (_, names) in enumerate(groups):
             member[g, [self._var_index[n] for n in names]] = True
         keep = coalitions(len(groups)).astype(np.int64) @ member.astype(np.int64) > 0  # (C, V)
+        if not groups:  # no drivers asked for (or nothing charted): the one row is the patient
+            keep = np.ones((1, n_vars), bool)
         grids = [
             replace(patient, raw_ff=np.where(row[None, :], patient.raw_ff, reference.raw_ff))
             for row in keep
@@ -245,7 +247,7 @@ class Predictor:
             age[-1] = age_h / self.film_max_age_h
             has[-1] = 1.0
         out = self._net(torch.from_numpy(x), emb, age, has)
-        probs = self._cal.apply(out.logit.numpy())
+        probs = self._cal.apply(out.logit.numpy(), has.numpy())  # film row: the fused map
         n_coalitions = 2 ** len(groups)
         p_ehr, p_ref = float(probs[n_coalitions - 1]), float(probs[0])
         p = float(probs[-1])

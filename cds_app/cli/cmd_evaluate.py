@@ -29,6 +29,13 @@ def register(app: typer.Typer) -> None:
         comparators: Annotated[
             bool, typer.Option(help="Add the clinical comparator section.")
         ] = True,
+        ceiling_train: Annotated[
+            Path | None,
+            typer.Option(
+                help="Simulator training cohort: add the observable ceiling (perfect film "
+                "reader + EHR) fitted on it (synthetic cohorts only)."
+            ),
+        ] = None,
     ) -> None:
         """Evaluate one or more checkpoints on a cohort and write report.json/report.md/PNGs."""
         from model import ModelError  # torch-heavy imports only when evaluating
@@ -43,6 +50,7 @@ def register(app: typer.Typer) -> None:
             n_boot=n_boot,
             seed=seed,
             comparators=comparators,
+            ceiling_train=ceiling_train,
             command="ventfusion " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "",
         )
         try:

@@ -218,6 +218,10 @@ def _train_one(
     gate_l1 = options.pop("gate_l1", None)
     if gate_l1 is not None:
         cfg = replace(cfg, gate_l1=float(gate_l1))  # type: ignore[arg-type]
+    for name in ("epochs", "patience"):  # a recipe stage's own training length
+        value = options.pop(name, None)
+        if value is not None:
+            cfg = replace(cfg, **{name: int(value)})  # type: ignore[call-overload]
     if warm:
         cfg = replace(cfg, ehr_warm_start=warm)
     subsample = f"at most {cfg.val_max_windows}" if cfg.val_max_windows else "all"

@@ -34,6 +34,7 @@ class EvaluationRequest:
     seed: int = 0
     comparators: bool = True
     command: str = ""
+    ceiling_train: Path | None = None  # simulator training cohort: adds the observable ceiling
 
 
 def _names(ckpts: Sequence[Checkpoint]) -> list[str]:
@@ -109,8 +110,8 @@ def build_context(
         if net.uses_film and not windows.films.is_embedding:
             windows = with_films(windows, embed_store(net, windows.films))  # each film once
         s = score_windows(net, windows, rows, ckpt.normalisation)
-        scores[name] = ckpt.calibration.apply(s.logit)
-        without[name] = ckpt.calibration.apply(s.logit_ehr)
+        scores[name] = ckpt.calibration.apply(s.logit, windows.film[rows] >= 0)
+        without[name] = ckpt.calibration.apply_ehr(s.logit_ehr)
         gates[name] = s.gate.astype(np.float64)
         models[name] = {
             "model_id": ckpt.model_id,
@@ -163,4 +164,12 @@ def evaluate(
         from model.evaluation.sections_comparators import ComparatorSection
 
         sections.append(ComparatorSection())
+    from model.evaluation.sections_ceiling import BedsideIndexSection, CeilingSection
+
+    sections.append(BedsideIndexSection())
+    if request.ceiling_train is not None:
+        spec = next((c.feature_spec for c in ckpts if c.net_config.arch == "gated"), None)
+        sections.append(
+            CeilingSection(request.ceiling_train, request.cohort, spec or ckpts[0].feature_spec)
+        )
     return write_report(ctx, request.out_dir, extra_sections=sections, command=request.command)

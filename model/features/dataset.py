@@ -4,6 +4,10 @@ Prediction times are ``stay_start + k h`` (k >= 1) while the time is before the 
 (if any) and not after the stay end; the label is "ventilation starts in (t, t + 24 h]". Each
 window sees the lookback of EHR bins and the latest film acquired in ``[t - max_age, t]``.
 Splits are by patient (a hash of seed and key), so no patient is in two splits.
+
+Do-not-intubate / comfort-care stays (``patients.csv`` ``do_not_intubate``) are outside the label
+population, as in published ventilation-prediction studies: such a patient gives no window, or,
+when the order's time is known, only windows whose 24 h horizon ends before it.
 """
 
 from __future__ import annotations
@@ -154,6 +158,11 @@ def build_windows(cohort: Cohort, spec: FeatureSpec, *, use_cache: bool = True) 
         last_h = (pat.stay_end - origin).total_seconds() / 3600.0
         if vent is not None:  # strictly before ventilation; up to and including the stay end
             last_h = min(last_h, (vent - origin).total_seconds() / 3600.0 - 1e-6)
+        if pat.do_not_intubate:  # outside the label population: only windows whose whole
+            # horizon ends before the do-not-intubate order (none when its time is unknown)
+            since = pat.do_not_intubate_since
+            dni_h = (since - origin).total_seconds() / 3600.0 if since is not None else 0.0
+            last_h = min(last_h, dni_h - HORIZON_H)
         n_pred = max(int(np.floor(last_h)), 0)
         rows = by_patient.get(pat.key, np.zeros(0, np.int64))
         times_h = np.asarray([(cohort.m_time[r] - origin).total_seconds() / 3600.0 for r in rows])

@@ -15,6 +15,14 @@ EHR path. With ``fusion="residual"`` the film adds a gated residual to the EHR l
 which is the form used when the EHR path is warm-started from an EHR-only model and frozen
 (``TrainConfig.ehr_warm_start``): a window without a film then scores exactly as that model.
 
+With ``bedside="monotone"`` (the default of ``ventfusion train``) a monotone additive head
+``M(x)`` over the bedside indices (``model.nets.monotone``) is added to the EHR logit, and the
+values of the bedside variables (``model.features.bedside.BEDSIDE_VARIABLES``) and every
+charting mask / time since last are withheld from the EHR encoder, so the risk cannot fall when
+they worsen, nor with how often a patient was charted::
+
+    logit_ehr = head(EHR(x · keep)) + M(x)
+
 Baselines in the same harness: ``ehr_only`` (head on h_ehr), ``concat``
 (head on [h_ehr, has·h_img, has·age, has], no gate) and ``image_only`` (head on h_img, a learned
 constant without a film).
@@ -29,6 +37,7 @@ import torch
 from torch import nn
 
 from model import ModelError
+from model.features.bedside import BEDSIDE_VARIABLES
 from model.nets.encoders import (
     DenseNetEncoder,
     EmbeddingEncoder,
@@ -36,10 +45,12 @@ from model.nets.encoders import (
     SmallCNN,
     TransformerEncoder,
 )
+from model.nets.monotone import MonotoneHead, gru_keep_mask
 
 ARCHS = ("gated", "concat", "ehr_only", "image_only")
 CXR_ENCODERS = ("small_cnn", "densenet121", "embedding")
 FUSIONS = ("hidden", "residual")
+BEDSIDE_HEADS = ("", "monotone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +70,26 @@ class NetConfig:
     gate_hidden: int = 32
     dropout: float = 0.1
     fusion: str = "hidden"  # gated: hidden (z = h_ehr + g·W·h_img) | residual (logit_ehr + g·R)
+    bedside: str = ""  # "" none | "monotone": monotone bedside head, bedside values out of the GRU
+    variables: tuple[str, ...] = ()  # the EHR variables in input order (needed by the bedside head)
+    bedside_features: tuple[str, ...] = ()  # the bedside head's features (model.features.bedside)
+    gru_withheld: tuple[str, ...] = ()  # variables whose values the EHR encoder does not read
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for name in _TUPLES:
+            data[name] = list(data[name])
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NetConfig:
+        data = dict(data)
+        for name in _TUPLES:
+            data[name] = tuple(data.get(name, ()))
         return cls(**data)
+
+
+_TUPLES = ("variables", "bedside_features", "gru_withheld")
 
 
 @dataclass(slots=True)
@@ -94,6 +118,10 @@ class FusionNet(nn.Module):
             raise ModelError(f"unknown architecture {cfg.arch!r}; choose from {ARCHS}")
         if cfg.fusion not in FUSIONS:
             raise ModelError(f"unknown fusion {cfg.fusion!r}; choose from {FUSIONS}")
+        if cfg.bedside not in BEDSIDE_HEADS:
+            raise ModelError(f"unknown bedside head {cfg.bedside!r}; choose from {BEDSIDE_HEADS}")
+        if cfg.bedside and 3 * len(cfg.variables) + 2 != cfg.n_inputs:
+            raise ModelError("the bedside head needs the model's variables (NetConfig.variables)")
         self.cfg = cfg
         d = cfg.hidden
         if cfg.ehr_encoder == "gru":
@@ -116,6 +144,13 @@ class FusionNet(nn.Module):
         self.res_head: nn.Module | None = None
         if cfg.arch == "gated" and cfg.fusion == "residual":
             self.res_head = nn.Sequential(nn.Linear(2 * d + 2, d), nn.ReLU(), nn.Linear(d, 1))
+        self.mono: MonotoneHead | None = None
+        if cfg.bedside == "monotone" and cfg.arch != "image_only":
+            self.mono = MonotoneHead(cfg.variables, cfg.bedside_features or None)
+            withheld = cfg.gru_withheld or BEDSIDE_VARIABLES
+            self.register_buffer(
+                "gru_keep", gru_keep_mask(cfg.variables, cfg.n_inputs, withheld), persistent=False
+            )
 
     @property
     def uses_ehr(self) -> bool:
@@ -147,8 +182,14 @@ class FusionNet(nn.Module):
                 has > 0, self.head(self.drop(h_img)).squeeze(1), self.no_film_logit.expand(batch)
             )
             return NetOutput(logit, self.no_film_logit.expand(batch), zero)
+        bedside = zero
+        if self.mono is not None:
+            bedside = self.mono(x)
+            x = x * self.gru_keep  # type: ignore[operator]
         h_ehr = self.ehr(x)
-        logit_ehr = self.head(self.drop(h_ehr)).squeeze(1) if self.cfg.arch != "concat" else None
+        logit_ehr = (
+            self.head(self.drop(h_ehr)).squeeze(1) + bedside if self.cfg.arch != "concat" else None
+        )
         if self.cfg.arch == "ehr_only":
             assert logit_ehr is not None
             return NetOutput(logit_ehr, logit_ehr, zero)
@@ -157,17 +198,18 @@ class FusionNet(nn.Module):
         if self.cfg.arch == "concat":
             logit = self.head(self.drop(torch.cat([h_ehr, h_img, side], dim=1))).squeeze(1)
             no_img = torch.cat([h_ehr, torch.zeros_like(h_img), torch.zeros_like(side)], dim=1)
-            return NetOutput(logit, self.head(self.drop(no_img)).squeeze(1), zero)
+            no_film = self.head(self.drop(no_img)).squeeze(1) + bedside
+            return NetOutput(logit + bedside, no_film, zero)
         assert logit_ehr is not None
         gate = torch.sigmoid(self.gate_mlp(torch.cat([h_ehr, h_img, side], dim=1))).squeeze(1)
         gate = gate * has
         if self.res_head is not None:
             # The EHR logit is the base (frozen when warm-started): no dropout on it.
-            logit_ehr = self.head(h_ehr).squeeze(1)
+            logit_ehr = self.head(h_ehr).squeeze(1) + bedside
             feats = self.drop(torch.cat([h_ehr, h_img, side], dim=1))
             residual = self.res_head(feats).squeeze(1)
             logit = torch.where(has > 0, logit_ehr + gate * residual, logit_ehr)
             return NetOutput(logit, logit_ehr, gate)
         z = h_ehr + gate[:, None] * self.mix(h_img)
-        logit = self.head(self.drop(z)).squeeze(1)
+        logit = self.head(self.drop(z)).squeeze(1) + bedside
         return NetOutput(logit, logit_ehr, gate)

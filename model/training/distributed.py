@@ -42,6 +42,7 @@ from model.training.loop import (
     TrainConfig,
     TrainResult,
     fusion_loss,
+    make_optimizer,
 )
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ def ddp_train_net(
     # Batches without films leave the CXR path unused: let DDP mark those gradients ready.
     model = DistributedDataParallel(step, find_unused_parameters=True)
     trainable = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(net, cfg)
     sampler: DistributedSampler[int] = DistributedSampler(
         _Indices(len(train_rows)), num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed
     )

@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from model.features.dataset import WindowSet
 from model.features.spec import Normalisation
 from model.nets import FusionNet, NetConfig
+from model.nets.monotone import MONO_LR_MULT
 from model.training.batches import Batch, film_embeddings, make_batch, score_windows
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,18 @@ def new_net(net_cfg: NetConfig, cfg: TrainConfig) -> FusionNet:
     return FusionNet(net_cfg)
 
 
+def make_optimizer(net: FusionNet, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over the trainable parameters; the monotone bedside head learns ``MONO_LR_MULT``
+    times faster (its few slopes see the rare severe windows only, ``model.nets.monotone``)."""
+    mono = {id(p) for p in net.mono.parameters()} if net.mono is not None else set()
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in trainable if id(p) not in mono], "lr": cfg.lr},
+        {"params": [p for p in trainable if id(p) in mono], "lr": cfg.lr * MONO_LR_MULT},
+    ]
+    return torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=cfg.weight_decay)
+
+
 #: The stage-2 trainer signature (``train_net`` and its DDP twin in ``model.training.distributed``).
 Trainer = Callable[
     [WindowSet, Normalisation, FusionNet, TrainConfig, np.ndarray, np.ndarray, ProgressFn | None],
@@ -114,7 +127,7 @@ def train_net(
     if cfg.val_max_windows and len(val_rows) > cfg.val_max_windows:
         val_rows = np.sort(rng.choice(val_rows, cfg.val_max_windows, replace=False))
     trainable = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(net, cfg)
     stopper = EarlyStopping(net, cfg.patience)
     history: list[EpochRecord] = []
     gated = net.cfg.arch == "gated"

@@ -14,13 +14,14 @@ import torch
 from model import ModelError
 from model.applicability.fit import fit_applicability
 from model.backbone.cohort import cohort_backbone
-from model.calibration import choose_thresholds, fit_platt
+from model.calibration import choose_thresholds, fit_fusion_platt, fit_platt
 from model.checkpoint import DATA_LIMITATION, Checkpoint, ModelCard, save_checkpoint
 from model.cohort import Cohort, read_cohort
 from model.evaluation.metrics import auprc, auroc, brier, expected_calibration_error
 from model.features.dataset import WindowSet, build_windows, fit_on_split, split_of
 from model.features.spec import FeatureSpec, Normalisation
 from model.nets import FusionNet, NetConfig
+from model.nets.monotone import bedside_text, default_bedside
 from model.schemas import BackboneIdentity
 from model.training.batches import score_windows
 from model.training.cohort_checks import check_trainable
@@ -160,6 +161,7 @@ def train_from_cohort(
     windows = build_windows(cohort, spec)
     rows = split_rows(windows, cfg)
     net_cfg = NetConfig(n_inputs=spec.n_inputs, lookback_h=spec.lookback_h)
+    net_cfg = replace(net_cfg, **default_bedside(spec.variables))  # type: ignore[arg-type]
     if windows.films.is_embedding:
         net_cfg = replace(
             net_cfg, cxr_encoder="embedding", embedding_dim=int(windows.films.data.shape[1])
@@ -179,6 +181,8 @@ def train_from_cohort(
     net = new_net(net_cfg, cfg)
     if cfg.ehr_warm_start:
         norm = warm_start_ehr(net, Path(cfg.ehr_warm_start), spec, cfg)
+    if net.mono is not None:
+        net.mono.set_normalisation(norm.mean, norm.std)
     film_metrics: dict[str, float] = {}
     films_as_loaded = windows.films  # pixels (stage 1 swaps in embeddings): the film guard's input
     if net.uses_film and net_cfg.cxr_encoder != "embedding" and cfg.film_epochs > 0:
@@ -186,8 +190,14 @@ def train_from_cohort(
     result = trainer(windows, norm, net, cfg, rows.train, rows.val, on_epoch)
     val = score_windows(result.net, windows, rows.val, norm)
     labels = windows.label[rows.val]
-    calibration = fit_platt(val.logit, labels)
-    probs = calibration.apply(val.logit)
+    has_film = (windows.film[rows.val] >= 0).astype(np.float64)
+    fusion = net_cfg.arch in ("gated", "concat") and has_film.any() and not has_film.all()
+    calibration = (
+        fit_fusion_platt(val.logit, val.logit_ehr, has_film, labels)
+        if fusion
+        else fit_platt(val.logit, labels)
+    )
+    probs = calibration.apply(val.logit, has_film)
     thresholds = choose_thresholds(probs, labels)
     applicability = fit_applicability(
         cohort, windows, films_as_loaded, result.net, rows.train, rows.val
@@ -203,6 +213,7 @@ def train_from_cohort(
             f"{ARCH_TITLES[net_cfg.arch]}; EHR encoder {net_cfg.ehr_encoder} (hidden "
             f"{net_cfg.hidden}); "
             + _cxr_text(net_cfg, spec, backbone)
+            + bedside_text(net_cfg.bedside)
             + (
                 "; EHR path warm-started from an EHR-only model and frozen, film as a gated "
                 "residual"

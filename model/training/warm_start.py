@@ -17,8 +17,8 @@ from model.training.loop import TrainConfig
 
 log = logging.getLogger(__name__)
 
-#: Prefixes of the state-dict entries that make up the EHR path (encoder + head).
-EHR_PATH = ("ehr.", "head.")
+#: Prefixes of the state-dict entries that make up the EHR path (encoder, head, bedside head).
+EHR_PATH = ("ehr.", "head.", "mono.")
 #: Settings that must match so that the EHR-only model saw the same training patients.
 SPLIT_KEYS = ("seed", "val_fraction", "test_fraction")
 
@@ -35,7 +35,8 @@ def warm_start_ehr(
     sc, nc = src.net_config, net.cfg
     if sc.arch != "ehr_only":
         raise ModelError(f"{path}: EHR warm start needs an ehr_only checkpoint, not {sc.arch!r}")
-    for name in ("n_inputs", "lookback_h", "ehr_encoder", "hidden", "ehr_layers"):
+    for name in ("n_inputs", "lookback_h", "ehr_encoder", "hidden", "ehr_layers", "bedside",
+                 "bedside_features", "gru_withheld"):  # fmt: skip
         if getattr(sc, name) != getattr(nc, name):
             raise ModelError(f"{path}: {name} {getattr(sc, name)!r} != {getattr(nc, name)!r}")
     if src.feature_spec.variables != spec.variables:
@@ -50,7 +51,7 @@ def warm_start_ehr(
     result = net.load_state_dict(state, strict=False)
     if result.unexpected_keys or any(k.startswith(EHR_PATH) for k in result.missing_keys):
         raise ModelError(f"{path}: EHR path does not match ({result})")
-    for module in (net.ehr, net.head):
+    for module in (net.ehr, net.head, *([net.mono] if net.mono is not None else [])):
         for param in module.parameters():
             param.requires_grad_(False)
     log.info("EHR path warm-started from %s (%s) and frozen", path, src.model_version)

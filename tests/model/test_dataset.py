@@ -97,3 +97,34 @@ def test_splits_are_by_patient_and_normalisation_uses_train_only(tiny_cohort: Pa
     ]
     assert fit_on_split(cohort, w, train) == norm
     assert norm.fitted_on["patients"] == len(train)
+
+
+def test_do_not_intubate_stays_are_outside_the_label_population(
+    tiny_cohort: Path, tmp_path: Path
+) -> None:
+    """A DNI stay gives no window; one whose order time is known keeps only the windows whose
+    24 h horizon ends before the order."""
+    copy = tmp_path / "dni"
+    shutil.copytree(tiny_cohort, copy)
+    path = copy / "patients.csv"
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    before = build_windows(read_cohort(tiny_cohort), TINY_SPEC, use_cache=False)
+    never, later = rows[0]["patient_key"], rows[1]["patient_key"]
+    start = read_cohort(tiny_cohort).patients[1].stay_start
+    for row in rows:
+        row["do_not_intubate"] = "1" if row["patient_key"] in (never, later) else "0"
+        row["do_not_intubate_since"] = (
+            (start + timedelta(hours=30)).isoformat() if row["patient_key"] == later else ""
+        )
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    after = build_windows(read_cohort(copy), TINY_SPEC, use_cache=False)
+    keys = np.asarray(after.patient_keys)[after.patient]
+    assert never not in set(keys)
+    assert after.hours[keys == later].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    old_keys = np.asarray(before.patient_keys)[before.patient]
+    others = ~np.isin(old_keys, [never, later])
+    assert len(after) == int(others.sum()) + 6

@@ -123,6 +123,16 @@ def test_prediction_without_film_is_the_ehr_path(predictor: Predictor) -> None:
     assert "Observation/fio2-11" in r.basis_ids
 
 
+def test_prediction_without_drivers_scores_the_patient(predictor: Predictor) -> None:
+    """explain=False skips the Shapley coalitions; the one row scored is the patient's, not the
+    reference patient's."""
+    full = predictor.predict(_window())
+    fast = predictor.predict(_window(), explain=False)
+    assert fast.probability == pytest.approx(full.probability, abs=1e-6)
+    assert fast.reference_probability is None
+    assert fast.drivers == ()
+
+
 def test_film_rules_latest_eligible_film_only(
     predictor: Predictor, used_pixels: np.ndarray
 ) -> None:

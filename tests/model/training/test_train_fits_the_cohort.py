@@ -135,7 +135,9 @@ def test_recipe_default_is_the_bundled_models_two_commands(
 ) -> None:
     by_hand = tmp_path / "by-hand"
     by_hand.mkdir()
-    assert _train(tiny_cohort, by_hand / "ehr_only.pt", "--arch", "ehr_only") == 0
+    # the recipe's EHR-only stage sets its own training length (16 epochs, patience 4)
+    stage_one = ["--arch", "ehr_only", "--epochs", "16", "--patience", "4"]
+    assert _train(tiny_cohort, by_hand / "ehr_only.pt", *stage_one) == 0
     args = ["--arch", "gated", "--fusion", "residual", "--gate-l1", "0.005"]
     args += ["--ehr-checkpoint", str(by_hand / "ehr_only.pt")]
     assert _train(tiny_cohort, by_hand / "gated.pt", *args) == 0
@@ -153,6 +155,8 @@ def test_recipe_default_is_the_bundled_models_two_commands(
     assert final.model_version == expected.model_version  # a hash of every weight
     stage = load_checkpoint(recipe / "ehr_only.pt")
     assert stage.model_version == load_checkpoint(by_hand / "ehr_only.pt").model_version
+    assert (stage.train_config["epochs"], stage.train_config["patience"]) == (16, 4)
+    assert final.train_config["epochs"] != 16  # the gated stage keeps the command line's
 
 
 def test_recipe_default_without_films_ends_with_its_ehr_only_stage(
