@@ -124,12 +124,3 @@ def latest_raw(grid: Grid, end_bins: np.ndarray, lookback: int) -> np.ndarray:
     end_bins = np.asarray(end_bins, np.int64)
     valid = grid.last_bin[end_bins] >= (end_bins - lookback + 1)[:, None]
     return np.where(valid, grid.raw_ff[end_bins], np.nan).astype(np.float32)
-
-
-def occlude(x: np.ndarray, variable: int, n_vars: int) -> np.ndarray:
-    """Copy of EHR input(s) with one variable made 'never observed in the window'."""
-    out = x.copy()
-    out[..., variable] = 0.0
-    out[..., n_vars + variable] = 0.0
-    out[..., 2 * n_vars + variable] = 1.0
-    return out

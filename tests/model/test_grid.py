@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.features.grid import build_grid, latest_raw, occlude, window_tensor
+from model.features.grid import build_grid, latest_raw, window_tensor
 from model.features.spec import FeatureSpec, Normalisation
 
 SPEC = FeatureSpec(variables=("heart_rate", "spo2"), lookback_h=4, film_size=16)
@@ -54,13 +54,3 @@ def test_values_before_the_window_are_not_carried_in() -> None:
 def test_measurements_after_the_last_bin_are_ignored() -> None:
     grid = build_grid(np.asarray([4.5, 9.0]), np.asarray([0, 0]), np.asarray([1.0, 2.0]), 4, 2)
     assert not grid.observed.any()
-
-
-def test_occlude_makes_a_variable_unseen() -> None:
-    grid = build_grid(np.asarray([3.5]), np.asarray([1]), np.asarray([90.0]), 4, 2)
-    x = window_tensor(grid, np.asarray([3]), np.zeros((1, 2), np.float32), SPEC, NORM)
-    hidden = occlude(x[0], 1, 2)
-    assert np.all(hidden[:, 1] == 0)
-    assert np.all(hidden[:, 3] == 0)
-    assert np.all(hidden[:, 5] == 1)
-    assert np.array_equal(hidden[:, [0, 2, 4]], x[0][:, [0, 2, 4]])
