@@ -137,7 +137,7 @@ def test_curves_are_non_decreasing_for_any_slopes() -> None:
         lo, hi = feature.knots[0] - 5.0, feature.knots[-1] + 5.0
         u = torch.zeros(400, len(head.features))
         u[:, i] = torch.linspace(lo, hi, 400)
-        f = head.curves(u)[:, i]
+        f = head.curves(u)[:, i].detach()
         assert bool((f[1:] >= f[:-1] - 1e-7).all()), feature.name
         assert float(f[0]) == 0.0
         assert float(f[-1]) > float(f[200])
