@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, Select, bindparam, insert
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, SQLModel, col, select
 
@@ -82,17 +82,8 @@ class PredictionRepository:
     def prior(self, key: PatientKey, *, before: datetime) -> PriorAssessment | None:
         """``as_of`` and probability of the most recent current prediction for ``key`` strictly
         before ``before`` (what :meth:`latest` would return, two columns read)."""
-        table = table_of(PredictionRow)
-        query = (
-            select_columns(table.c.as_of, table.c.probability)
-            .where(table.c.patient_key == str(key))
-            .where(table.c.backfilled.is_(False))
-            .where(table.c.as_of < before)
-            .order_by(table.c.as_of.desc(), table.c.id.desc())
-            .limit(1)
-        )
         with self._engine.connect() as connection:
-            row = connection.execute(query).first()
+            row = connection.execute(_PRIOR, {"key": str(key), "before": before}).first()
         return PriorAssessment(row.as_of, row.probability) if row is not None else None
 
     def get(self, prediction_id: int) -> RiskPrediction | None:
@@ -127,6 +118,22 @@ class PredictionRepository:
         for row in rows:
             by_time[row.as_of] = to_prediction(row)
         return list(by_time.values())
+
+
+def _prior_query() -> Select[Any]:
+    """The query of :meth:`PredictionRepository.prior`, built once (bound: ``key``, ``before``)."""
+    table = table_of(PredictionRow)
+    return (
+        select_columns(table.c.as_of, table.c.probability)
+        .where(table.c.patient_key == bindparam("key"))
+        .where(table.c.backfilled.is_(False))
+        .where(table.c.as_of < bindparam("before"))
+        .order_by(table.c.as_of.desc(), table.c.id.desc())
+        .limit(1)
+    )
+
+
+_PRIOR = _prior_query()
 
 
 def to_prediction(row: PredictionRow) -> RiskPrediction:
