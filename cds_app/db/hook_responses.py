@@ -8,14 +8,15 @@ the others roll back whole and return the committed answer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Select, bindparam, delete
 from sqlalchemy import select as select_columns
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session, col
 
-from cds_app.db.session import commit_unless_duplicate, table_of
+from cds_app.db.session import Insert, NewRow, commit_unless_duplicate, new_row, table_of
 from cds_app.db.tables import HookResponseRow
 from cds_app.db.types import utcnow
 
@@ -52,9 +53,10 @@ class HookResponses:
     @staticmethod
     def row(
         service_id: str, issuer: str, hook_instance: str, patient_id: str, response: dict[str, Any]
-    ) -> HookResponseRow:
+    ) -> NewRow:
         """A row to commit together with the call's other rows."""
-        return HookResponseRow(
+        return new_row(
+            HookResponseRow,
             service_id=service_id,
             issuer=issuer,
             hook_instance=hook_instance,
@@ -62,7 +64,7 @@ class HookResponses:
             response=response,
         )
 
-    def add(self, rows: list[SQLModel]) -> bool:
+    def add(self, rows: Sequence[Insert]) -> bool:
         """Commit ``rows`` (one HookResponseRow among them); False if the call was answered."""
         return commit_unless_duplicate(self._engine, rows)
 

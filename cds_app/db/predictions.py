@@ -10,9 +10,9 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine, Select, bindparam, insert
 from sqlalchemy import select as select_columns
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
-from cds_app.db.session import insert_rows, row_values, table_of
+from cds_app.db.session import Insert, NewRow, insert_rows, new_row, table_of
 from cds_app.db.tables import PredictionRow
 from model.schemas import (
     BedsideReading,
@@ -44,10 +44,10 @@ class PredictionRepository:
         prediction: RiskPrediction,
         *,
         trigger: str = "",
-        also: Callable[[int], Sequence[SQLModel]] | None = None,
+        also: Callable[[int], Sequence[Insert]] | None = None,
     ) -> int:
         """Persist one prediction, plus the rows ``also(prediction_id)`` returns, atomically."""
-        values = row_values(_row(prediction, trigger))
+        values = _row(prediction, trigger).values
         with self._engine.begin() as connection:  # Core inserts, one transaction
             key = connection.execute(insert(table_of(PredictionRow)), values).inserted_primary_key
             assert key is not None
@@ -59,9 +59,9 @@ class PredictionRepository:
     def record_backfill(self, predictions: Sequence[RiskPrediction]) -> int:
         """Persist backfilled predictions (trend only: no outbox, no cards) in one transaction."""
         rows = [_row(p, "backfill") for p in predictions if p.backfilled]
-        with Session(self._engine) as session:
-            session.add_all(rows)
-            session.commit()
+        if rows:
+            with self._engine.begin() as connection:
+                insert_rows(connection, rows)
         return len(rows)
 
     def latest(self, key: PatientKey, *, before: datetime | None = None) -> RiskPrediction | None:
@@ -160,8 +160,9 @@ def to_prediction(row: PredictionRow) -> RiskPrediction:
     )
 
 
-def _row(prediction: RiskPrediction, trigger: str) -> PredictionRow:
-    return PredictionRow(
+def _row(prediction: RiskPrediction, trigger: str) -> NewRow:
+    return new_row(
+        PredictionRow,
         patient_key=str(prediction.patient_key),
         as_of=prediction.as_of,
         probability=prediction.probability,
