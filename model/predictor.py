@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -212,17 +212,19 @@ class Predictor:
         keep = coalitions(len(groups)).astype(np.int64) @ member.astype(np.int64) > 0  # (C, V)
         if not groups:  # no drivers asked for (or nothing charted): the one row is the patient
             keep = np.ones((1, n_vars), bool)
-        grids = [
-            replace(patient, raw_ff=np.where(row[None, :], patient.raw_ff, reference.raw_ff))
-            for row in keep
-        ]
-        stacked, offsets = stack_grids(grids)
-        static = np.repeat(ehr.static[None], len(grids), axis=0)
-        x = window_tensor(stacked, offsets + lookback - 1, static, self._spec, self._norm)
+        # The patient and the reference share charting times, so their windows differ only in
+        # the value channels (the first V features), column by column: every coalition's input
+        # picks each variable's value channel from one of the two (exactly what a grid of mixed
+        # values would give).
+        both, offsets = stack_grids([patient, reference])
+        static = np.repeat(ehr.static[None], 2, axis=0)
+        pair = window_tensor(both, offsets + lookback - 1, static, self._spec, self._norm)
+        x = np.repeat(pair[:1], len(keep), axis=0)
+        x[:, :, :n_vars] = np.where(keep[:, None, :], pair[0, :, :n_vars], pair[1, :, :n_vars])
         return x, patient.observed
 
     # -- prediction -------------------------------------------------------------------------
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict(self, window: PatientWindow, *, explain: bool = True) -> RiskPrediction:
         """Risk of invasive ventilation within 24 h of ``window.as_of`` (no data after it).
 
@@ -246,7 +248,7 @@ class Predictor:
             age_h = (window.as_of - choice.film.acquired_at).total_seconds() / 3600.0
             age[-1] = age_h / self.film_max_age_h
             has[-1] = 1.0
-        out = self._net(torch.from_numpy(x), emb, age, has)
+        out = self._net(torch.from_numpy(x), emb, age, has, unique_ehr=True)
         probs = self._cal.apply(out.logit.numpy(), has.numpy())  # film row: the fused map
         n_coalitions = 2 ** len(groups)
         p_ehr, p_ref = float(probs[n_coalitions - 1]), float(probs[0])

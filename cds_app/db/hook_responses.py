@@ -8,17 +8,33 @@ the others roll back whole and return the committed answer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete
-from sqlmodel import Session, SQLModel, col, select
+from sqlalchemy import Engine, Select, bindparam, delete
+from sqlalchemy import select as select_columns
+from sqlmodel import Session, col
 
-from cds_app.db.session import commit_unless_duplicate
+from cds_app.db.session import Insert, NewRow, commit_unless_duplicate, new_row, table_of
 from cds_app.db.tables import HookResponseRow
 from cds_app.db.types import utcnow
 
 RETENTION = timedelta(hours=24)
+
+
+def _answer_query() -> Select[Any]:
+    """The query of :meth:`HookResponses.get`, built once (bound: ``service_id``, ``issuer``,
+    ``hook_instance``)."""
+    table = table_of(HookResponseRow)
+    return select_columns(table).where(
+        table.c.service_id == bindparam("service_id"),
+        table.c.issuer == bindparam("issuer"),
+        table.c.hook_instance == bindparam("hook_instance"),
+    )
+
+
+_ANSWER = _answer_query()
 
 
 class HookResponses:
@@ -29,20 +45,18 @@ class HookResponses:
 
     def get(self, service_id: str, issuer: str, hook_instance: str) -> HookResponseRow | None:
         """The stored answer of one call, if any."""
-        with Session(self._engine) as session:
-            return session.exec(
-                select(HookResponseRow)
-                .where(HookResponseRow.service_id == service_id)
-                .where(HookResponseRow.issuer == issuer)
-                .where(HookResponseRow.hook_instance == hook_instance)
-            ).first()
+        key = {"service_id": service_id, "issuer": issuer, "hook_instance": hook_instance}
+        with self._engine.connect() as connection:
+            row = connection.execute(_ANSWER, key).first()
+        return HookResponseRow(**row._mapping) if row is not None else None
 
     @staticmethod
     def row(
         service_id: str, issuer: str, hook_instance: str, patient_id: str, response: dict[str, Any]
-    ) -> HookResponseRow:
+    ) -> NewRow:
         """A row to commit together with the call's other rows."""
-        return HookResponseRow(
+        return new_row(
+            HookResponseRow,
             service_id=service_id,
             issuer=issuer,
             hook_instance=hook_instance,
@@ -50,7 +64,7 @@ class HookResponses:
             response=response,
         )
 
-    def add(self, rows: list[SQLModel]) -> bool:
+    def add(self, rows: Sequence[Insert]) -> bool:
         """Commit ``rows`` (one HookResponseRow among them); False if the call was answered."""
         return commit_unless_duplicate(self._engine, rows)
 

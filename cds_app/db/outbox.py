@@ -18,6 +18,7 @@ from sqlalchemy import Engine, Select, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from cds_app.db.session import NewRow, new_row
 from cds_app.db.tables import OutboxRow
 from cds_app.db.types import utcnow
 from fhir_adapter.outbox import OutboxItem
@@ -34,9 +35,9 @@ class DbOutbox:
         self._skip_locked = engine.dialect.name == "postgresql"
 
     @staticmethod
-    def row(kind: str, payload: dict[str, Any], dedup_key: str) -> OutboxRow:
+    def row(kind: str, payload: dict[str, Any], dedup_key: str) -> NewRow:
         """An outbox row to add inside a caller's transaction (dedup key must be new)."""
-        return OutboxRow(kind=kind, dedup_key=dedup_key, payload=payload)
+        return new_row(OutboxRow, kind=kind, dedup_key=dedup_key, payload=payload)
 
     def enqueue(
         self, kind: str, payload: dict[str, Any], dedup_key: str, now: datetime | None = None

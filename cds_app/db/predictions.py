@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, Select, bindparam, insert
 from sqlalchemy import select as select_columns
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
-from cds_app.db.session import insert_rows, row_values, table_of
+from cds_app.db.session import Insert, NewRow, insert_rows, new_row, table_of
 from cds_app.db.tables import PredictionRow
 from model.schemas import (
     BedsideReading,
@@ -44,10 +44,10 @@ class PredictionRepository:
         prediction: RiskPrediction,
         *,
         trigger: str = "",
-        also: Callable[[int], Sequence[SQLModel]] | None = None,
+        also: Callable[[int], Sequence[Insert]] | None = None,
     ) -> int:
         """Persist one prediction, plus the rows ``also(prediction_id)`` returns, atomically."""
-        values = row_values(_row(prediction, trigger))
+        values = _row(prediction, trigger).values
         with self._engine.begin() as connection:  # Core inserts, one transaction
             key = connection.execute(insert(table_of(PredictionRow)), values).inserted_primary_key
             assert key is not None
@@ -59,9 +59,9 @@ class PredictionRepository:
     def record_backfill(self, predictions: Sequence[RiskPrediction]) -> int:
         """Persist backfilled predictions (trend only: no outbox, no cards) in one transaction."""
         rows = [_row(p, "backfill") for p in predictions if p.backfilled]
-        with Session(self._engine) as session:
-            session.add_all(rows)
-            session.commit()
+        if rows:
+            with self._engine.begin() as connection:
+                insert_rows(connection, rows)
         return len(rows)
 
     def latest(self, key: PatientKey, *, before: datetime | None = None) -> RiskPrediction | None:
@@ -82,17 +82,8 @@ class PredictionRepository:
     def prior(self, key: PatientKey, *, before: datetime) -> PriorAssessment | None:
         """``as_of`` and probability of the most recent current prediction for ``key`` strictly
         before ``before`` (what :meth:`latest` would return, two columns read)."""
-        table = table_of(PredictionRow)
-        query = (
-            select_columns(table.c.as_of, table.c.probability)
-            .where(table.c.patient_key == str(key))
-            .where(table.c.backfilled.is_(False))
-            .where(table.c.as_of < before)
-            .order_by(table.c.as_of.desc(), table.c.id.desc())
-            .limit(1)
-        )
         with self._engine.connect() as connection:
-            row = connection.execute(query).first()
+            row = connection.execute(_PRIOR, {"key": str(key), "before": before}).first()
         return PriorAssessment(row.as_of, row.probability) if row is not None else None
 
     def get(self, prediction_id: int) -> RiskPrediction | None:
@@ -129,6 +120,22 @@ class PredictionRepository:
         return list(by_time.values())
 
 
+def _prior_query() -> Select[Any]:
+    """The query of :meth:`PredictionRepository.prior`, built once (bound: ``key``, ``before``)."""
+    table = table_of(PredictionRow)
+    return (
+        select_columns(table.c.as_of, table.c.probability)
+        .where(table.c.patient_key == bindparam("key"))
+        .where(table.c.backfilled.is_(False))
+        .where(table.c.as_of < bindparam("before"))
+        .order_by(table.c.as_of.desc(), table.c.id.desc())
+        .limit(1)
+    )
+
+
+_PRIOR = _prior_query()
+
+
 def to_prediction(row: PredictionRow) -> RiskPrediction:
     """The domain prediction of a stored row."""
     return RiskPrediction(
@@ -153,8 +160,9 @@ def to_prediction(row: PredictionRow) -> RiskPrediction:
     )
 
 
-def _row(prediction: RiskPrediction, trigger: str) -> PredictionRow:
-    return PredictionRow(
+def _row(prediction: RiskPrediction, trigger: str) -> NewRow:
+    return new_row(
+        PredictionRow,
         patient_key=str(prediction.patient_key),
         as_of=prediction.as_of,
         probability=prediction.probability,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
 
-from cds_app.db.session import commit_unless_duplicate
+from cds_app.db.session import commit_unless_duplicate, new_row
 from cds_app.db.tables import AuditRow, FeedbackRow, IssuedCardRow, JtiRow
 from cds_app.db.types import utcnow
 
@@ -22,7 +22,7 @@ class DbReplayCache:
     def first_use(self, iss: str, jti: str, expires_at: datetime) -> bool:
         """Remember ``(iss, jti)`` until ``expires_at``; False if it was already seen."""
         return commit_unless_duplicate(
-            self._engine, [JtiRow(iss=iss, jti=jti, expires_at=expires_at)]
+            self._engine, [new_row(JtiRow, iss=iss, jti=jti, expires_at=expires_at)]
         )
 
     def purge(self, now: datetime | None = None) -> int:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pydantic_core import PydanticUndefined
 from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -94,6 +97,47 @@ def table_of(model: type[SQLModel]) -> Table:
     return table
 
 
+@dataclass(frozen=True, slots=True)
+class NewRow:
+    """The column values of one row to insert with Core, Python-side defaults applied: what
+    inserting the ORM row would write, without building one (a table model's constructor costs
+    more than the insert)."""
+
+    table: Table
+    values: dict[str, Any]
+
+
+#: A row to insert: an ORM row or its column values.
+Insert = SQLModel | NewRow
+
+
+def new_row(model: type[SQLModel], **values: Any) -> NewRow:
+    """The row of ``model`` with ``values``; a column not given gets the field's default (its
+    factory called), a primary key without a default is left to the database."""
+    for name, default in _defaults(model):
+        if name not in values:
+            values[name] = default()
+    return NewRow(table_of(model), values)
+
+
+@cache
+def _defaults(model: type[SQLModel]) -> tuple[tuple[str, Callable[[], Any]], ...]:
+    out: list[tuple[str, Callable[[], Any]]] = []
+    for column in table_of(model).columns:
+        field = model.model_fields[column.key]
+        if field.default_factory is not None:
+            out.append((column.key, field.default_factory))  # type: ignore[arg-type]
+        elif field.default is not PydanticUndefined and not (
+            column.primary_key and field.default is None
+        ):
+            out.append((column.key, partial(_constant, field.default)))
+    return tuple(out)
+
+
+def _constant(value: Any) -> Any:
+    return value
+
+
 def row_values(row: SQLModel) -> dict[str, Any]:
     """The column values of an ORM row, for a Core insert (a None primary key is left to the
     database; Python-side defaults were applied when the row was built)."""
@@ -104,17 +148,20 @@ def row_values(row: SQLModel) -> dict[str, Any]:
     }
 
 
-def insert_rows(connection: Connection, rows: Sequence[SQLModel]) -> None:
+def insert_rows(connection: Connection, rows: Sequence[Insert]) -> None:
     """Insert ``rows`` with Core inside the caller's transaction: one (executemany) INSERT per
     table, tables in the order they first appear (no ORM unit of work, no identity map)."""
     by_table: dict[Table, list[dict[str, Any]]] = {}
     for row in rows:
-        by_table.setdefault(table_of(type(row)), []).append(row_values(row))
+        if isinstance(row, NewRow):
+            by_table.setdefault(row.table, []).append(row.values)
+        else:
+            by_table.setdefault(table_of(type(row)), []).append(row_values(row))
     for table, values in by_table.items():
         connection.execute(insert(table), values)
 
 
-def commit_unless_duplicate(engine: Engine, rows: Sequence[SQLModel]) -> bool:
+def commit_unless_duplicate(engine: Engine, rows: Sequence[Insert]) -> bool:
     """Insert ``rows`` in one transaction; False (nothing stored) if a unique key already exists."""
     try:
         with engine.begin() as connection:

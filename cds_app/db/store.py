@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, func, or_, update
+from sqlalchemy import ColumnElement, Engine, Row, Select, bindparam, func, or_, update
+from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
+from cds_app.db.session import table_of
 from cds_app.db.tables import FilmRow, MeasurementRow, PatientRow, RejectedFilmRow
 from model.ports import Pseudonymiser, redacted_patient
 from model.schemas import (
@@ -186,23 +188,12 @@ class Store:
     ) -> tuple[tuple[ChestFilm, ...], datetime | None]:
         """:meth:`films` and the acquisition time of the latest film at or before ``as_of``
         (however old), in one query; thumbnails are not read."""
-        latest = (
-            select(func.max(FilmRow.acquired_at))
-            .where(FilmRow.patient_key == str(key))
-            .where(FilmRow.acquired_at <= as_of)
-            .scalar_subquery()
-        )
         since = as_of - timedelta(hours=max_age_h)
-        with Session(self._engine) as session:
-            rows = session.exec(
-                select(FilmRow)
-                .options(defer(FilmRow.thumbnail_png))  # type: ignore[arg-type]
-                .where(FilmRow.patient_key == str(key))
-                .where(FilmRow.acquired_at <= as_of)
-                .where(or_(col(FilmRow.acquired_at) >= since, col(FilmRow.acquired_at) == latest))
-                .order_by(col(FilmRow.acquired_at))
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                _RECENT_FILMS, {"key": str(key), "as_of": as_of, "since": since}
             ).all()
-            films = tuple(film_from_row(f) for f in rows if f.acquired_at >= since)
+        films = tuple(film_from_row(f) for f in rows if f.acquired_at >= since)
         return films, (rows[-1].acquired_at if rows else None)
 
     # -- patients -------------------------------------------------------------------------------
@@ -288,7 +279,29 @@ def _source_matches(source_ids: Sequence[str]) -> ColumnElement[bool]:
     )
 
 
-def film_from_row(row: FilmRow) -> ChestFilm:
+def _recent_films_query() -> Select[Any]:
+    """The query of :meth:`Store.recent_films`, built once (bound per call: ``key``, ``as_of``,
+    ``since``); every column but the thumbnail."""
+    films = table_of(FilmRow)
+    latest = (
+        select_columns(func.max(films.c.acquired_at))
+        .where(films.c.patient_key == bindparam("key"))
+        .where(films.c.acquired_at <= bindparam("as_of"))
+        .scalar_subquery()
+    )
+    return (
+        select_columns(*(c for c in films.c if c.key != "thumbnail_png"))
+        .where(films.c.patient_key == bindparam("key"))
+        .where(films.c.acquired_at <= bindparam("as_of"))
+        .where(or_(films.c.acquired_at >= bindparam("since"), films.c.acquired_at == latest))
+        .order_by(films.c.acquired_at)
+    )
+
+
+_RECENT_FILMS = _recent_films_query()
+
+
+def film_from_row(row: FilmRow | Row[Any]) -> ChestFilm:
     """The domain film of a stored row (embedding only; pixels are not kept)."""
     return ChestFilm(
         patient_key=PatientKey.parse(row.patient_key),

@@ -7,11 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import SQLModel
-
 from cds_app import CdsAppError
 from cds_app.db.outbox import DbOutbox
 from cds_app.db.predictions import PredictionRepository, PriorAssessment
+from cds_app.db.session import Insert
 from cds_app.db.store import Store
 from cds_app.db.types import utcnow
 from fhir_adapter.writer import RISK_KIND, prediction_dedup_key, prediction_payload
@@ -94,7 +93,7 @@ class RiskEngine:
         window: PatientWindow,
         *,
         trigger: str,
-        also: Callable[[RiskPrediction, PriorAssessment | None, int], Sequence[SQLModel]]
+        also: Callable[[RiskPrediction, PriorAssessment | None, int], Sequence[Insert]]
         | None = None,
         fhir_patient_id: str | None = None,
     ) -> Scored:
@@ -109,8 +108,8 @@ class RiskEngine:
         previous = self.predictions.prior(window.patient_key, before=window.as_of)
         prediction = self.predict(window)
 
-        def extra(prediction_id: int) -> list[SQLModel]:
-            rows: list[SQLModel] = []
+        def extra(prediction_id: int) -> list[Insert]:
+            rows: list[Insert] = []
             if self.write_back:
                 payload = prediction_payload(prediction)
                 if fhir_patient_id:

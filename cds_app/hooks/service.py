@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 import msgspec
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import SQLModel
 
 from cds_app.db.hook_responses import HookResponses
 from cds_app.db.predictions import PriorAssessment
 from cds_app.db.security import CardLog
+from cds_app.db.session import Insert, NewRow, new_row
 from cds_app.db.store import Store
-from cds_app.db.tables import AuditRow, FeedbackRow, HookResponseRow, IssuedCardRow
+from cds_app.db.tables import AuditRow, FeedbackRow, IssuedCardRow
 from cds_app.db.types import utcnow
 from cds_app.engine.scorer import NotScoredError, RiskEngine
 from cds_app.hooks.cards import CardContext, build_cards, not_scored_card
@@ -154,13 +154,13 @@ class CdsService:
         cards: list[Card] = []
         detail = f"hookInstance={hook_instance} dropped={len(data.dropped)}"
 
-        def answer_row(response: CdsResponse) -> HookResponseRow:
+        def answer_row(response: CdsResponse) -> NewRow:
             return HookResponses.row(self.config.service_id, caller.iss, hook_instance,
                                      request.context.patientId, _dump(response))  # fmt: skip
 
         def card_rows(
             prediction: RiskPrediction, previous: PriorAssessment | None, prediction_id: int
-        ) -> list[SQLModel]:
+        ) -> list[Insert]:
             context = CardContext(
                 base_url=self.config.base_url,
                 fhir_patient_id=data.fhir_id,
@@ -170,8 +170,9 @@ class CdsService:
             )
             if not self.config.shadow_mode:  # shadow mode: recorded, never shown
                 cards.extend(build_cards(prediction, previous, context))
-            rows: list[SQLModel] = [
-                IssuedCardRow(
+            rows: list[Insert] = [
+                new_row(
+                    IssuedCardRow,
                     uuid=card.uuid or "",
                     service_id=self.config.service_id,
                     hook_instance=hook_instance,
@@ -183,7 +184,8 @@ class CdsService:
                 for card in cards
             ]
             rows.append(
-                AuditRow(
+                new_row(
+                    AuditRow,
                     actor=actor,
                     action="card-viewed" if cards else "hook-no-card",
                     patient_key=str(data.key),
@@ -200,8 +202,8 @@ class CdsService:
         except NotScoredError as exc:
             cards = [] if self.config.shadow_mode else [not_scored_card(str(exc), self._base)]
             response = CdsResponse(cards=cards)
-            audit = AuditRow(actor=actor, action="hook-not-scored", patient_key=str(data.key),
-                             detail=detail)  # fmt: skip
+            audit = new_row(AuditRow, actor=actor, action="hook-not-scored",
+                            patient_key=str(data.key), detail=detail)  # fmt: skip
             if not self._responses.add([audit, answer_row(response)]):
                 return self._first_answer(request, caller)
             log.info("patient-view %s: not scored (%s)", self._pseudonymise(data.key), exc)

@@ -156,42 +156,92 @@ def compute_features(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Feature values ``(B, n)`` in badness units (hours for ``hours``) and presence ``(B, n)``.
 
-    ``x`` is the EHR input ``(B, L, 3V+2)``; ``mean``/``std`` the normalisation ``(V,)``.
+    ``x`` is the EHR input ``(B, L, 3V+2)``; ``mean``/``std`` the normalisation ``(V,)``. Every
+    index's per-bin badness is computed once, and each kind of feature for all indices at once.
     """
-    n_vars = len(variables)
-    pos = {name: i for i, name in enumerate(variables)}
-    needed = sorted({v for f in features for v in f.index.inputs}, key=pos.__getitem__)
-    idx = torch.as_tensor([pos[v] for v in needed], dtype=torch.long)
+    plan = _plan(features, variables)
+    idx = plan.inputs
     values = x[..., idx] * std[idx] + mean[idx]
-    present = x[..., 2 * n_vars + idx] < 1.0  # time since last < lookback: observed in window
     # FiO2 is at least room air; keeps ratios finite where a value is absent (masked anyway).
-    raw = {v: values[..., j] for j, v in enumerate(needed)}
-    if "fio2" in raw:
-        raw["fio2"] = raw["fio2"].clamp(min=21.0)
-    has = {v: present[..., j] for j, v in enumerate(needed)}
-    cols: list[torch.Tensor] = []
-    avail: list[torch.Tensor] = []
-    cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    for feature in features:
-        index = feature.index
-        if index.name not in cache:
-            ok = torch.stack([has[v] for v in index.inputs]).all(dim=0)
-            cache[index.name] = (_badness(index, raw), ok)
-        bad, ok = cache[index.name]
-        if feature.kind == "latest":
-            cols.append(torch.where(ok[:, -1], bad[:, -1], torch.zeros_like(bad[:, -1])))
-            avail.append(ok[:, -1])
-        elif feature.kind == "worst":
-            recent_ok = ok[:, -RECENT_H:]
-            masked = torch.where(recent_ok, bad[:, -RECENT_H:], torch.full_like(bad[:, :1], -1e9))
-            worst = masked.max(dim=1).values
-            any_ok = recent_ok.any(dim=1)
-            cols.append(torch.where(any_ok, worst, torch.zeros_like(worst)))
-            avail.append(any_ok)
-        else:
-            assert index.cut is not None
-            cut = index.sign * index.cut
-            step = torch.sigmoid((bad - cut) / index.soft) * ok.to(bad.dtype)
-            cols.append(step.sum(dim=1))
-            avail.append(torch.ones_like(ok[:, -1]))  # no value charted: no hour deranged
-    return torch.stack(cols, dim=1), torch.stack(avail, dim=1)
+    values = torch.maximum(values, plan.floor)
+    present = x[..., 2 * len(variables) + idx] < 1.0  # time since last < lookback: in window
+    raw = {v: values[..., j] for j, v in enumerate(plan.needed)}
+    simple = plan.signs * values[..., plan.simple_inputs]  # (B, L, n_simple)
+    derived = [_badness(index, raw) for index in plan.derived]
+    bad = torch.cat([simple, *(d[..., None] for d in derived)], dim=2)[..., plan.bad_order]
+    ok = present[..., plan.members].all(dim=3)  # (B, L, n_indices): all inputs observed
+    latest_ok = ok[:, -1]
+    latest = torch.where(latest_ok, bad[:, -1], torch.zeros_like(bad[:, -1]))
+    recent_ok = ok[:, -RECENT_H:]
+    masked = torch.where(recent_ok, bad[:, -RECENT_H:], torch.full_like(bad[:, :1], -1e9))
+    any_ok = recent_ok.any(dim=1)
+    worst = masked.max(dim=1).values
+    worst = torch.where(any_ok, worst, torch.zeros_like(worst))
+    step = torch.sigmoid((bad - plan.cuts) / plan.softs) * ok.to(bad.dtype)
+    hours = step.sum(dim=1)
+    value_cols = torch.cat([latest, worst, hours], dim=1)[:, plan.columns]
+    avail_cols = torch.cat([latest_ok, any_ok, torch.ones_like(latest_ok)], dim=1)[:, plan.columns]
+    return value_cols, avail_cols
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Index arrays of :func:`compute_features` for one model's features and variables."""
+
+    needed: tuple[str, ...]  # the variables read, in input order
+    inputs: torch.Tensor  # (n_needed,) their input positions
+    floor: torch.Tensor  # (n_needed,) lowest value (FiO2: room air; -inf otherwise)
+    simple_inputs: torch.Tensor  # positions in ``needed`` of the single-variable indices
+    signs: torch.Tensor  # their signs
+    derived: tuple[BedsideIndex, ...]  # indices computed from several variables
+    bad_order: torch.Tensor  # (n_indices,) from [simple, derived] to index order
+    members: torch.Tensor  # (n_indices, width) positions in ``needed`` of each index's inputs
+    cuts: torch.Tensor  # (n_indices,) hours-deranged cut-off in badness units (0: none)
+    softs: torch.Tensor  # (n_indices,)
+    columns: torch.Tensor  # (n,) each feature's column in [latest, worst, hours]
+
+
+_PLANS: dict[tuple[tuple[BedsideFeature, ...], tuple[str, ...]], _Plan] = {}
+
+
+def _plan(features: tuple[BedsideFeature, ...], variables: tuple[str, ...]) -> _Plan:
+    key = (features, variables)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _PLANS[key] = _make_plan(features, variables)
+    return plan
+
+
+def _make_plan(features: tuple[BedsideFeature, ...], variables: tuple[str, ...]) -> _Plan:
+    pos = {name: i for i, name in enumerate(variables)}
+    needed = tuple(sorted({v for f in features for v in f.index.inputs}, key=pos.__getitem__))
+    at = {v: j for j, v in enumerate(needed)}
+    indices = tuple(dict.fromkeys(f.index for f in features))
+    order = {index.name: i for i, index in enumerate(indices)}
+    simple = [ix for ix in indices if ix.name not in _DERIVED]
+    derived = tuple(ix for ix in indices if ix.name in _DERIVED)
+    stacked = [ix.name for ix in (*simple, *derived)]
+    width = max(len(ix.inputs) for ix in indices)
+    members = [[at[v] for v in ix.inputs] + [at[ix.inputs[0]]] * (width - len(ix.inputs))
+               for ix in indices]  # fmt: skip
+    kinds = {"latest": 0, "worst": 1, "hours": 2}
+    n = len(indices)
+    return _Plan(
+        needed=needed,
+        inputs=torch.as_tensor([pos[v] for v in needed], dtype=torch.long),
+        floor=torch.as_tensor([21.0 if v == "fio2" else -torch.inf for v in needed]),
+        simple_inputs=torch.as_tensor([at[ix.inputs[0]] for ix in simple], dtype=torch.long),
+        signs=torch.as_tensor([ix.sign for ix in simple]),
+        derived=derived,
+        bad_order=torch.as_tensor([stacked.index(ix.name) for ix in indices], dtype=torch.long),
+        members=torch.as_tensor(members, dtype=torch.long),
+        cuts=torch.as_tensor([ix.sign * ix.cut if ix.cut is not None else 0.0 for ix in indices]),
+        softs=torch.as_tensor([ix.soft for ix in indices]),
+        columns=torch.as_tensor(
+            [kinds[f.kind] * n + order[f.index.name] for f in features], dtype=torch.long
+        ),
+    )
+
+
+#: Indices whose badness is not one variable's value times the sign (``_badness``).
+_DERIVED = frozenset({"rox", "sf_ratio", "pf_ratio", "hypercapnic_acidosis"})

@@ -164,15 +164,29 @@ class FusionNet(nn.Module):
         """CXR-encoder output for films ``(N, 1, S, S)`` (or embeddings ``(N, E)``)."""
         return self.cxr(films)  # type: ignore[no-any-return]
 
+    def _encode(self, x: torch.Tensor, unique: bool) -> torch.Tensor:
+        """``h_ehr`` of every row of ``x``; with ``unique``, computed once per distinct row."""
+        if not unique or x.shape[0] < 2:
+            return self.ehr(x)  # type: ignore[no-any-return]
+        rows, inverse = torch.unique(x.flatten(1), dim=0, return_inverse=True)
+        if rows.shape[0] == x.shape[0]:
+            return self.ehr(x)  # type: ignore[no-any-return]
+        hidden: torch.Tensor = self.ehr(rows.view(-1, *x.shape[1:]))
+        return hidden[inverse]
+
     def forward(
         self,
         x: torch.Tensor,
         film_emb: torch.Tensor,
         film_age: torch.Tensor,
         has_film: torch.Tensor,
+        *,
+        unique_ehr: bool = False,
     ) -> NetOutput:
         """``x`` (B, T, F); ``film_emb`` (B, E) (zeros where no film); ``film_age`` in units of
-        the max age (0 where no film); ``has_film`` (B,) 0/1."""
+        the max age (0 where no film); ``has_film`` (B,) 0/1. ``unique_ehr`` runs the EHR
+        encoder once per distinct encoder input (serving: the Shapley coalitions differ only in
+        values the bedside head reads, and the film row repeats the patient's)."""
         batch = x.shape[0]
         zero = torch.zeros(batch, dtype=x.dtype, device=x.device)
         has = has_film.to(x.dtype)
@@ -186,7 +200,7 @@ class FusionNet(nn.Module):
         if self.mono is not None:
             bedside = self.mono(x)
             x = x * self.gru_keep  # type: ignore[operator]
-        h_ehr = self.ehr(x)
+        h_ehr = self._encode(x, unique_ehr)
         logit_ehr = (
             self.head(self.drop(h_ehr)).squeeze(1) + bedside if self.cfg.arch != "concat" else None
         )
