@@ -9,6 +9,7 @@ from cds_app.db.hook_responses import HookResponses
 from cds_app.db.security import CardLog, DbReplayCache
 from cds_app.db.store import Store
 from cds_app.engine.scorer import RiskEngine
+from cds_app.hooks.compute_gate import ComputeGate, default_slots
 from cds_app.hooks.jwt_auth import JwksSource, JwtVerifier, RedisReplayCache, ReplayCache
 from cds_app.hooks.service import CdsService, HookConfig
 from cds_app.settings import Settings
@@ -69,4 +70,5 @@ def build_cds_service(
         codes=load_code_table(settings.fhir.local_codes_file),
         fhir_transport=fhir_transport,
         pseudonymise=pseudonymise,
+        gate=ComputeGate(settings.hooks.compute_slots or default_slots()),
     )

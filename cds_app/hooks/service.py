@@ -21,10 +21,12 @@ from cds_app.db.tables import AuditRow, FeedbackRow, IssuedCardRow
 from cds_app.db.types import utcnow
 from cds_app.engine.scorer import NotScoredError, RiskEngine
 from cds_app.hooks.cards import CardContext, build_cards, not_scored_card
+from cds_app.hooks.compute_gate import OPEN_GATE, ComputeGate
 from cds_app.hooks.errors import BadRequestError
 from cds_app.hooks.jwt_auth import Caller, JwtVerifier
 from cds_app.hooks.mapping_cache import ObservationMappingCache
 from cds_app.hooks.patient_data import PREFETCH_TEMPLATES, gather_patient_data
+from cds_app.hooks.prefetch_memo import PrefetchMemo
 from cds_app.hooks.requests import HookRequest, decode_feedback, decode_hook_request
 from cds_app.hooks.schemas import Card, CdsResponse, Discovery, ServiceDefinition
 from fhir_adapter.codes import CodeTable
@@ -68,8 +70,10 @@ class CdsService:
         fhir_transport: httpx.BaseTransport | None = None,
         mapping_cache_size: int = 200_000,
         pseudonymise: Pseudonymiser = redacted_patient,
+        gate: ComputeGate = OPEN_GATE,
     ) -> None:
         self.config = config
+        self.gate = gate
         self._pseudonymise = pseudonymise
         self._verifier = verifier
         self._engine = engine
@@ -78,6 +82,7 @@ class CdsService:
         self._responses = responses
         self._base = config.base_url
         self._mapper = ObservationMappingCache(codes, mapping_cache_size)
+        self._memo = PrefetchMemo(mapping_cache_size // 200)
         self._transport = fhir_transport
         self._known_patients: dict[str, tuple[str, float | None, str | None]] = {}
 
@@ -114,7 +119,12 @@ class CdsService:
 
     def patient_view(self, body: bytes, caller: Caller) -> CdsResponse:
         """Answer one ``patient-view`` call (raises BadRequestError -> 400, DataUnavailableError
-        -> 412). A repeated ``hookInstance`` of the same client gets its first answer again."""
+        -> 412). A repeated ``hookInstance`` of the same client gets its first answer again.
+        Computes inside the service's gate (``cds_app.hooks.compute_gate``)."""
+        with self.gate:
+            return self._patient_view(body, caller)
+
+    def _patient_view(self, body: bytes, caller: Caller) -> CdsResponse:
         started = time.perf_counter()
         request = decode_hook_request(body)
         if request.hook != "patient-view":
@@ -134,6 +144,8 @@ class CdsService:
             fhir_budget_s=self.config.fhir_budget_s,
             transport=self._transport,
             scope=caller.iss,
+            gate=self.gate,
+            memo=self._memo,
         )
         if data.dropped:
             log.info(
