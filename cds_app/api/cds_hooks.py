@@ -63,11 +63,12 @@ async def call_service(
     """Invoke the patient-view service."""
     body = await _service_body(ctx, service_id, request)
     started = time.perf_counter()
-    result = await run_in_threadpool(ctx.cds.patient_view, body, caller)
-    for card in result.cards:
-        ctx.metrics.cards.labels(card.indicator).inc()
+    answer = await run_in_threadpool(ctx.cds.patient_view, body, caller)
+    for indicator in answer.indicators:
+        ctx.metrics.cards.labels(indicator).inc()
     ctx.metrics.hook_latency.observe(time.perf_counter() - started)
-    return _json(ctx, "patient-view", result)
+    ctx.metrics.hook_calls.labels("patient-view", "200").inc()
+    return Response(orjson.dumps(answer.json), media_type="application/json")
 
 
 @router.post("/cds-services/{service_id}/feedback", response_model=FeedbackAck, responses=ERRORS)

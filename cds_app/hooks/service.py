@@ -40,6 +40,19 @@ INSECURE_CALLER = Caller(iss="insecure-local", sub=None, jti="", tenant=None)
 
 
 @dataclass(frozen=True, slots=True)
+class HookAnswer:
+    """A patient-view answer as the JSON of a ``CdsResponse``: built and validated once, then
+    stored (a repeated ``hookInstance`` gets it again) and sent as it is."""
+
+    json: dict[str, Any]
+
+    @property
+    def indicators(self) -> list[str]:
+        """The indicator of each card (for the metrics)."""
+        return [str(card["indicator"]) for card in self.json.get("cards", ())]
+
+
+@dataclass(frozen=True, slots=True)
 class HookConfig:
     """The settings the service reads, resolved once."""
 
@@ -117,14 +130,14 @@ class CdsService:
             audiences.append(f"{self.config.audience_base}{path.removesuffix('/feedback')}")
         return self._verifier.verify(authorization, audiences)
 
-    def patient_view(self, body: bytes, caller: Caller) -> CdsResponse:
+    def patient_view(self, body: bytes, caller: Caller) -> HookAnswer:
         """Answer one ``patient-view`` call (raises BadRequestError -> 400, DataUnavailableError
         -> 412). A repeated ``hookInstance`` of the same client gets its first answer again.
         Computes inside the service's gate (``cds_app.hooks.compute_gate``)."""
         with self.gate:
             return self._patient_view(body, caller)
 
-    def _patient_view(self, body: bytes, caller: Caller) -> CdsResponse:
+    def _patient_view(self, body: bytes, caller: Caller) -> HookAnswer:
         started = time.perf_counter()
         request = decode_hook_request(body)
         if request.hook != "patient-view":
@@ -164,11 +177,14 @@ class CdsService:
             static=data.static,
         )
         cards: list[Card] = []
+        answer = HookAnswer({"cards": []})
         detail = f"hookInstance={hook_instance} dropped={len(data.dropped)}"
 
         def answer_row(response: CdsResponse) -> NewRow:
+            nonlocal answer
+            answer = HookAnswer(_dump(response))  # stored as sent
             return HookResponses.row(self.config.service_id, caller.iss, hook_instance,
-                                     request.context.patientId, _dump(response))  # fmt: skip
+                                     request.context.patientId, answer.json)  # fmt: skip
 
         def card_rows(
             prediction: RiskPrediction, previous: PriorAssessment | None, prediction_id: int
@@ -213,13 +229,12 @@ class CdsService:
             )
         except NotScoredError as exc:
             cards = [] if self.config.shadow_mode else [not_scored_card(str(exc), self._base)]
-            response = CdsResponse(cards=cards)
             audit = new_row(AuditRow, actor=actor, action="hook-not-scored",
                             patient_key=str(data.key), detail=detail)  # fmt: skip
-            if not self._responses.add([audit, answer_row(response)]):
+            if not self._responses.add([audit, answer_row(CdsResponse(cards=cards))]):
                 return self._first_answer(request, caller)
             log.info("patient-view %s: not scored (%s)", self._pseudonymise(data.key), exc)
-            return response
+            return answer
         except IntegrityError:
             return self._first_answer(request, caller)  # a duplicate call committed first
         log.info(
@@ -229,9 +244,9 @@ class CdsService:
             (time.perf_counter() - started) * 1000,
             data.used_fhir_server,
         )
-        return CdsResponse(cards=cards)
+        return answer
 
-    def _repeat(self, request: HookRequest, caller: Caller, actor: str) -> CdsResponse | None:
+    def _repeat(self, request: HookRequest, caller: Caller, actor: str) -> HookAnswer | None:
         """The stored answer of an already-answered hookInstance (audited), else None."""
         stored = self._responses.get(self.config.service_id, caller.iss, request.hookInstance)
         if stored is None:
@@ -239,9 +254,9 @@ class CdsService:
         if stored.patient_id != request.context.patientId:
             raise BadRequestError("hookInstance was already used for another patient")
         self._cards.audit(actor, "hook-repeated", None, f"hookInstance={request.hookInstance}")
-        return CdsResponse.model_validate(stored.response)
+        return HookAnswer(stored.response)
 
-    def _first_answer(self, request: HookRequest, caller: Caller) -> CdsResponse:
+    def _first_answer(self, request: HookRequest, caller: Caller) -> HookAnswer:
         stored = self._repeat(request, caller, caller.iss)
         if stored is None:  # the unique violation was not ours: a real error
             raise RuntimeError("hook answer could not be stored")
