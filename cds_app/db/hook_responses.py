@@ -8,15 +8,19 @@ the others roll back whole and return the committed answer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Select, bindparam, delete
+from sqlalchemy import Connection, Engine, Select, bindparam, delete
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
-from cds_app.db.session import Insert, NewRow, commit_unless_duplicate, new_row, table_of
+from cds_app.db.session import (
+    NewRow,
+    new_row,
+    reading,
+    table_of,
+)
 from cds_app.db.tables import HookResponseRow
 from cds_app.db.types import utcnow
 
@@ -43,11 +47,18 @@ class HookResponses:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def get(self, service_id: str, issuer: str, hook_instance: str) -> HookResponseRow | None:
-        """The stored answer of one call, if any."""
+    def get(
+        self,
+        service_id: str,
+        issuer: str,
+        hook_instance: str,
+        *,
+        connection: Connection | None = None,
+    ) -> HookResponseRow | None:
+        """The stored answer of one call, if any (on the caller's ``connection`` when given)."""
         key = {"service_id": service_id, "issuer": issuer, "hook_instance": hook_instance}
-        with self._engine.connect() as connection:
-            row = connection.execute(_ANSWER, key).first()
+        with reading(self._engine, connection) as db:
+            row = db.execute(_ANSWER, key).first()
         return HookResponseRow(**row._mapping) if row is not None else None
 
     @staticmethod
@@ -63,10 +74,6 @@ class HookResponses:
             patient_id=patient_id,
             response=response,
         )
-
-    def add(self, rows: Sequence[Insert]) -> bool:
-        """Commit ``rows`` (one HookResponseRow among them); False if the call was answered."""
-        return commit_unless_duplicate(self._engine, rows)
 
     def purge(self, now: datetime | None = None, keep: timedelta = RETENTION) -> int:
         """Forget answers older than ``keep``; return how many."""

@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, Select, bindparam, insert
+from sqlalchemy import Connection, Engine, Select, bindparam, insert
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
-from cds_app.db.session import Insert, NewRow, insert_rows, new_row, table_of
+from cds_app.db.session import Insert, NewRow, insert_rows, new_row, reading, table_of, writing
 from cds_app.db.tables import PredictionRow
 from model.schemas import (
     BedsideReading,
@@ -45,15 +45,18 @@ class PredictionRepository:
         *,
         trigger: str = "",
         also: Callable[[int], Sequence[Insert]] | None = None,
+        connection: Connection | None = None,
     ) -> int:
-        """Persist one prediction, plus the rows ``also(prediction_id)`` returns, atomically."""
+        """Persist one prediction, plus the rows ``also(prediction_id)`` returns, atomically:
+        Core inserts in one transaction, committed here or, on the caller's ``connection``, by
+        the caller."""
         values = _row(prediction, trigger).values
-        with self._engine.begin() as connection:  # Core inserts, one transaction
-            key = connection.execute(insert(table_of(PredictionRow)), values).inserted_primary_key
+        with writing(self._engine, connection) as db:
+            key = db.execute(insert(table_of(PredictionRow)), values).inserted_primary_key
             assert key is not None
             prediction_id = int(key[0])
             if also is not None:
-                insert_rows(connection, also(prediction_id))
+                insert_rows(db, also(prediction_id))
         return prediction_id
 
     def record_backfill(self, predictions: Sequence[RiskPrediction]) -> int:
@@ -79,11 +82,13 @@ class PredictionRepository:
             ).first()
         return to_prediction(row) if row else None
 
-    def prior(self, key: PatientKey, *, before: datetime) -> PriorAssessment | None:
+    def prior(
+        self, key: PatientKey, *, before: datetime, connection: Connection | None = None
+    ) -> PriorAssessment | None:
         """``as_of`` and probability of the most recent current prediction for ``key`` strictly
         before ``before`` (what :meth:`latest` would return, two columns read)."""
-        with self._engine.connect() as connection:
-            row = connection.execute(_PRIOR, {"key": str(key), "before": before}).first()
+        with reading(self._engine, connection) as db:
+            row = db.execute(_PRIOR, {"key": str(key), "before": before}).first()
         return PriorAssessment(row.as_of, row.probability) if row is not None else None
 
     def get(self, prediction_id: int) -> RiskPrediction | None:

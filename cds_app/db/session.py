@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache, partial
 from importlib import resources
@@ -159,6 +160,28 @@ def insert_rows(connection: Connection, rows: Sequence[Insert]) -> None:
             by_table.setdefault(table_of(type(row)), []).append(row_values(row))
     for table, values in by_table.items():
         connection.execute(insert(table), values)
+
+
+@contextmanager
+def reading(engine: Engine, connection: Connection | None) -> Iterator[Connection]:
+    """``connection`` when the caller holds one (a call's reads and writes on one connection,
+    in its transaction), else a connection of ``engine`` for this read alone."""
+    if connection is not None:
+        yield connection
+        return
+    with engine.connect() as own:
+        yield own
+
+
+@contextmanager
+def writing(engine: Engine, connection: Connection | None) -> Iterator[Connection]:
+    """``connection`` when the caller holds one (it commits), else a transaction of ``engine``
+    committed on exit."""
+    if connection is not None:
+        yield connection
+        return
+    with engine.begin() as own:
+        yield own
 
 
 def commit_unless_duplicate(engine: Engine, rows: Sequence[Insert]) -> bool:

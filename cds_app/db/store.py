@@ -7,12 +7,22 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Row, Select, bindparam, func, or_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Select,
+    bindparam,
+    func,
+    or_,
+    update,
+)
 from sqlalchemy import select as select_columns
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from cds_app.db.session import table_of
+from cds_app.db.session import reading, table_of
 from cds_app.db.tables import FilmRow, MeasurementRow, PatientRow, RejectedFilmRow
 from model.ports import Pseudonymiser, redacted_patient
 from model.schemas import (
@@ -184,13 +194,19 @@ class Store:
         return tuple(film_from_row(f) for f in rows)
 
     def recent_films(
-        self, key: PatientKey, as_of: datetime, max_age_h: float
+        self,
+        key: PatientKey,
+        as_of: datetime,
+        max_age_h: float,
+        *,
+        connection: Connection | None = None,
     ) -> tuple[tuple[ChestFilm, ...], datetime | None]:
         """:meth:`films` and the acquisition time of the latest film at or before ``as_of``
-        (however old), in one query; thumbnails are not read."""
+        (however old), in one query; thumbnails are not read (on the caller's ``connection``
+        when given)."""
         since = as_of - timedelta(hours=max_age_h)
-        with self._engine.connect() as connection:
-            rows = connection.execute(
+        with reading(self._engine, connection) as db:
+            rows = db.execute(
                 _RECENT_FILMS, {"key": str(key), "as_of": as_of, "since": since}
             ).all()
         films = tuple(film_from_row(f) for f in rows if f.acquired_at >= since)

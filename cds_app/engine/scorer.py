@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Connection
+
 from cds_app import CdsAppError
 from cds_app.db.outbox import DbOutbox
 from cds_app.db.predictions import PredictionRepository, PriorAssessment
@@ -96,16 +98,20 @@ class RiskEngine:
         also: Callable[[RiskPrediction, PriorAssessment | None, int], Sequence[Insert]]
         | None = None,
         fhir_patient_id: str | None = None,
+        connection: Connection | None = None,
     ) -> Scored:
         """Predict on ``window``; record the prediction, its RiskAssessment write and the rows
-        ``also(prediction, previous, prediction_id)`` returns in one transaction.
+        ``also(prediction, previous, prediction_id)`` returns in one transaction (the caller's,
+        on its ``connection``, when given: the caller commits).
 
         Raises NotScoredError, recording nothing, when the window has no recent vital sign.
         """
         gap = vital_signs_gap(window, self.require_vitals_within_h)
         if gap is not None:
             raise NotScoredError(gap)
-        previous = self.predictions.prior(window.patient_key, before=window.as_of)
+        previous = self.predictions.prior(
+            window.patient_key, before=window.as_of, connection=connection
+        )
         prediction = self.predict(window)
 
         def extra(prediction_id: int) -> list[Insert]:
@@ -121,7 +127,9 @@ class RiskEngine:
                 rows.extend(also(prediction, previous, prediction_id))
             return rows
 
-        prediction_id = self.predictions.record(prediction, trigger=trigger, also=extra)
+        prediction_id = self.predictions.record(
+            prediction, trigger=trigger, also=extra, connection=connection
+        )
         log.info(
             "scored %s: p=%.3f level=%s trigger=%s",
             self.pseudonymise(window.patient_key),

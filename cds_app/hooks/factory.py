@@ -67,6 +67,7 @@ def build_cds_service(
         store=store,
         card_log=card_log,
         responses=HookResponses(db),
+        db=db,
         codes=load_code_table(settings.fhir.local_codes_file),
         fhir_transport=fhir_transport,
         pseudonymise=pseudonymise,

@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import msgspec
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from cds_app.db.hook_responses import HookResponses
 from cds_app.db.predictions import PriorAssessment
 from cds_app.db.security import CardLog
-from cds_app.db.session import Insert, NewRow, new_row
+from cds_app.db.session import Insert, NewRow, insert_rows, new_row
 from cds_app.db.store import Store
 from cds_app.db.tables import AuditRow, FeedbackRow, IssuedCardRow
 from cds_app.db.types import utcnow
@@ -79,6 +80,7 @@ class CdsService:
         store: Store,
         card_log: CardLog,
         responses: HookResponses,
+        db: Engine,
         codes: CodeTable,
         fhir_transport: httpx.BaseTransport | None = None,
         mapping_cache_size: int = 200_000,
@@ -91,6 +93,7 @@ class CdsService:
         self._verifier = verifier
         self._engine = engine
         self._store = store
+        self._db = db
         self._cards = card_log
         self._responses = responses
         self._base = config.base_url
@@ -168,14 +171,7 @@ class CdsService:
                 data.dropped[0].reason[:200],
             )
         self._remember_patient(data.key, data.fhir_id, data.static.age_years, data.static.sex)
-        films, last_film_at = self._store.recent_films(data.key, as_of, self._engine.film_max_age_h)
-        window = PatientWindow(
-            patient_key=data.key,
-            as_of=as_of,
-            measurements=data.measurements,
-            films=films,
-            static=data.static,
-        )
+        last_film_at: datetime | None = None
         cards: list[Card] = []
         answer = HookAnswer({"cards": []})
         detail = f"hookInstance={hook_instance} dropped={len(data.dropped)}"
@@ -223,20 +219,38 @@ class CdsService:
             rows.append(answer_row(CdsResponse(cards=cards)))
             return rows
 
+        not_scored: str | None = None
         try:
-            self._engine.score_window(
-                window, trigger="patient-view", also=card_rows, fhir_patient_id=data.fhir_id
-            )
-        except NotScoredError as exc:
-            cards = [] if self.config.shadow_mode else [not_scored_card(str(exc), self._base)]
-            audit = new_row(AuditRow, actor=actor, action="hook-not-scored",
-                            patient_key=str(data.key), detail=detail)  # fmt: skip
-            if not self._responses.add([audit, answer_row(CdsResponse(cards=cards))]):
-                return self._first_answer(request, caller)
-            log.info("patient-view %s: not scored (%s)", self._pseudonymise(data.key), exc)
-            return answer
+            # The films, the prior assessment and every row of the call: one connection, one
+            # transaction, committed before the answer is returned.
+            with self._db.begin() as connection:
+                films, last_film_at = self._store.recent_films(
+                    data.key, as_of, self._engine.film_max_age_h, connection=connection
+                )
+                window = PatientWindow(
+                    patient_key=data.key,
+                    as_of=as_of,
+                    measurements=data.measurements,
+                    films=films,
+                    static=data.static,
+                )
+                try:
+                    self._engine.score_window(
+                        window, trigger="patient-view", also=card_rows,
+                        fhir_patient_id=data.fhir_id, connection=connection,
+                    )  # fmt: skip
+                except NotScoredError as exc:
+                    not_scored = str(exc)
+                    shown = not self.config.shadow_mode
+                    cards = [not_scored_card(not_scored, self._base)] if shown else []
+                    audit = new_row(AuditRow, actor=actor, action="hook-not-scored",
+                                    patient_key=str(data.key), detail=detail)  # fmt: skip
+                    insert_rows(connection, [audit, answer_row(CdsResponse(cards=cards))])
         except IntegrityError:
             return self._first_answer(request, caller)  # a duplicate call committed first
+        if not_scored is not None:
+            log.info("patient-view %s: not scored (%s)", self._pseudonymise(data.key), not_scored)
+            return answer
         log.info(
             "patient-view %s: %d cards, %.1f ms, fhirServer=%s",
             self._pseudonymise(data.key),

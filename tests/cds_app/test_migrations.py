@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from cds_app.db.hook_responses import HookResponses
 from cds_app.db.predictions import PredictionRepository
-from cds_app.db.session import alembic_config, make_engine, migrate
+from cds_app.db.session import alembic_config, commit_unless_duplicate, make_engine, migrate
 from cds_app.db.tables import FilmRow, IssuedCardRow, PredictionRow
 
 HEAD = "0006"
@@ -110,9 +110,8 @@ def test_an_0003_database_is_upgraded_with_its_rows(db_url: str) -> None:
         None,
         None,
     )
-    responses = HookResponses(engine)
     stored = HookResponses.row("svc", "https://ehr.example.org/", "hook-2", "p1", {"cards": []})
-    assert responses.add([stored])
-    assert not responses.add([HookResponses.row("svc", "https://ehr.example.org/", "hook-2",
-                                                "p1", {"cards": []})])  # fmt: skip
+    assert commit_unless_duplicate(engine, [stored])
+    assert not commit_unless_duplicate(engine, [HookResponses.row(
+        "svc", "https://ehr.example.org/", "hook-2", "p1", {"cards": []})])  # fmt: skip
     engine.dispose()
