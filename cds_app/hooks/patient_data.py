@@ -15,7 +15,6 @@ dropped and counted.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,7 +25,6 @@ from msgspec import Raw
 from cds_app.hooks.compute_gate import OPEN_GATE, ComputeGate
 from cds_app.hooks.errors import BadRequestError, DataUnavailableError
 from cds_app.hooks.mapping_cache import ObservationMappingCache
-from cds_app.hooks.prefetch_memo import GatheredPrefetch, PrefetchMemo
 from cds_app.hooks.requests import HookRequest
 from fhir_adapter.paging import PageCursor, origin
 from fhir_adapter.patient_mapping import patient_key, static_info
@@ -57,7 +55,6 @@ PREFETCH_TEMPLATES: dict[str, str] = {
 }
 
 _CATEGORIES = {VITALS_KEY: "vital-signs", LABS_KEY: "laboratory"}
-_PREFETCH_KEYS = (PATIENT_KEY, *_CATEGORIES)
 MAX_FHIR_PAGES = 20
 _HEADER_OR_NULL = msgspec.json.Decoder(ResourceHeader | None)
 
@@ -198,50 +195,15 @@ def gather_patient_data(
     transport: httpx.BaseTransport | None = None,
     scope: str = "",
     gate: ComputeGate = OPEN_GATE,
-    memo: PrefetchMemo | None = None,
 ) -> PatientData:
     """Patient identity and recent measurements from prefetch, else from the FHIR server.
 
     ``scope`` (the caller's issuer) keeps one client's mapped Observations from another's; the
-    caller's ``gate`` is stepped out of while the FHIR server is asked; a ``memo`` (one per
-    service: its MRN system and code table are fixed) reuses what an unchanged prefetch gave.
+    caller's ``gate`` is stepped out of while the FHIR server is asked.
     """
     patient_id = request.context.patientId
     prefetch = request.prefetch or {}
     since = as_of - timedelta(hours=lookback_h)
-    memo_key = memo.key(scope, patient_id, prefetch, _PREFETCH_KEYS) if memo else None
-    gathered = memo.get(memo_key) if memo and memo_key else None
-    used_server = False
-    if gathered is None:
-        gathered, used_server = _gather(
-            request, since, mrn_system, mapper, fhir_budget_s, transport, scope, gate
-        )
-        if memo and memo_key and not used_server:
-            memo.put(memo_key, gathered)
-    return PatientData(
-        key=gathered.key,
-        fhir_id=patient_id,
-        static=static_info(gathered.patient, as_of),
-        measurements=tuple(m for m in gathered.measurements if since <= m.time <= as_of),
-        used_fhir_server=used_server,
-        dropped=gathered.dropped,
-    )
-
-
-def _gather(
-    request: HookRequest,
-    since: datetime,
-    mrn_system: str,
-    mapper: ObservationMappingCache,
-    fhir_budget_s: float,
-    transport: httpx.BaseTransport | None,
-    scope: str,
-    gate: ComputeGate,
-) -> tuple[GatheredPrefetch, bool]:
-    """Decode and map the prefetch, reading what it lacks from the FHIR server; whether the
-    server was read."""
-    patient_id = request.context.patientId
-    prefetch = request.prefetch or {}
     patient = _prefetch_patient(prefetch, patient_id)
     if patient is not None:
         _same_patient(patient, patient_id, "prefetch.patient")
@@ -271,11 +233,15 @@ def _gather(
     key = patient_key(patient, mrn_system) or PatientKey(
         system="urn:ventfusion:fhir-patient-id", value=patient_id
     )
-    dropped: list[Rejected] = []
-    measurements = tuple(
-        _mapped(observations, f"Patient/{patient_id}", key, mapper, scope, dropped)
+    mapped = mapper.mapped(observations, f"Patient/{patient_id}", key, scope)
+    return PatientData(
+        key=key,
+        fhir_id=patient_id,
+        static=static_info(patient, as_of),
+        measurements=tuple(m for m in mapped.measurements if since <= m.time <= as_of),
+        used_fhir_server=used_server,
+        dropped=mapped.dropped,
     )
-    return GatheredPrefetch(patient, key, measurements, tuple(dropped)), used_server
 
 
 def _fetcher(request: HookRequest, budget_s: float) -> FhirFetcher:
@@ -286,28 +252,3 @@ def _fetcher(request: HookRequest, budget_s: float) -> FhirFetcher:
     if origin(server) is None:
         raise BadRequestError("fhirServer must be an absolute http(s) URL")
     return FhirFetcher(server, token, time.monotonic() + budget_s)
-
-
-def _mapped(
-    entries: Sequence[tuple[int, Raw]],
-    subject: str,
-    key: PatientKey,
-    mapper: ObservationMappingCache,
-    scope: str,
-    dropped: list[Rejected],
-) -> Iterator[Measurement]:
-    """The measurements of the subject's Observations (any time); the others into ``dropped``."""
-    outcomes = mapper.outcomes([raw for _, raw in entries], key, scope)
-    for (number, _), outcome in zip(entries, outcomes, strict=True):
-        if outcome.skip:
-            continue  # another resource type: not ours to count
-        if outcome.rejected is not None:
-            rejected = outcome.rejected
-            if rejected.ref == "?":
-                rejected = Rejected(f"entry[{number}]", rejected.reason)
-            dropped.append(rejected)
-            continue
-        if outcome.subject != subject:
-            dropped.append(Rejected(outcome.ref, "not an Observation of the patient"))
-            continue
-        yield from outcome.measurements

@@ -27,7 +27,6 @@ from cds_app.hooks.errors import BadRequestError
 from cds_app.hooks.jwt_auth import Caller, JwtVerifier
 from cds_app.hooks.mapping_cache import ObservationMappingCache
 from cds_app.hooks.patient_data import PREFETCH_TEMPLATES, gather_patient_data
-from cds_app.hooks.prefetch_memo import PrefetchMemo
 from cds_app.hooks.requests import HookRequest, decode_feedback, decode_hook_request
 from cds_app.hooks.schemas import Card, CdsResponse, Discovery, ServiceDefinition
 from fhir_adapter.codes import CodeTable
@@ -98,7 +97,6 @@ class CdsService:
         self._responses = responses
         self._base = config.base_url
         self._mapper = ObservationMappingCache(codes, mapping_cache_size)
-        self._memo = PrefetchMemo(mapping_cache_size // 200)
         self._transport = fhir_transport
         self._known_patients: dict[str, tuple[str, float | None, str | None]] = {}
 
@@ -161,7 +159,6 @@ class CdsService:
             transport=self._transport,
             scope=caller.iss,
             gate=self.gate,
-            memo=self._memo,
         )
         if data.dropped:
             log.info(

@@ -21,8 +21,8 @@ class HooksSettings(BaseModel):
     max_token_lifetime_s: float = Field(default=3600.0, gt=0)  # exp - iat beyond this: 401
     jwks_refresh_s: float = Field(default=60.0, ge=0)  # min interval between JWKS re-fetches
     # patient-view calls computing at once (cds_app.hooks.compute_gate); the others queue.
-    # None: one per core.
-    compute_slots: int | None = Field(default=None, ge=1)
+    # 0: one per core.
+    compute_slots: int = Field(default=0, ge=0)
     # Risk page without a SMART launch (`ventfusion demo`); refused outside loopback mode.
     demo: bool = False
     service_id: str = "ventfusion-patient-view"
