@@ -198,9 +198,10 @@ class Predictor:
 
     def _coalition_inputs(
         self, ehr: _EhrInput, groups: list[tuple[str, tuple[str, ...]]]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """EHR tensors of every coalition ``(2^k, L, F)`` (row ``c``: groups whose bit is set
-        in ``c`` keep the patient's values, the others take normal values) and the patient's
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The EHR tensors of the patient and of the reference patient ``(2, L, F)``, which
+        variables each coalition keeps the patient's values of ``(2^k, V)`` (row ``c``: those of
+        the groups whose bit is set in ``c``; the others take normal values) and the patient's
         observed-bin mask ``(L, V)``."""
         n_vars, lookback = len(self._spec.variables), self.lookback_h
         patient = build_grid(ehr.times, ehr.var, ehr.vals, lookback, n_vars)
@@ -215,41 +216,44 @@ class Predictor:
         # The patient and the reference share charting times, so their windows differ only in
         # the value channels (the first V features), column by column: every coalition's input
         # picks each variable's value channel from one of the two (exactly what a grid of mixed
-        # values would give).
+        # values would give; ``FusionNet.coalition_logits``).
         both, offsets = stack_grids([patient, reference])
         static = np.repeat(ehr.static[None], 2, axis=0)
         pair = window_tensor(both, offsets + lookback - 1, static, self._spec, self._norm)
-        x = np.repeat(pair[:1], len(keep), axis=0)
-        x[:, :, :n_vars] = np.where(keep[:, None, :], pair[0, :, :n_vars], pair[1, :, :n_vars])
-        return x, patient.observed
+        return pair, keep, patient.observed
 
     # -- prediction -------------------------------------------------------------------------
     @torch.inference_mode()
     def predict(self, window: PatientWindow, *, explain: bool = True) -> RiskPrediction:
         """Risk of invasive ventilation within 24 h of ``window.as_of`` (no data after it).
 
-        One batched forward pass scores every coalition of the observed variable groups (the
-        exact Shapley drivers against the reference patient, ``model.shapley``) and, when a film
-        passes the applicability guard, the patient with the film. ``explain=False`` skips the
-        drivers (one EHR row; no reference probability).
+        Every coalition of the observed variable groups is scored without a film (the exact
+        Shapley drivers against the reference patient, ``model.shapley``;
+        ``FusionNet.coalition_logits``) and, when a film passes the applicability guard, the
+        patient with the film. ``explain=False`` skips the drivers (one EHR row; no reference
+        probability).
         """
         ehr = self._ehr_input(window)
         groups = players(list(ehr.series)) if self._net.uses_ehr and explain else []
-        x, observed = self._coalition_inputs(ehr, groups)
+        pair, keep, observed = self._coalition_inputs(ehr, groups)
+        pair_t = torch.from_numpy(pair)
+        logits = self._net.coalition_logits(pair_t, torch.from_numpy(keep))
         choice = self._choose_film(window)
-        n_rows = x.shape[0] + (1 if choice.film is not None else 0)
-        emb = torch.zeros(n_rows, int(self._net.cxr.out_dim))  # type: ignore[arg-type]
-        age = torch.zeros(n_rows)
-        has = torch.zeros(n_rows)
         age_h = None
+        gate = 0.0
+        has = np.zeros(len(logits), np.float32)
         if choice.film is not None and choice.embedding is not None:
-            x = np.concatenate([x, x[-1:]])
-            emb[-1] = torch.from_numpy(choice.embedding)
             age_h = (window.as_of - choice.film.acquired_at).total_seconds() / 3600.0
-            age[-1] = age_h / self.film_max_age_h
-            has[-1] = 1.0
-        out = self._net(torch.from_numpy(x), emb, age, has, unique_ehr=True)
-        probs = self._cal.apply(out.logit.numpy(), has.numpy())  # film row: the fused map
+            fused = self._net(
+                pair_t[:1],
+                torch.as_tensor(choice.embedding, dtype=torch.float32)[None],
+                torch.tensor([age_h / self.film_max_age_h]),
+                torch.ones(1),
+            )
+            logits = torch.cat([logits, fused.logit])
+            gate = float(fused.gate[0])
+            has = np.append(has, np.float32(1.0))
+        probs = self._cal.apply(logits.numpy(), has)  # film row: the fused map
         n_coalitions = 2 ** len(groups)
         p_ehr, p_ref = float(probs[n_coalitions - 1]), float(probs[0])
         p = float(probs[-1])
@@ -265,7 +269,7 @@ class Predictor:
             level=self.thresholds.level(p),
             model_id=self.model_id,
             model_version=self.model_version,
-            image_weight=float(out.gate[-1]) if film is not None else 0.0,
+            image_weight=gate,
             film_age_h=age_h,
             film_sop_instance_uid=film.sop_instance_uid if film is not None else None,
             probability_without_film=p_ehr,

@@ -164,15 +164,43 @@ class FusionNet(nn.Module):
         """CXR-encoder output for films ``(N, 1, S, S)`` (or embeddings ``(N, E)``)."""
         return self.cxr(films)  # type: ignore[no-any-return]
 
-    def _encode(self, x: torch.Tensor, unique: bool) -> torch.Tensor:
-        """``h_ehr`` of every row of ``x``; with ``unique``, computed once per distinct row."""
-        if not unique or x.shape[0] < 2:
-            return self.ehr(x)  # type: ignore[no-any-return]
-        rows, inverse = torch.unique(x.flatten(1), dim=0, return_inverse=True)
-        if rows.shape[0] == x.shape[0]:
-            return self.ehr(x)  # type: ignore[no-any-return]
-        hidden: torch.Tensor = self.ehr(rows.view(-1, *x.shape[1:]))
-        return hidden[inverse]
+    def coalition_logits(self, pair: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """No-film logits ``(C,)`` of the inputs that take variable ``v``'s value channel from
+        ``pair[0]`` (the patient) where ``keep[c, v]`` and from ``pair[1]`` (a reference with the
+        same charting times) elsewhere: exactly what :meth:`forward` gives on those inputs
+        without a film, for ``C`` up to the ``2^k`` coalitions of the Shapley drivers.
+
+        The EHR encoder reads none of the bedside variables and the head is a sum of terms each
+        reading its own variables (``MonotoneHead.contributions``), so the encoder runs once per
+        distinct set of the values it reads and each term once per distinct set of its own:
+        ~25 rows instead of 128 for 7 groups. Without a bedside head every input is run.
+        """
+        n, n_vars = keep.shape
+        if self.mono is None or n_vars > 62:
+            return self.forward(_mixed(pair, keep), *self._no_film(n, pair)).logit
+        bit = torch.tensor([1 << v for v in range(n_vars)], dtype=torch.long)
+        every = int(bit.sum())
+        codes = keep.long() @ bit  # (C,) which variables are the patient's
+        read = int((bit * (self.gru_keep[:n_vars] > 0)).sum())  # type: ignore[index]
+        encoder_codes, encoder_of = torch.unique(codes & read | every & ~read, return_inverse=True)
+        base = self.forward(
+            _mixed(pair, _bits(encoder_codes, n_vars)),
+            *self._no_film(len(encoder_codes), pair),
+            bedside=pair.new_zeros(len(encoder_codes)),
+        ).logit
+        masks = torch.tensor(self.mono.input_masks, dtype=torch.long)
+        term_codes, term_of = torch.unique(
+            codes[:, None] & masks | every & ~masks, return_inverse=True
+        )  # term_of (C, n): the row of each coalition's term
+        terms = self.mono.contributions(_mixed(pair, _bits(term_codes, n_vars)))
+        return base[encoder_of] + terms.gather(0, term_of).sum(dim=1)
+
+    def _no_film(
+        self, n: int, like: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The film inputs of ``n`` rows without a film."""
+        zeros = like.new_zeros(n)
+        return like.new_zeros(n, int(self.cxr.out_dim)), zeros, zeros  # type: ignore[arg-type]
 
     def forward(
         self,
@@ -181,12 +209,11 @@ class FusionNet(nn.Module):
         film_age: torch.Tensor,
         has_film: torch.Tensor,
         *,
-        unique_ehr: bool = False,
+        bedside: torch.Tensor | None = None,
     ) -> NetOutput:
         """``x`` (B, T, F); ``film_emb`` (B, E) (zeros where no film); ``film_age`` in units of
-        the max age (0 where no film); ``has_film`` (B,) 0/1. ``unique_ehr`` runs the EHR
-        encoder once per distinct encoder input (serving: the Shapley coalitions differ only in
-        values the bedside head reads, and the film row repeats the patient's)."""
+        the max age (0 where no film); ``has_film`` (B,) 0/1. ``bedside`` (B,) stands in for
+        the bedside head's output (``coalition_logits`` adds it up term by term)."""
         batch = x.shape[0]
         zero = torch.zeros(batch, dtype=x.dtype, device=x.device)
         has = has_film.to(x.dtype)
@@ -196,11 +223,12 @@ class FusionNet(nn.Module):
                 has > 0, self.head(self.drop(h_img)).squeeze(1), self.no_film_logit.expand(batch)
             )
             return NetOutput(logit, self.no_film_logit.expand(batch), zero)
-        bedside = zero
         if self.mono is not None:
-            bedside = self.mono(x)
+            bedside = self.mono(x) if bedside is None else bedside
             x = x * self.gru_keep  # type: ignore[operator]
-        h_ehr = self._encode(x, unique_ehr)
+        else:
+            bedside = zero
+        h_ehr = self.ehr(x)
         logit_ehr = (
             self.head(self.drop(h_ehr)).squeeze(1) + bedside if self.cfg.arch != "concat" else None
         )
@@ -227,3 +255,17 @@ class FusionNet(nn.Module):
         z = h_ehr + gate[:, None] * self.mix(h_img)
         logit = self.head(self.drop(z)).squeeze(1) + bedside
         return NetOutput(logit, logit_ehr, gate)
+
+
+def _bits(codes: torch.Tensor, n_vars: int) -> torch.Tensor:
+    """``(P, V)`` bool: bit ``v`` of each code."""
+    return ((codes[:, None] >> torch.arange(n_vars)) & 1).bool()
+
+
+def _mixed(pair: torch.Tensor, patterns: torch.Tensor) -> torch.Tensor:
+    """``(P, T, F)``: ``pair[0]`` with the value channel of every variable not in the pattern
+    taken from ``pair[1]``."""
+    n_vars = patterns.shape[1]
+    x = pair[0].expand(patterns.shape[0], *pair.shape[1:]).clone()
+    x[:, :, :n_vars] = torch.where(patterns[:, None, :], pair[0, :, :n_vars], pair[1, :, :n_vars])
+    return x

@@ -94,9 +94,21 @@ class MonotoneHead(nn.Module):
         w_tail = w.gather(1, last).T  # (1, n)
         return (seg * (w * bounded)[None]).sum(dim=2) + w_tail * tail
 
+    @property
+    def input_masks(self) -> tuple[int, ...]:
+        """Per feature, a bit mask of the variables (positions in ``variables``) it reads."""
+        pos = {name: i for i, name in enumerate(self.variables)}
+        return tuple(sum(1 << pos[v] for v in f.index.inputs) for f in self.features)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.contributions(x).sum(dim=1)
+
+    def contributions(self, x: torch.Tensor) -> torch.Tensor:
+        """Each feature's term ``(B, n)`` of the head's output: its curve at the feature's value,
+        or its neutral level when the feature has none. A term depends on the values of the
+        feature's own variables only (``input_masks``) and on when they were charted."""
         if not self.features:
-            return x.new_zeros(x.shape[0])
+            return x.new_zeros(x.shape[0], 0)
         u, present = compute_features(
             x,
             self.features,
@@ -108,8 +120,7 @@ class MonotoneHead(nn.Module):
         pos = torch.arange(w.shape[1])[None, :]
         top = (w * (pos < self.last[:, None])).sum(dim=1)  # f(t_K)
         neutral = torch.sigmoid(GAIN * self.neutral) * top
-        values = torch.where(present, self.curves(u), neutral[None])
-        return values.sum(dim=1)
+        return torch.where(present, self.curves(u), neutral[None])
 
 
 def gru_keep_mask(

@@ -80,3 +80,55 @@ def test_gate_is_exactly_zero_without_film_and_output_is_the_ehr_path() -> None:
     assert (out.gate[~no] > 0).all()
     assert (out.gate[~no] < 1).all()
     assert not torch.equal(out.logit[~no], out.logit_ehr[~no])
+
+
+def _pair(spec_vars: int, lookback: int = 48, seed: int = 1) -> torch.Tensor:
+    """A patient and a reference with the same charting (channels past the values shared)."""
+    g = torch.Generator().manual_seed(seed)
+    pair = torch.randn(2, lookback, 3 * spec_vars + 2, generator=g)
+    since = torch.rand(lookback, spec_vars, generator=g) * 1.6  # < 1: charted in the window
+    pair[:, :, 2 * spec_vars : 3 * spec_vars] = since
+    pair[1, :, spec_vars:] = pair[0, :, spec_vars:]
+    return pair
+
+
+@pytest.mark.parametrize(
+    ("arch", "fusion", "bedside"),
+    [
+        ("gated", "hidden", "monotone"),
+        ("gated", "residual", "monotone"),
+        ("ehr_only", "hidden", "monotone"),
+        ("concat", "hidden", "monotone"),
+        ("gated", "hidden", ""),
+        ("ehr_only", "hidden", ""),
+    ],
+)
+def test_coalition_logits_equal_the_forward_pass_of_every_mixed_input(
+    arch: str, fusion: str, bedside: str
+) -> None:
+    """The term-by-term evaluation of the Shapley coalitions is the full forward pass: every
+    architecture, with and without the bedside head, random weights, random coalitions."""
+    from model.features.spec import FeatureSpec
+    from model.nets.fusion import _mixed
+
+    spec = FeatureSpec(lookback_h=48, film_size=32)
+    n_vars = len(spec.variables)
+    torch.manual_seed(3)
+    cfg = NetConfig(n_inputs=spec.n_inputs, arch=arch, fusion=fusion, hidden=16, cxr_dim=8,
+                    cnn_width=4, bedside=bedside, variables=spec.variables)  # fmt: skip
+    net = FusionNet(cfg).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+    pair = _pair(n_vars)
+    g = torch.Generator().manual_seed(4)
+    groups = torch.randint(0, 7, (n_vars,), generator=g)  # each variable in one of 7 groups
+    coalitions = (torch.arange(128)[:, None] >> torch.arange(7)) & 1
+    keep = coalitions[:, groups].bool()  # (128, V)
+    with torch.no_grad():
+        fast = net.coalition_logits(pair, keep)
+        zeros = torch.zeros(len(keep))
+        emb = torch.zeros(len(keep), int(net.cxr.out_dim))  # type: ignore[arg-type]
+        full = net(_mixed(pair, keep), emb, zeros, zeros).logit
+    assert fast.shape == (128,)
+    torch.testing.assert_close(fast, full, rtol=1e-5, atol=1e-5)
