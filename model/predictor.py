@@ -30,6 +30,7 @@ from model.explain import Series, shapley_drivers
 from model.features.grid import build_grid, stack_grids, window_tensor
 from model.features.spec import static_features
 from model.film_choice import FilmChoice, choose_film
+from model.nets.fusion import FilmInput
 from model.schemas import EhrFlag, FilmEmbedding, PatientWindow, RiskPrediction
 from model.shapley import coalitions, players, reference_values, shapley_values
 from model.transforms import preprocess_film
@@ -236,20 +237,19 @@ class Predictor:
         ehr = self._ehr_input(window)
         groups = players(list(ehr.series)) if self._net.uses_ehr and explain else []
         pair, keep, observed = self._coalition_inputs(ehr, groups)
-        pair_t = torch.from_numpy(pair)
-        logits = self._net.coalition_logits(pair_t, torch.from_numpy(keep))
         choice = self._choose_film(window)
+        film_input = None
         age_h = None
-        gate = 0.0
-        has = np.zeros(len(logits), np.float32)
         if choice.film is not None and choice.embedding is not None:
             age_h = (window.as_of - choice.film.acquired_at).total_seconds() / 3600.0
-            fused = self._net(
-                pair_t[:1],
-                torch.as_tensor(choice.embedding, dtype=torch.float32)[None],
-                torch.tensor([age_h / self.film_max_age_h]),
-                torch.ones(1),
-            )
+            embedding = torch.as_tensor(choice.embedding, dtype=torch.float32)
+            film_input = FilmInput(embedding, age_h / self.film_max_age_h)
+        logits, fused = self._net.coalition_logits(
+            torch.from_numpy(pair), torch.from_numpy(keep), film_input
+        )
+        has = np.zeros(len(logits), np.float32)
+        gate = 0.0
+        if fused is not None:
             logits = torch.cat([logits, fused.logit])
             gate = float(fused.gate[0])
             has = np.append(has, np.float32(1.0))

@@ -164,36 +164,56 @@ class FusionNet(nn.Module):
         """CXR-encoder output for films ``(N, 1, S, S)`` (or embeddings ``(N, E)``)."""
         return self.cxr(films)  # type: ignore[no-any-return]
 
-    def coalition_logits(self, pair: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    def coalition_logits(
+        self, pair: torch.Tensor, keep: torch.Tensor, film: FilmInput | None = None
+    ) -> tuple[torch.Tensor, NetOutput | None]:
         """No-film logits ``(C,)`` of the inputs that take variable ``v``'s value channel from
         ``pair[0]`` (the patient) where ``keep[c, v]`` and from ``pair[1]`` (a reference with the
-        same charting times) elsewhere: exactly what :meth:`forward` gives on those inputs
-        without a film, for ``C`` up to the ``2^k`` coalitions of the Shapley drivers.
+        same charting times) elsewhere - exactly what :meth:`forward` gives on those inputs
+        without a film, for ``C`` up to the ``2^k`` coalitions of the Shapley drivers - and,
+        given a ``film``, the output of the patient with that film.
 
-        The EHR encoder reads none of the bedside variables and the head is a sum of terms each
-        reading its own variables (``MonotoneHead.contributions``), so the encoder runs once per
-        distinct set of the values it reads and each term once per distinct set of its own:
-        ~25 rows instead of 128 for 7 groups. Without a bedside head every input is run.
+        The EHR encoder reads none of the bedside variables and the bedside head is a sum of
+        terms each reading its own variables (``MonotoneHead.contributions``), so the encoder
+        runs once per distinct set of the values it reads and each term once per distinct set of
+        its own (~25 rows instead of 128 for 7 groups), and the film row reuses the patient's.
+        Without a bedside head (or for the patient alone) every input is run.
         """
         n, n_vars = keep.shape
-        if self.mono is None or n_vars > 62:
-            return self.forward(_mixed(pair, keep), *self._no_film(n, pair)).logit
+        if self.cfg.arch == "image_only":
+            logits = self.forward(_mixed(pair, keep), *self._no_film(n, pair)).logit
+            fused = None if film is None else self.forward(pair[:1], *film.tensors())
+            return logits, fused
+        if self.mono is None or n_vars > 62 or (n == 1 and bool(keep.all())):
+            if not bool(keep[-1].all()):  # the last input must be the patient's
+                keep = torch.cat([keep, keep.new_ones(1, n_vars)])
+            rows = _mixed(pair, keep)
+            hidden, bedside = self._encode_ehr(rows)
+            logits = self._head(hidden, bedside, *self._no_film(len(rows), pair)).logit
+            fused = None
+            if film is not None:
+                fused = self._head(hidden[-1:], bedside[-1:], *film.tensors())
+            return logits[:n], fused
         bit = torch.tensor([1 << v for v in range(n_vars)], dtype=torch.long)
-        every = int(bit.sum())
-        codes = keep.long() @ bit  # (C,) which variables are the patient's
+        every = int(bit.sum())  # the patient: every value is the patient's
+        codes = torch.cat([keep.long() @ bit, torch.tensor([every])])  # (C + 1,)
         read = int((bit * (self.gru_keep[:n_vars] > 0)).sum())  # type: ignore[index]
         encoder_codes, encoder_of = torch.unique(codes & read | every & ~read, return_inverse=True)
-        base = self.forward(
-            _mixed(pair, _bits(encoder_codes, n_vars)),
-            *self._no_film(len(encoder_codes), pair),
-            bedside=pair.new_zeros(len(encoder_codes)),
-        ).logit
+        rows = _mixed(pair, _bits(encoder_codes, n_vars))
+        hidden, _ = self._encode_ehr(rows, bedside=rows.new_zeros(len(rows)))
+        zero = rows.new_zeros(len(rows))
+        base = self._head(hidden, zero, *self._no_film(len(rows), pair)).logit
         masks = torch.tensor(self.mono.input_masks, dtype=torch.long)
         term_codes, term_of = torch.unique(
             codes[:, None] & masks | every & ~masks, return_inverse=True
-        )  # term_of (C, n): the row of each coalition's term
+        )  # term_of (C + 1, n): the row of each input's term
         terms = self.mono.contributions(_mixed(pair, _bits(term_codes, n_vars)))
-        return base[encoder_of] + terms.gather(0, term_of).sum(dim=1)
+        logits = base[encoder_of] + terms.gather(0, term_of).sum(dim=1)
+        fused = None
+        if film is not None:
+            bedside = terms.gather(0, term_of[-1:]).sum(dim=1)
+            fused = self._head(hidden[encoder_of[-1:]], bedside, *film.tensors())
+        return logits[:n], fused
 
     def _no_film(
         self, n: int, like: torch.Tensor
@@ -208,27 +228,43 @@ class FusionNet(nn.Module):
         film_emb: torch.Tensor,
         film_age: torch.Tensor,
         has_film: torch.Tensor,
-        *,
-        bedside: torch.Tensor | None = None,
     ) -> NetOutput:
         """``x`` (B, T, F); ``film_emb`` (B, E) (zeros where no film); ``film_age`` in units of
-        the max age (0 where no film); ``has_film`` (B,) 0/1. ``bedside`` (B,) stands in for
-        the bedside head's output (``coalition_logits`` adds it up term by term)."""
-        batch = x.shape[0]
-        zero = torch.zeros(batch, dtype=x.dtype, device=x.device)
-        has = has_film.to(x.dtype)
+        the max age (0 where no film); ``has_film`` (B,) 0/1."""
         if self.cfg.arch == "image_only":
+            batch = x.shape[0]
+            zero = torch.zeros(batch, dtype=x.dtype, device=x.device)
             h_img = torch.relu(self.proj(film_emb))
             logit = torch.where(
-                has > 0, self.head(self.drop(h_img)).squeeze(1), self.no_film_logit.expand(batch)
+                has_film.to(x.dtype) > 0,
+                self.head(self.drop(h_img)).squeeze(1),
+                self.no_film_logit.expand(batch),
             )
             return NetOutput(logit, self.no_film_logit.expand(batch), zero)
-        if self.mono is not None:
-            bedside = self.mono(x) if bedside is None else bedside
-            x = x * self.gru_keep  # type: ignore[operator]
-        else:
-            bedside = zero
-        h_ehr = self.ehr(x)
+        h_ehr, bedside = self._encode_ehr(x)
+        return self._head(h_ehr, bedside, film_emb, film_age, has_film)
+
+    def _encode_ehr(
+        self, x: torch.Tensor, bedside: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``h_ehr`` and the bedside head's output of ``x`` (``bedside`` given: taken as it)."""
+        if self.mono is None:
+            return self.ehr(x), x.new_zeros(x.shape[0])
+        if bedside is None:
+            bedside = self.mono(x)
+        return self.ehr(x * self.gru_keep), bedside  # type: ignore[operator]
+
+    def _head(
+        self,
+        h_ehr: torch.Tensor,
+        bedside: torch.Tensor,
+        film_emb: torch.Tensor,
+        film_age: torch.Tensor,
+        has_film: torch.Tensor,
+    ) -> NetOutput:
+        """The output from the encoded EHR ``h_ehr``, the bedside logit and the film inputs."""
+        zero = torch.zeros(h_ehr.shape[0], dtype=h_ehr.dtype, device=h_ehr.device)
+        has = has_film.to(h_ehr.dtype)
         logit_ehr = (
             self.head(self.drop(h_ehr)).squeeze(1) + bedside if self.cfg.arch != "concat" else None
         )
@@ -255,6 +291,19 @@ class FusionNet(nn.Module):
         z = h_ehr + gate[:, None] * self.mix(h_img)
         logit = self.head(self.drop(z)).squeeze(1) + bedside
         return NetOutput(logit, logit_ehr, gate)
+
+
+@dataclass(frozen=True, slots=True)
+class FilmInput:
+    """One film as the network reads it: its embedding ``(E,)`` and its age in units of the
+    model's maximum film age."""
+
+    embedding: torch.Tensor
+    age: float
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``film_emb``, ``film_age`` and ``has_film`` of one row."""
+        return self.embedding[None], torch.tensor([self.age]), torch.ones(1)
 
 
 def _bits(codes: torch.Tensor, n_vars: int) -> torch.Tensor:

@@ -101,15 +101,17 @@ def _pair(spec_vars: int, lookback: int = 48, seed: int = 1) -> torch.Tensor:
         ("concat", "hidden", "monotone"),
         ("gated", "hidden", ""),
         ("ehr_only", "hidden", ""),
+        ("image_only", "hidden", ""),
     ],
 )
 def test_coalition_logits_equal_the_forward_pass_of_every_mixed_input(
     arch: str, fusion: str, bedside: str
 ) -> None:
-    """The term-by-term evaluation of the Shapley coalitions is the full forward pass: every
-    architecture, with and without the bedside head, random weights, random coalitions."""
+    """The term-by-term evaluation of the Shapley coalitions, and of the patient with a film, is
+    the full forward pass: every architecture, with and without the bedside head, random
+    weights, random coalitions."""
     from model.features.spec import FeatureSpec
-    from model.nets.fusion import _mixed
+    from model.nets.fusion import FilmInput, _mixed
 
     spec = FeatureSpec(lookback_h=48, film_size=32)
     n_vars = len(spec.variables)
@@ -125,10 +127,22 @@ def test_coalition_logits_equal_the_forward_pass_of_every_mixed_input(
     groups = torch.randint(0, 7, (n_vars,), generator=g)  # each variable in one of 7 groups
     coalitions = (torch.arange(128)[:, None] >> torch.arange(7)) & 1
     keep = coalitions[:, groups].bool()  # (128, V)
+    film = FilmInput(torch.randn(int(net.cxr.out_dim), generator=g), 0.3)  # type: ignore[arg-type]
     with torch.no_grad():
-        fast = net.coalition_logits(pair, keep)
+        fast, fused = net.coalition_logits(pair, keep, film)
         zeros = torch.zeros(len(keep))
         emb = torch.zeros(len(keep), int(net.cxr.out_dim))  # type: ignore[arg-type]
         full = net(_mixed(pair, keep), emb, zeros, zeros).logit
+        with_film = net(pair[:1], *film.tensors())
+        no_film, none = net.coalition_logits(pair, keep[:1])
     assert fast.shape == (128,)
     torch.testing.assert_close(fast, full, rtol=1e-5, atol=1e-5)
+    assert fused is not None
+    for got, want in zip(
+        (fused.logit, fused.logit_ehr, fused.gate),
+        (with_film.logit, with_film.logit_ehr, with_film.gate),
+        strict=True,
+    ):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(no_film, full[:1], rtol=1e-5, atol=1e-5)
+    assert none is None
