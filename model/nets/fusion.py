@@ -176,7 +176,8 @@ class FusionNet(nn.Module):
         The EHR encoder reads none of the bedside variables and the bedside head is a sum of
         terms each reading its own variables (``MonotoneHead.contributions``), so the encoder
         runs once per distinct set of the values it reads and each term once per distinct set of
-        its own (~25 rows instead of 128 for 7 groups), and the film row reuses the patient's.
+        its own (31 rows instead of 128 on a 7-group window), and the film row reuses the
+        patient's.
         Without a bedside head (or for the patient alone) every input is run.
         """
         n, n_vars = keep.shape
