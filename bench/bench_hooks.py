@@ -142,13 +142,15 @@ def _report(servers: list[Server], levels: list[int], reference: Server | None) 
             print(line)
 
 
-def _bodies(args: argparse.Namespace) -> list[bytes]:
+def _bodies(args: argparse.Namespace, batch: str = "") -> list[bytes]:
+    """The request bodies: one per patient (warm), or one per request with Observation ids of
+    their own (cold; ``batch`` keeps every round and level's ids new)."""
     now = datetime.now(UTC)
     count = args.requests if args.cold else args.patients
     out = []
     for i in range(count):
         p = i % args.patients  # cold: new Observation ids in every request
-        out.append(prefetch_body(p, (p % 5) / 4, now, f"r{i}" if args.cold else "r"))
+        out.append(prefetch_body(p, (p % 5) / 4, now, f"r{batch}-{i}" if args.cold else "r"))
     return out
 
 
@@ -188,6 +190,8 @@ def run_ab(args: argparse.Namespace) -> None:
             order = servers if round_no % 2 == 0 else servers[::-1]
             for server in order:
                 for level in levels:
+                    if args.cold:  # ids no server has seen, in every round and level
+                        bodies = _bodies(args, f"{round_no}-{level}")
                     _measure(server, bodies, ehr, level, args.requests)
     finally:
         for server in servers:
