@@ -23,10 +23,13 @@ from types import TracebackType
 
 
 def default_slots() -> int:
-    """One slot per core: a call in the gate spends part of its time outside the interpreter lock
-    (the network's forward pass, SQLite, hashing, a database server's answer), which a second
-    call can compute through; more slots than cores only add switching (measured with 1, 2 and 8
-    slots on two cores)."""
+    """One slot per core this process may run on: a call in the gate spends part of its time
+    outside the interpreter lock (the network's forward pass, SQLite, hashing, a database
+    server's answer), which a second call can compute through; more slots than cores only add
+    switching (measured with 1, 2 and 64 slots on two cores). A container limited by a CPU quota
+    rather than by a CPU set should set ``VENTFUSION_HOOKS__COMPUTE_SLOTS`` to its quota."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
 
 
