@@ -8,11 +8,20 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, Select, bindparam, insert
+from sqlalchemy import Connection, Engine, Select, bindparam
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 
-from cds_app.db.session import Insert, NewRow, insert_rows, new_row, reading, table_of, writing
+from cds_app.db.session import (
+    Insert,
+    NewRow,
+    insert_into,
+    insert_rows,
+    new_row,
+    reading,
+    table_of,
+    writing,
+)
 from cds_app.db.tables import PredictionRow
 from model.schemas import (
     BedsideReading,
@@ -52,7 +61,7 @@ class PredictionRepository:
         the caller."""
         values = _row(prediction, trigger).values
         with writing(self._engine, connection) as db:
-            key = db.execute(insert(table_of(PredictionRow)), values).inserted_primary_key
+            key = db.execute(insert_into(table_of(PredictionRow)), values).inserted_primary_key
             assert key is not None
             prediction_id = int(key[0])
             if also is not None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic_core import PydanticUndefined
 from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, text
+from sqlalchemy import Insert as InsertStatement
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
@@ -159,7 +160,13 @@ def insert_rows(connection: Connection, rows: Sequence[Insert]) -> None:
         else:
             by_table.setdefault(table_of(type(row)), []).append(row_values(row))
     for table, values in by_table.items():
-        connection.execute(insert(table), values)
+        connection.execute(insert_into(table), values)
+
+
+@cache
+def insert_into(table: Table) -> InsertStatement:
+    """The ``INSERT`` of ``table``, built once (its cache key is memoised with it)."""
+    return insert(table)
 
 
 @contextmanager
