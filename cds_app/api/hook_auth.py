@@ -42,11 +42,12 @@ def endpoint_label(path: str) -> str:
 async def hook_caller(request: Request, ctx: ContextDep) -> Caller:
     """The verified caller of this CDS Hooks request, or a 401 refusal (nothing read yet)."""
     authorization = request.headers.get("authorization")
+    path = request.scope["path"]  # the path routed (request.url would build and parse a URL)
     try:
-        return await run_in_threadpool(ctx.cds.authenticate, authorization, request.url.path)
+        return await run_in_threadpool(ctx.cds.authenticate, authorization, path)
     except TokenError as exc:
         ctx.metrics.auth_failures.inc()
-        ctx.metrics.hook_calls.labels(endpoint_label(request.url.path), "401").inc()
+        ctx.metrics.hook_calls.labels(endpoint_label(path), "401").inc()
         raise RefusedError(error_response(401, "invalid_token", str(exc))) from exc
 
 
