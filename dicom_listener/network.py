@@ -32,6 +32,7 @@ from pynetdicom import evt
 from pynetdicom.events import Event
 from pynetdicom.transport import ThreadedAssociationServer
 
+from dicom_listener.activity import ReceiptActivity
 from dicom_listener.pdu_guard import GuardLimits, PduGuard, Refusal
 from dicom_listener.stats import ListenerStats
 
@@ -70,6 +71,7 @@ class _Guarded:
     pdu_guard: PduGuard | None = None
     peer: str = ""
     on_refused: Callable[[str, Refusal], None] | None = None
+    on_received: Callable[[], None] | None = None  # ReceiptActivity.received
     _refused = False
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
@@ -86,6 +88,8 @@ class _Guarded:
         reason = guard.inbound(data)
         if reason is not None:
             return self._refuse(reason)
+        if data and guard.accepted and self.on_received is not None:
+            self.on_received()
         return data
 
     def send(self, data: bytes, flags: int = 0) -> int:
@@ -147,10 +151,16 @@ class GuardedAssociationServer(ThreadedAssociationServer):
     request_queue_size = 128  # socketserver's 5 drops SYNs (1-3 s retries) under a burst
 
     def __init__(
-        self, *args: Any, policy: ConnectionPolicy, stats: ListenerStats, **kwargs: Any
+        self,
+        *args: Any,
+        policy: ConnectionPolicy,
+        stats: ListenerStats,
+        activity: ReceiptActivity | None = None,
+        **kwargs: Any,
     ) -> None:
         self.policy = policy
         self.stats = stats
+        self.activity = activity
         self.refusals = ThrottledLog()
         self._waiting: OrderedDict[int, socket.socket] = OrderedDict()
         self._lock = threading.Lock()
@@ -174,6 +184,8 @@ class GuardedAssociationServer(ThreadedAssociationServer):
             wrapped.settimeout(self.policy.guard.pdu_timeout_s)
         wrapped.peer = f"{address[0]}:{address[1]}"  # type: ignore[attr-defined]
         wrapped.on_refused = self._closed_by_guard  # type: ignore[attr-defined]
+        if self.activity is not None:
+            wrapped.on_received = self.activity.received  # type: ignore[attr-defined]
         return wrapped, address
 
     def _closed_by_guard(self, peer: str, refusal: Refusal) -> None:
