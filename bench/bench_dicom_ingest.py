@@ -1,6 +1,7 @@
 """DICOM ingest benchmark: our listener vs pynetdicom's own storescp app, same files, same sender.
 
     .venv/bin/python bench/bench_dicom_ingest.py [--big 30] [--small 200] [--repeats 3]
+        [--baseline TREE]
 
 1. Ingest: DCMTK ``storescu +sd`` (TCP_NODELAY=1, one association) sends a folder to
    (a) ``python -m pynetdicom storescp -od DIR`` and (b) ``python -m dicom_listener`` (header
@@ -8,7 +9,9 @@
    processor). Each receiver is restarted on an empty directory per repeat and first receives
    one warm-up film (ours: until it is processed, so its decoder process is up), untimed.
    Reports images/s and MB/s (medians), and for ours the time until every film was also
-   processed.
+   processed. ``--baseline TREE`` adds (c): the listener of another checkout of this repository
+   (e.g. ``git worktree add /tmp/before <commit>``), run in turn with the two others, so a change
+   is measured against its parent in the same run.
 2. Latency: in process, the app's own composition (SQLite, bundled model, film sink with
    rescoring) behind the listener; time from the start of a C-STORE to the acknowledgement and
    to an updated prediction that uses the film.
@@ -90,7 +93,10 @@ def _wait_ready(process: subprocess.Popen[bytes], port: int) -> None:
         time.sleep(0.2)
 
 
-def _receiver(kind: str, work: Path, port: int, nice: int) -> subprocess.Popen[bytes]:
+def _receiver(
+    kind: str, work: Path, port: int, nice: int, baseline: Path | None
+) -> subprocess.Popen[bytes]:
+    cwd = baseline if kind == "baseline" and baseline is not None else ROOT
     if kind == "storescp":
         command = [sys.executable, "-m", "pynetdicom", "storescp", "-aet", AET, "-pdu", "131072",
                    "-od", str(work / "out"), str(port)]  # fmt: skip
@@ -98,7 +104,8 @@ def _receiver(kind: str, work: Path, port: int, nice: int) -> subprocess.Popen[b
         command = [sys.executable, "-m", "dicom_listener", "--ae-title", AET, "--port", str(port),
                    "--spool", str(work / "spool"), "--out", str(work / "out"), "--model", "none",
                    "--log-level", "WARNING", "--worker-nice", str(nice)]  # fmt: skip
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # ``python -m`` imports the package from the working directory first: the baseline's own
+    return subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _finished(work: Path) -> int:
@@ -115,15 +122,17 @@ def _warm_up(kind: str, work: Path, port: int, env: dict[str, str]) -> None:
         check=True, env=env, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 120
-    while kind == "ours" and _finished(work) < 1 and time.monotonic() < deadline:
+    while kind != "storescp" and _finished(work) < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
-def ingest_once(kind: str, films: Path, count: int, nice: int) -> tuple[float, float | None]:
+def ingest_once(
+    kind: str, films: Path, count: int, nice: int, baseline: Path | None = None
+) -> tuple[float, float | None]:
     """Seconds for storescu to send the folder; for ours also seconds until all processed."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as tmp:
         work, port = Path(tmp), _free_port()
-        process = _receiver(kind, work, port, nice)
+        process = _receiver(kind, work, port, nice, baseline)
         try:
             _wait_ready(process, port)
             env = {**os.environ, "TCP_NODELAY": "1"}
@@ -135,7 +144,7 @@ def ingest_once(kind: str, films: Path, count: int, nice: int) -> tuple[float, f
             )  # fmt: skip
             sent = time.perf_counter() - started
             processed = None
-            if kind == "ours":
+            if kind != "storescp":
                 while _finished(work) < count + 1:
                     time.sleep(0.05)
                 processed = time.perf_counter() - started
@@ -145,20 +154,26 @@ def ingest_once(kind: str, films: Path, count: int, nice: int) -> tuple[float, f
     return sent, processed
 
 
-def run_ingest(films: Path, count: int, size: int, repeats: int, nice: int) -> list[str]:
-    """Markdown rows: receiver, images/s, MB/s, and processed/s for ours."""
+def run_ingest(
+    films: Path, count: int, size: int, repeats: int, nice: int, baseline: Path | None = None
+) -> list[str]:
+    """Markdown rows: receiver, images/s, MB/s, ratio to storescp, and processed/s for ours."""
+    labels = {"storescp": "pynetdicom storescp app", "ours": "VentFusion listener"}
+    if baseline is not None:
+        labels["baseline"] = f"VentFusion listener, baseline {baseline.name}"
     rows = []
-    results: dict[str, list[tuple[float, float | None]]] = {"storescp": [], "ours": []}
+    results: dict[str, list[tuple[float, float | None]]] = {kind: [] for kind in labels}
     for _ in range(repeats):
-        for kind in ("storescp", "ours"):
-            results[kind].append(ingest_once(kind, films, count, nice))
-    for kind, label in (("storescp", "pynetdicom storescp app"), ("ours", "VentFusion listener")):
+        for kind in labels:
+            results[kind].append(ingest_once(kind, films, count, nice, baseline))
+    reference = statistics.median(r[0] for r in results["storescp"])
+    for kind, label in labels.items():
         sent = statistics.median(r[0] for r in results[kind])
         processed = [r[1] for r in results[kind] if r[1] is not None]
         done = f"{count / statistics.median(processed):.1f}" if processed else "-"
         rows.append(
             f"| {label} | {count} x {size / count / 1e6:.2f} MB | {count / sent:.1f} "
-            f"| {size / sent / 1e6:.1f} | {done} |"
+            f"| {size / sent / 1e6:.1f} | {reference / sent:.2f}x | {done} |"
         )
     return rows
 
@@ -257,6 +272,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--latency-runs", type=int, default=7)
     parser.add_argument("--worker-nice", type=int, default=5, help="of our processing threads")
     parser.add_argument("--part", choices=["all", "ingest", "latency"], default="all")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout whose listener runs side by side"
+    )
     args = parser.parse_args(argv)
     if shutil.which("storescu") is None:
         raise SystemExit("DCMTK's storescu is needed (apt-get install dcmtk)")
@@ -270,13 +288,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 def ingest(args: argparse.Namespace) -> None:
     """Part 1: side-by-side ingest throughput."""
     with tempfile.TemporaryDirectory(prefix="bench-films-") as tmp:
-        print("| receiver | films | images/s | MB/s | processed images/s |")
-        print("|---|---|---|---|---|")
+        started = datetime.now(UTC)
+        print(f"started {started:%H:%M} UTC, load average {_load()}")
+        print("| receiver | films | images/s | MB/s | vs storescp | processed images/s |")
+        print("|---|---|---|---|---|---|")
         for name, count, small in (("big", args.big, False), ("small", args.small, True)):
             folder = Path(tmp) / name
             size = make_films(folder, count, small=small)
-            for row in run_ingest(folder, count, size, args.repeats, args.worker_nice):
+            for row in run_ingest(
+                folder, count, size, args.repeats, args.worker_nice, args.baseline
+            ):
                 print(row, flush=True)
+        print(f"ended {datetime.now(UTC):%H:%M} UTC, load average {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def latency(runs: int) -> None:

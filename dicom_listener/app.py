@@ -58,6 +58,15 @@ def _setup_argparser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--worker-nice", type=int, default=5, help="0: same priority as ingest")
     parser.add_argument(
+        "--processing-quiet",
+        type=float,
+        default=0.05,
+        help="seconds without received data before a film is processed (0: at once)",
+    )
+    parser.add_argument(
+        "--processing-max-wait", type=float, default=2.0, help="at most this long per film"
+    )
+    parser.add_argument(
         "--model",
         default="bundled",
         help="checkpoint path, 'bundled', or 'none' (pixels only, no embedding)",
@@ -115,6 +124,8 @@ def config_from_args(args: argparse.Namespace) -> ListenerConfig:
         issuer_systems=issuers,
         workers=args.workers,
         worker_nice=args.worker_nice,
+        processing_quiet_s=args.processing_quiet,
+        processing_max_wait_s=args.processing_max_wait,
     )
 
 

@@ -97,6 +97,10 @@ class ListenerConfig(BaseModel):
     workers: int = Field(default=1, ge=1)
     #: nice value of the processing threads (Linux): acknowledgements win when the CPU is short
     worker_nice: int = Field(default=5, ge=0, le=19)
+    #: receipt first: a processing thread starts a film only once no data arrived on any
+    #: association for this long (0: at once), waiting at most processing_max_wait_s
+    processing_quiet_s: float = Field(default=0.05, ge=0)
+    processing_max_wait_s: float = Field(default=2.0, ge=0)
     thumbnail_size: int = Field(default=256, ge=16, le=1024)
     retry_delay_s: float = Field(default=5.0, gt=0)  # failure back-off (doubles, max 5 min)
     #: decoder process: address space it may add (RLIMIT_AS), time per film, films per process

@@ -41,9 +41,10 @@ class InstanceHeader:
     transfer_syntax: UID
     pixel_length: int | None  # the element's value length; UNDEFINED_LENGTH when encapsulated
     pixel_available: int  # bytes present after the Pixel Data element header
-    body: bytes  # the (inflated) data set bytes, for reading the pixels later
+    body: bytes  # holds the (inflated) data set, for reading the pixels later
     implicit_vr: bool
     little_endian: bool
+    body_start: int = 0  # where the data set starts in ``body`` (after the file meta)
 
 
 def meta_end(data: bytes) -> int:
@@ -60,14 +61,14 @@ def meta_end(data: bytes) -> int:
     return end
 
 
-def _inflate_prefix(deflated: bytes, size: int) -> bytes:
+def _inflate_prefix(deflated: bytes | memoryview, size: int) -> bytes:
     try:
         return zlib.decompressobj(-zlib.MAX_WBITS).decompress(deflated, size)
     except zlib.error as exc:
         raise ReceiptError(CANNOT_DECODE, f"deflated data set is corrupt: {exc}") from exc
 
 
-def inflate_bounded(deflated: bytes, limit: int) -> bytes:
+def inflate_bounded(deflated: bytes | memoryview, limit: int) -> bytes:
     """Inflate a raw deflate stream (PS3.5 A.5) to at most ``limit`` bytes, else refuse."""
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     try:
@@ -140,9 +141,10 @@ def _pixel_element(body: bytes, offset: int, *, implicit: bool) -> tuple[int | N
     return length, len(body) - offset - header
 
 
-def _parse_header(body: bytes, implicit: bool, little: bool) -> tuple[Dataset, int]:
-    """The attributes before Pixel Data, and the offset where Pixel Data (or the end) lies."""
-    stream = io.BytesIO(body)
+def _parse_header(body: bytes, implicit: bool, little: bool, start: int = 0) -> tuple[Dataset, int]:
+    """The attributes from ``start`` to Pixel Data, and the offset where it (or the end) lies."""
+    stream = io.BytesIO(body)  # shares the bytes: no copy
+    stream.seek(start)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -169,30 +171,34 @@ def read_header(
     end = meta_end(data)
     meta = _file_meta(data, end)
     syntax = UID(str(meta.TransferSyntaxUID).strip())
-    body = data[end:]
+    # The data set is read where it lies in ``data``: a 7 MB film is not copied to slice it off.
+    body, start = data, end
     implicit = syntax.is_implicit_VR if syntax.is_transfer_syntax else False
     little = syntax.is_little_endian if syntax.is_transfer_syntax else True
     if syntax == DeflatedExplicitVRLittleEndian:
         implicit, little = False, True
-        prefix = _inflate_prefix(body, _HEADER_PROBE_BYTES)
+        deflated = memoryview(data)[end:]
+        prefix = _inflate_prefix(deflated, _HEADER_PROBE_BYTES)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             probe, at = _parse_header(prefix, implicit, little)
         if check is not None and _pixel_element(prefix, at, implicit=False)[0] is not None:
             check(probe)  # the header is complete in the prefix: refuse a bomb right now
-        body = inflate_bounded(body, max_inflated)
-    dataset, at = _parse_header(body, implicit, little)
+        body, start = inflate_bounded(deflated, max_inflated), 0
+    dataset, at = _parse_header(body, implicit, little, start)
     dataset.file_meta = meta
     if check is not None:
         check(dataset)
     length, available = _pixel_element(body, at, implicit=implicit)
-    return InstanceHeader(dataset, syntax, length, available, body, implicit, little)
+    return InstanceHeader(dataset, syntax, length, available, body, implicit, little, start)
 
 
 def read_full(header: InstanceHeader) -> Dataset:
     """The whole data set (pixels included) of an already checked header."""
     try:
-        dataset = read_dataset(io.BytesIO(header.body), header.implicit_vr, header.little_endian)
+        stream = io.BytesIO(header.body)
+        stream.seek(header.body_start)
+        dataset = read_dataset(stream, header.implicit_vr, header.little_endian)
     except _READ_ERRORS as exc:
         raise ReceiptError(CANNOT_DECODE, f"cannot parse the data set: {exc}") from exc
     dataset.file_meta = header.dataset.file_meta

@@ -32,6 +32,7 @@ from pynetdicom import evt
 from pynetdicom.events import Event
 from pynetdicom.transport import ThreadedAssociationServer
 
+from dicom_listener.activity import ReceiptActivity
 from dicom_listener.pdu_guard import GuardLimits, PduGuard, Refusal
 from dicom_listener.stats import ListenerStats
 
@@ -64,29 +65,55 @@ class ThrottledLog:
         log.warning(message, *args)
 
 
+#: pynetdicom reads a PDU's payload 4 KiB per ``recv``; within a PDU we read up to this much at
+#: once and hand it out in the sizes asked (fewer system calls and guard checks per PDU)
+READ_AHEAD_BYTES = 256 * 1024
+
+
 class _Guarded:
     """``recv`` through the PDU guard; ``send`` seen by it (mixed into socket classes)."""
 
     pdu_guard: PduGuard | None = None
     peer: str = ""
     on_refused: Callable[[str, Refusal], None] | None = None
+    on_received: Callable[[], None] | None = None  # ReceiptActivity.received
     _refused = False
+    _ahead = b""  # read from the socket, not yet handed to pynetdicom (same PDU only)
+    _ahead_at = 0
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
         guard = self.pdu_guard
-        if guard is None:
+        if guard is None or flags:
             return super().recv(bufsize, flags)  # type: ignore[misc, no-any-return]
+        if self._ahead_at < len(self._ahead):
+            return self._from_ahead(bufsize)
         if self._refused:
             return b""
+        # Read ahead only inside the PDU being read: pynetdicom asks for all of it anyway, so
+        # nothing is left here at a PDU boundary, where it polls the socket (select) for data.
+        wanted = max(bufsize, min(guard.payload_left(), READ_AHEAD_BYTES))
         self.settimeout(guard.read_timeout())  # type: ignore[attr-defined]
         try:
-            data: bytes = super().recv(bufsize, flags)  # type: ignore[misc]
+            data: bytes = super().recv(wanted)  # type: ignore[misc]
         except TimeoutError:
             return self._refuse(guard.stalled())
         reason = guard.inbound(data)
         if reason is not None:
             return self._refuse(reason)
-        return data
+        if data and guard.accepted and self.on_received is not None:
+            self.on_received()
+        if len(data) <= bufsize:
+            return data
+        self._ahead, self._ahead_at = data, 0
+        return self._from_ahead(bufsize)
+
+    def _from_ahead(self, bufsize: int) -> bytes:
+        start = self._ahead_at
+        self._ahead_at = min(start + bufsize, len(self._ahead))
+        chunk = self._ahead[start : self._ahead_at]
+        if self._ahead_at == len(self._ahead):
+            self._ahead, self._ahead_at = b"", 0
+        return chunk
 
     def send(self, data: bytes, flags: int = 0) -> int:
         guard = self.pdu_guard
@@ -147,10 +174,16 @@ class GuardedAssociationServer(ThreadedAssociationServer):
     request_queue_size = 128  # socketserver's 5 drops SYNs (1-3 s retries) under a burst
 
     def __init__(
-        self, *args: Any, policy: ConnectionPolicy, stats: ListenerStats, **kwargs: Any
+        self,
+        *args: Any,
+        policy: ConnectionPolicy,
+        stats: ListenerStats,
+        activity: ReceiptActivity | None = None,
+        **kwargs: Any,
     ) -> None:
         self.policy = policy
         self.stats = stats
+        self.activity = activity
         self.refusals = ThrottledLog()
         self._waiting: OrderedDict[int, socket.socket] = OrderedDict()
         self._lock = threading.Lock()
@@ -174,6 +207,8 @@ class GuardedAssociationServer(ThreadedAssociationServer):
             wrapped.settimeout(self.policy.guard.pdu_timeout_s)
         wrapped.peer = f"{address[0]}:{address[1]}"  # type: ignore[attr-defined]
         wrapped.on_refused = self._closed_by_guard  # type: ignore[attr-defined]
+        if self.activity is not None:
+            wrapped.on_received = self.activity.received  # type: ignore[attr-defined]
         return wrapped, address
 
     def _closed_by_guard(self, peer: str, refusal: Refusal) -> None:

@@ -108,6 +108,10 @@ class PduGuard:
         """How long one ``send`` may block (a peer that stops reading)."""
         return self._limits.pdu_timeout_s
 
+    def payload_left(self) -> int:
+        """Bytes of the current PDU's payload still to come (0 between PDUs)."""
+        return self._pdu_left
+
     def stalled(self) -> Refusal:
         """Why a ``recv`` timed out (called by the socket on ``TimeoutError``)."""
         now = self._clock()

@@ -27,6 +27,7 @@ from pydicom.uid import (
 from pynetdicom import AE, evt
 from pynetdicom.events import EventHandlerType
 
+from dicom_listener.activity import ReceiptActivity
 from dicom_listener.association_log import AssociationLog
 from dicom_listener.builder import FilmBuilder
 from dicom_listener.claims import ClaimStore, LocalClaims
@@ -160,6 +161,7 @@ def start_listener(
     ``pseudonymise`` is the app's keyed token for patients in the listener's logs.
     """
     stats = stats or ListenerStats()
+    activity = ReceiptActivity()
     spool = FileSpool(
         config.spool_dir,
         max_bytes=config.max_spool_bytes,
@@ -178,6 +180,9 @@ def start_listener(
         max_attempts=config.max_attempts,
         rescan_interval_s=config.rescan_interval_s,
         stats=stats,
+        activity=activity,
+        quiet_s=config.processing_quiet_s,
+        max_wait_s=config.processing_max_wait_s,
     )
     worker.start()
     ae = build_ae(config)
@@ -196,6 +201,7 @@ def start_listener(
             server_class=GuardedAssociationServer,
             policy=connection_policy(config),
             stats=stats,
+            activity=activity,
         )
     except BaseException:
         worker.stop()

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from dicom_listener.activity import ReceiptActivity
 from dicom_listener.claims import ClaimStore
 from dicom_listener.decoder import DecoderError
 from dicom_listener.facts import Rejection
@@ -75,8 +76,14 @@ class SpoolWorker:
         max_attempts: int = 3,
         rescan_interval_s: float = 60.0,
         stats: ListenerStats | None = None,
+        activity: ReceiptActivity | None = None,
+        quiet_s: float = 0.0,
+        max_wait_s: float = 0.0,
     ) -> None:
         self._spool = spool
+        self._activity = activity or ReceiptActivity()
+        self._quiet_s = quiet_s
+        self._max_wait_s = max_wait_s
         self._pseudonymise = pseudonymise
         self._claims = claims
         self._sink = sink
@@ -176,6 +183,10 @@ class SpoolWorker:
             with self._lock:
                 self._queued.discard(uid)
             try:
+                # receipt first: the film waits while others are arriving (see activity.py)
+                self._activity.wait_quiet(self._quiet_s, self._max_wait_s, self._stop.wait)
+                if self._stop.is_set():
+                    continue  # stays pending in the spool for the next start
                 self._handle(uid)
             except Exception:  # never let a worker thread die; the film stays pending
                 log.exception("processing SOP Instance %s failed unexpectedly", uid)
