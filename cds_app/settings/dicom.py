@@ -32,6 +32,10 @@ class DicomSettings(BaseModel):
     keep_done_files: bool = False  # keep processed DICOM files in <spool>/done
     issuer_systems: dict[str, str] = {}  # IssuerOfPatientID -> patient identifier system
     workers: int = Field(default=1, ge=1)  # processing threads (decode + embed)
+    # receipt first: a film is processed once no data arrived for this long (0: at once), after
+    # waiting at most processing_max_wait_s (docs/dicom.md)
+    processing_quiet_s: float = Field(default=0.05, ge=0)
+    processing_max_wait_s: float = Field(default=2.0, ge=0)
     # limits checked from the header at receipt and again before decoding
     max_image_side: int = Field(default=16384, ge=64)
     max_decoded_bytes: int = Field(default=128 * MIB, ge=MIB)
@@ -77,6 +81,8 @@ class DicomSettings(BaseModel):
             "keep_done_files": self.keep_done_files,
             "issuer_systems": dict(self.issuer_systems),
             "workers": self.workers,
+            "processing_quiet_s": self.processing_quiet_s,
+            "processing_max_wait_s": self.processing_max_wait_s,
             "max_image_side": self.max_image_side,
             "max_decoded_bytes": self.max_decoded_bytes,
             "max_dataset_bytes": self.max_dataset_bytes,

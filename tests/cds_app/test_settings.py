@@ -57,3 +57,17 @@ def test_loopback_mode_is_bind_and_public_url() -> None:
         {"public_base_url": "https://cds.example.org", "security": {"pseudonym_key": "k" * 32}}
     )
     assert not behind_proxy.loopback_mode
+
+
+def test_performance_settings_are_read_and_reach_the_listener(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cds_app.dicom_wiring import listener_config
+
+    monkeypatch.setenv("VENTFUSION_HOOKS__COMPUTE_SLOTS", "3")
+    monkeypatch.setenv("VENTFUSION_DICOM__PROCESSING_QUIET_S", "0")
+    monkeypatch.setenv("VENTFUSION_DICOM__PROCESSING_MAX_WAIT_S", "0.5")
+    settings = Settings()
+    assert settings.hooks.compute_slots == 3
+    config = listener_config(settings)
+    assert (config.processing_quiet_s, config.processing_max_wait_s) == (0.0, 0.5)
