@@ -87,14 +87,17 @@ def _list_digest(entries: Sequence[tuple[int, Raw]]) -> bytes:
 
 
 class ObservationMappingCache:
-    """Bounded LRU of ``(scope, patient key, digest of the resource JSON) -> EntryOutcome``."""
+    """Bounded LRU of ``(scope, patient key, digest of the resource JSON) -> EntryOutcome``, and
+    of whole entry lists: at most ``max_entries // 200`` lists of ``max_entries`` entries in
+    all, so the lists never hold more than the entry cache itself."""
 
     def __init__(self, codes: CodeTable, max_entries: int = 200_000) -> None:
         self.codes = codes
         self._max = max_entries
         self._entries: OrderedDict[_Key, EntryOutcome] = OrderedDict()
-        self._lists: OrderedDict[_ListKey, MappedEntries] = OrderedDict()
+        self._lists: OrderedDict[_ListKey, tuple[MappedEntries, int]] = OrderedDict()
         self._max_lists = max_entries // 200  # a chart holds ~500 entries
+        self._listed = 0  # entries of the lists kept: at most max_entries in all
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -109,16 +112,21 @@ class ObservationMappingCache:
             return self._map(entries, subject, key, scope)
         list_key = (scope, subject, str(key), _list_digest(entries))
         with self._lock:
-            found = self._lists.get(list_key)
-            if found is not None:
+            kept = self._lists.get(list_key)
+            if kept is not None:
                 self._lists.move_to_end(list_key)
                 self.list_hits += 1
-                return found
+                return kept[0]
         found = self._map(entries, subject, key, scope)
+        if len(entries) > self._max:
+            return found  # larger than the whole budget: not kept
         with self._lock:
-            self._lists[list_key] = found
-            while len(self._lists) > self._max_lists:
-                self._lists.popitem(last=False)
+            if list_key not in self._lists:
+                self._lists[list_key] = (found, len(entries))
+                self._listed += len(entries)
+            while len(self._lists) > self._max_lists or self._listed > self._max:
+                _, (_, size) = self._lists.popitem(last=False)
+                self._listed -= size
         return found
 
     def _map(

@@ -127,3 +127,30 @@ def test_the_list_memo_is_bounded_and_off_with_the_cache() -> None:
     _gather(one, off)
     _gather(one, off)
     assert off.list_hits == 0
+
+
+def test_the_lists_kept_hold_no_more_entries_than_the_cache() -> None:
+    from msgspec import Raw
+
+    from tests.support.ehr import observation
+
+    def chart(tag: str, n: int) -> list[tuple[int, Raw]]:
+        return [
+            (i, Raw(orjson.dumps(observation(f"{tag}-{i}", "pt-1", "spo2", 90, NOW))))
+            for i in range(n)
+        ]
+
+    mapper = ObservationMappingCache(CodeTable(), max_entries=1000)  # 5 lists, 1000 entries
+    key = _gather(hook_request("pt-1", prefetch=_prefetch()), _uncached()).key
+    charts = [chart(tag, 400) for tag in "abc"]
+    for entries in charts:
+        mapper.mapped(entries, "Patient/pt-1", key)
+    mapper.mapped(charts[2], "Patient/pt-1", key)
+    mapper.mapped(charts[1], "Patient/pt-1", key)
+    assert mapper.list_hits == 2  # b and c kept
+    mapper.mapped(charts[0], "Patient/pt-1", key)
+    assert mapper.list_hits == 2  # a was evicted: 1,200 entries are over the budget
+    huge = chart("d", 1001)
+    mapper.mapped(huge, "Patient/pt-1", key)
+    mapper.mapped(huge, "Patient/pt-1", key)
+    assert mapper.list_hits == 2  # larger than the whole budget: never kept
