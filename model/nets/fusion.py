@@ -204,7 +204,7 @@ class FusionNet(nn.Module):
         hidden, _ = self._encode_ehr(rows, bedside=rows.new_zeros(len(rows)))
         zero = rows.new_zeros(len(rows))
         base = self._head(hidden, zero, *self._no_film(len(rows), pair)).logit
-        masks = torch.tensor(self.mono.input_masks, dtype=torch.long)
+        masks = self.mono.input_masks
         term_codes, term_of = torch.unique(
             codes[:, None] & masks | every & ~masks, return_inverse=True
         )  # term_of (C + 1, n): the row of each input's term

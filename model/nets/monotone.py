@@ -18,6 +18,8 @@ small slope (a prior of "no effect").
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -94,11 +96,13 @@ class MonotoneHead(nn.Module):
         w_tail = w.gather(1, last).T  # (1, n)
         return (seg * (w * bounded)[None]).sum(dim=2) + w_tail * tail
 
-    @property
-    def input_masks(self) -> tuple[int, ...]:
-        """Per feature, a bit mask of the variables (positions in ``variables``) it reads."""
+    @functools.cached_property
+    def input_masks(self) -> torch.Tensor:
+        """Per feature, a bit mask ``(n,)`` of the variables (positions in ``variables``) it
+        reads (computed once)."""
         pos = {name: i for i, name in enumerate(self.variables)}
-        return tuple(sum(1 << pos[v] for v in f.index.inputs) for f in self.features)
+        masks = [sum(1 << pos[v] for v in f.index.inputs) for f in self.features]
+        return torch.tensor(masks, dtype=torch.long)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.contributions(x).sum(dim=1)
