@@ -71,6 +71,7 @@ class Predictor:
         self._ckpt = ckpt
         self._backbone = backbone
         self._net = ckpt.build_net()
+        self._net.prepare_serving()  # the coalitions traced (FusionNet.prepare_serving)
         self._spec = ckpt.feature_spec
         self._norm = ckpt.normalisation
         self._cal = ckpt.calibration

@@ -30,11 +30,14 @@ constant without a film).
 
 from __future__ import annotations
 
+import logging
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
+from torch.jit._trace import TracerWarning
 
 from model import ModelError
 from model.features.bedside import BEDSIDE_VARIABLES
@@ -46,6 +49,8 @@ from model.nets.encoders import (
     TransformerEncoder,
 )
 from model.nets.monotone import MonotoneHead, gru_keep_mask
+
+log = logging.getLogger(__name__)
 
 ARCHS = ("gated", "concat", "ehr_only", "image_only")
 CXR_ENCODERS = ("small_cnn", "densenet121", "embedding")
@@ -151,6 +156,12 @@ class FusionNet(nn.Module):
             self.register_buffer(
                 "gru_keep", gru_keep_mask(cfg.variables, cfg.n_inputs, withheld), persistent=False
             )
+            #: Bit ``v`` set: the EHR encoder reads variable ``v``'s values.
+            self._encoder_reads = sum(
+                1 << v for v, name in enumerate(cfg.variables) if name not in withheld
+            )
+        #: What :meth:`prepare_serving` traced (kept out of the submodules and the state dict).
+        self._traced_core: torch.jit.ScriptModule | None = None
 
     @property
     def uses_ehr(self) -> bool:
@@ -198,23 +209,74 @@ class FusionNet(nn.Module):
         bit = torch.tensor([1 << v for v in range(n_vars)], dtype=torch.long)
         every = int(bit.sum())  # the patient: every value is the patient's
         codes = torch.cat([keep.long() @ bit, torch.tensor([every])])  # (C + 1,)
-        read = int((bit * (self.gru_keep[:n_vars] > 0)).sum())  # type: ignore[index]
+        if self._traced_core is not None and not self.training and not torch.is_grad_enabled():
+            logits, hidden, bedside = self._traced_core(pair, codes)
+        else:
+            logits, hidden, bedside = self._coalition_core(pair, codes)
+        fused = None
+        if film is not None:
+            fused = self._head(hidden, bedside, *film.tensors())
+        return logits[:n], fused
+
+    def _coalition_core(
+        self, pair: torch.Tensor, codes: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """No-film logits ``(C,)`` of the inputs whose bit ``v`` of ``codes`` (the last: every
+        bit, the patient) takes variable ``v``'s value from ``pair[0]``, with the patient's
+        encoded EHR ``(1, H)`` and bedside logit ``(1,)``: the bedside head's path of
+        :meth:`coalition_logits`. Tensor operations only, sizes read from the tensors, so that
+        :meth:`prepare_serving` can trace it."""
+        assert self.mono is not None
+        n_vars = len(self.cfg.variables)
+        every = (1 << n_vars) - 1
+        read = self._encoder_reads
         encoder_codes, encoder_of = torch.unique(codes & read | every & ~read, return_inverse=True)
         rows = _mixed(pair, _bits(encoder_codes, n_vars))
-        hidden, _ = self._encode_ehr(rows, bedside=rows.new_zeros(len(rows)))
-        zero = rows.new_zeros(len(rows))
-        base = self._head(hidden, zero, *self._no_film(len(rows), pair)).logit
+        hidden = self.ehr(rows * self.gru_keep)  # type: ignore[operator]
+        zero = torch.zeros_like(rows[:, 0, 0])
+        film_emb = zero[:, None].expand(-1, int(self.cxr.out_dim))  # type: ignore[arg-type]
+        base = self._head(hidden, zero, film_emb, zero, zero).logit
         masks = self.mono.input_masks
         term_codes, term_of = torch.unique(
             codes[:, None] & masks | every & ~masks, return_inverse=True
         )  # term_of (C + 1, n): the row of each input's term
         terms = self.mono.contributions(_mixed(pair, _bits(term_codes, n_vars)))
-        logits = base[encoder_of] + terms.gather(0, term_of).sum(dim=1)
-        fused = None
-        if film is not None:
-            bedside = terms.gather(0, term_of[-1:]).sum(dim=1)
-            fused = self._head(hidden[encoder_of[-1:]], bedside, *film.tensors())
-        return logits[:n], fused
+        bedside = terms.gather(0, term_of).sum(dim=1)
+        logits = base[encoder_of] + bedside
+        return logits, hidden[encoder_of[-1:]], bedside[-1:]
+
+    def prepare_serving(self) -> bool:
+        """Trace :meth:`_coalition_core` with TorchScript (frozen: the weights as they are now)
+        for inference, where it runs as one call that holds the interpreter lock only to start:
+        the same operations, without a Python dispatch per operation and without two serving
+        threads handing the lock to each other at every one. Checked against the eager core on
+        inputs of other sizes; on any difference or failure the eager core stays (False).
+        Call once the weights are final (``Predictor`` does, on load); training mode or
+        gradients run the eager core."""
+        if self.mono is None or self.cfg.arch == "image_only" or len(self.cfg.variables) > 62:
+            return False
+        self.eval()
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                # TorchScript is deprecated in favour of torch.compile / torch.export, which
+                # have no lock-free runtime without a compiler at serving time.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", TracerWarning)  # constants: intended
+                core = _CoalitionCore(self).eval()
+                traced = torch.jit.freeze(
+                    torch.jit.trace(  # type: ignore[no-untyped-call]
+                        core, _example(self, 5, seed=0), check_trace=False
+                    )
+                )
+                for seed, coalitions in enumerate((0, 9, 33), start=1):
+                    inputs = _example(self, coalitions, seed)
+                    for got, want in zip(traced(*inputs), core(*inputs), strict=True):
+                        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+        except Exception as exc:  # any failure keeps the eager core
+            log.warning("coalition core not traced, eager kept: %s", str(exc)[:300])
+            return False
+        self.__dict__["_traced_core"] = traced  # not a submodule: never trained, never saved
+        return True
 
     def _no_film(
         self, n: int, like: torch.Tensor
@@ -305,6 +367,35 @@ class FilmInput:
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``film_emb``, ``film_age`` and ``has_film`` of one row."""
         return self.embedding[None], torch.tensor([self.age]), torch.ones(1)
+
+
+class _CoalitionCore(nn.Module):
+    """:meth:`FusionNet._coalition_core` as a module, for tracing."""
+
+    def __init__(self, net: FusionNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(
+        self, pair: torch.Tensor, codes: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.net._coalition_core(pair, codes)
+
+
+def _example(net: FusionNet, coalitions: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs of the coalition core: a random patient and reference ``(2, L, F)`` (values,
+    observed masks, times since last in and beyond the window) and ``coalitions`` random codes
+    plus the patient's."""
+    g = torch.Generator().manual_seed(seed)
+    n_vars = len(net.cfg.variables)
+    pair = torch.randn(2, net.cfg.lookback_h, net.cfg.n_inputs, generator=g)
+    pair[1, :, n_vars:] = pair[0, :, n_vars:]  # the reference shares the charting
+    observed = torch.rand(net.cfg.lookback_h, n_vars, generator=g) < 0.6
+    pair[:, :, n_vars : 2 * n_vars] = observed.float()
+    pair[:, :, 2 * n_vars : 3 * n_vars] = 1.2 * torch.rand(net.cfg.lookback_h, n_vars, generator=g)
+    every = (1 << n_vars) - 1
+    codes = torch.randint(0, every + 1, (coalitions,), generator=g)
+    return pair, torch.cat([codes, torch.tensor([every])])
 
 
 def _bits(codes: torch.Tensor, n_vars: int) -> torch.Tensor:

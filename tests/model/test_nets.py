@@ -146,3 +146,55 @@ def test_coalition_logits_equal_the_forward_pass_of_every_mixed_input(
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(no_film, full[:1], rtol=1e-5, atol=1e-5)
     assert none is None
+
+
+@pytest.mark.parametrize(
+    ("arch", "fusion", "encoder"),
+    [
+        ("gated", "hidden", "gru"),
+        ("gated", "residual", "gru"),
+        ("ehr_only", "hidden", "gru"),
+        ("concat", "hidden", "transformer"),
+    ],
+)
+def test_the_traced_coalition_core_gives_what_the_eager_one_gives(
+    arch: str, fusion: str, encoder: str
+) -> None:
+    """``prepare_serving`` traces the bedside head's coalition path; in inference it gives the
+    eager logits and film output (random weights, 128 coalitions, sizes it was not traced at),
+    is neither a submodule nor saved, and training still runs the eager, differentiable core."""
+    from model.features.spec import FeatureSpec
+    from model.nets.fusion import FilmInput
+
+    spec = FeatureSpec(lookback_h=48, film_size=32)
+    n_vars = len(spec.variables)
+    torch.manual_seed(5)
+    cfg = NetConfig(n_inputs=spec.n_inputs, arch=arch, fusion=fusion, hidden=16, cxr_dim=8,
+                    cnn_width=4, bedside="monotone", variables=spec.variables,
+                    ehr_encoder=encoder)  # fmt: skip
+    net = FusionNet(cfg).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+    keys = set(net.state_dict())
+    g = torch.Generator().manual_seed(6)
+    groups = torch.randint(0, 7, (n_vars,), generator=g)
+    coalitions = (torch.arange(128)[:, None] >> torch.arange(7)) & 1
+    film = FilmInput(torch.randn(int(net.cxr.out_dim), generator=g), 0.6)  # type: ignore[arg-type]
+    answers = []
+    for traced in (False, True):
+        if traced:
+            assert net.prepare_serving()
+        for seed, keep in ((1, coalitions[:, groups].bool()), (2, coalitions[:3, groups].bool())):
+            with torch.inference_mode():
+                logits, fused = net.coalition_logits(_pair(n_vars, seed=seed), keep, film)
+            assert fused is not None
+            answers.append((logits, fused.logit, fused.logit_ehr, fused.gate))
+    for eager, traced_answer in zip(answers[:2], answers[2:], strict=True):
+        for want, got in zip(eager, traced_answer, strict=True):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    assert set(net.state_dict()) == keys
+    assert all(not isinstance(m, torch.jit.ScriptModule) for m in net.modules())
+    net.train()
+    logits, _ = net.coalition_logits(_pair(n_vars), coalitions[:4, groups].bool())
+    assert logits.requires_grad  # the eager core: gradients flow
