@@ -171,6 +171,13 @@ class Bundle(Struct, frozen=True):
         return next((link.url for link in self.link if link.relation == "next"), None)
 
 
+class TypedBundle(Bundle, frozen=True):
+    """A Bundle with its ``resourceType`` (empty when absent): what a value that should be a
+    Bundle is, read in one pass (the type checked after)."""
+
+    resourceType: str = ""  # noqa: N815
+
+
 class ParametersParameter(Struct, frozen=True):
     name: str
     part: list[ParametersParameter] = []

@@ -7,6 +7,8 @@ a risk computed from it would look as confident as any other; the app shows no n
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from model.schemas import PatientWindow
 from model.variables import VARIABLES, Category
 
@@ -29,6 +31,11 @@ def vital_signs_gap(window: PatientWindow, within_h: float) -> str | None:
     ``within_h`` 0 turns the check off.
     """
     if within_h <= 0:
+        return None
+    since, as_of = window.as_of - timedelta(hours=within_h), window.as_of
+    # A patient-view prefetch lists vital signs first, newest first (``_sort=-date``): a recent
+    # one is then found in a step or two instead of a pass over the whole chart.
+    if any(since <= m.time <= as_of and m.variable in VITAL_SIGNS for m in window.measurements):
         return None
     age = hours_since_vital_sign(window)
     if age is None:

@@ -34,6 +34,7 @@ from fhir_adapter.resources import (
     Patient,
     Rejected,
     ResourceHeader,
+    TypedBundle,
     decode,
     decode_resource,
     matched_entries,
@@ -57,6 +58,7 @@ PREFETCH_TEMPLATES: dict[str, str] = {
 _CATEGORIES = {VITALS_KEY: "vital-signs", LABS_KEY: "laboratory"}
 MAX_FHIR_PAGES = 20
 _HEADER_OR_NULL = msgspec.json.Decoder(ResourceHeader | None)
+_BUNDLE_OR_NULL = msgspec.json.Decoder(TypedBundle | None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,12 @@ def _prefetch_observations(
     absent."""
     if name not in prefetch:
         return None
+    try:  # the usual case in one pass; anything else is told apart below
+        typed = _BUNDLE_OR_NULL.decode(prefetch[name])
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        typed = None
+    if typed is not None and typed.resourceType == "Bundle":
+        return matched_entries(typed)
     header = _prefetched(prefetch, name)
     if header is None:
         return []  # null: the client had nothing to fill the key with
