@@ -130,11 +130,12 @@ class RiskEngine:
         prediction_id = self.predictions.record(
             prediction, trigger=trigger, also=extra, connection=connection
         )
-        log.info(
-            "scored %s: p=%.3f level=%s trigger=%s",
-            self.pseudonymise(window.patient_key),
-            prediction.probability,
-            prediction.level.value,
-            trigger,
-        )
+        if log.isEnabledFor(logging.INFO):  # the pseudonym is a keyed hash: only when logged
+            log.info(
+                "scored %s: p=%.3f level=%s trigger=%s",
+                self.pseudonymise(window.patient_key),
+                prediction.probability,
+                prediction.level.value,
+                trigger,
+            )
         return Scored(prediction, prediction_id, previous)

@@ -248,13 +248,14 @@ class CdsService:
         if not_scored is not None:
             log.info("patient-view %s: not scored (%s)", self._pseudonymise(data.key), not_scored)
             return answer
-        log.info(
-            "patient-view %s: %d cards, %.1f ms, fhirServer=%s",
-            self._pseudonymise(data.key),
-            len(cards),
-            (time.perf_counter() - started) * 1000,
-            data.used_fhir_server,
-        )
+        if log.isEnabledFor(logging.INFO):  # the pseudonym is a keyed hash: only when logged
+            log.info(
+                "patient-view %s: %d cards, %.1f ms, fhirServer=%s",
+                self._pseudonymise(data.key),
+                len(cards),
+                (time.perf_counter() - started) * 1000,
+                data.used_fhir_server,
+            )
         return answer
 
     def _repeat(self, request: HookRequest, caller: Caller, actor: str) -> HookAnswer | None:
