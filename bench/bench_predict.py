@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -102,11 +103,33 @@ def _time(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
     return statistics.median(samples), samples[int(0.95 * (len(samples) - 1))]
 
 
+def _concurrent(fn: Callable[[], object], callers: int, repeats: int) -> float:
+    """Wall ms per call of ``callers`` threads each calling ``fn`` ``repeats`` times at once (what
+    a server's compute slots do; the interpreter lock is shared)."""
+    for _ in range(5):
+        fn()
+
+    def run() -> None:
+        for _ in range(repeats):
+            fn()
+
+    threads = [threading.Thread(target=run) for _ in range(callers)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return (time.perf_counter() - started) * 1000 / (callers * repeats)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument(
+        "--callers", type=int, default=2, help="threads predicting at once, last row (0: none)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     p = Predictor.load(args.checkpoint)
@@ -152,6 +175,10 @@ def main(argv: list[str] | None = None) -> None:
         reps = args.repeats if "2000" not in name else max(args.repeats // 10, 10)
         med, p95 = _time(fn, reps)
         print(f"| {name} | {med:.2f} | {p95:.2f} |")
+    if args.callers > 0:
+        wall = _concurrent(lambda: p.predict(w_none), args.callers, args.repeats)
+        name = f"predict, no film, {args.callers} threads at once: wall ms per call"
+        print(f"| {name} | {wall:.2f} | – |")
 
 
 if __name__ == "__main__":
