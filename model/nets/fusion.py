@@ -164,6 +164,11 @@ class FusionNet(nn.Module):
         self._traced_core: torch.jit.ScriptModule | None = None
 
     @property
+    def traced(self) -> bool:
+        """Whether :meth:`prepare_serving` traced the coalition core (inference runs it)."""
+        return self._traced_core is not None
+
+    @property
     def uses_ehr(self) -> bool:
         return self.cfg.arch != "image_only"
 

@@ -185,6 +185,7 @@ def test_the_traced_coalition_core_gives_what_the_eager_one_gives(
     for traced in (False, True):
         if traced:
             assert net.prepare_serving()
+            assert net.traced
         for seed, keep in ((1, coalitions[:, groups].bool()), (2, coalitions[:3, groups].bool())):
             with torch.inference_mode():
                 logits, fused = net.coalition_logits(_pair(n_vars, seed=seed), keep, film)
@@ -198,3 +199,41 @@ def test_the_traced_coalition_core_gives_what_the_eager_one_gives(
     net.train()
     logits, _ = net.coalition_logits(_pair(n_vars), coalitions[:4, groups].bool())
     assert logits.requires_grad  # the eager core: gradients flow
+
+
+def test_a_core_that_cannot_be_traced_leaves_the_eager_one_serving(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tracing that fails (a torch without TorchScript, an operation it cannot record) is logged
+    and the eager core serves, with the same answer."""
+    from model.features.spec import FeatureSpec
+
+    spec = FeatureSpec(lookback_h=48, film_size=32)
+    n_vars = len(spec.variables)
+    torch.manual_seed(7)
+    cfg = NetConfig(n_inputs=spec.n_inputs, hidden=16, cxr_dim=8, cnn_width=4,
+                    bedside="monotone", variables=spec.variables)  # fmt: skip
+    net = FusionNet(cfg).eval()
+    keep = torch.rand(16, n_vars) > 0.5
+    with torch.inference_mode():
+        want, _ = net.coalition_logits(_pair(n_vars), keep)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("tracing is not available")
+
+    monkeypatch.setattr(torch.jit, "trace", refuse)
+    with caplog.at_level("WARNING", logger="model.nets.fusion"):
+        assert not net.prepare_serving()
+    assert not net.traced
+    assert "eager kept: tracing is not available" in caplog.text
+    with torch.inference_mode():
+        got, _ = net.coalition_logits(_pair(n_vars), keep)
+    torch.testing.assert_close(got, want)
+
+
+def test_the_predictor_serves_with_the_traced_core() -> None:
+    """``Predictor`` traces its network's coalition core on load (the bundled model)."""
+    from model.predictor import Predictor
+
+    predictor = Predictor.load()
+    assert predictor._net.traced
