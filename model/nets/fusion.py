@@ -30,14 +30,11 @@ constant without a film).
 
 from __future__ import annotations
 
-import logging
-import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
-from torch.jit._trace import TracerWarning
 
 from model import ModelError
 from model.features.bedside import BEDSIDE_VARIABLES
@@ -49,8 +46,7 @@ from model.nets.encoders import (
     TransformerEncoder,
 )
 from model.nets.monotone import MonotoneHead, gru_keep_mask
-
-log = logging.getLogger(__name__)
+from model.nets.serving import trace_coalition_core
 
 ARCHS = ("gated", "concat", "ehr_only", "image_only")
 CXR_ENCODERS = ("small_cnn", "densenet121", "embedding")
@@ -251,34 +247,14 @@ class FusionNet(nn.Module):
         return logits, hidden[encoder_of[-1:]], bedside[-1:]
 
     def prepare_serving(self) -> bool:
-        """Trace :meth:`_coalition_core` with TorchScript (frozen: the weights as they are now)
-        for inference, where it runs as one call that holds the interpreter lock only to start:
-        the same operations, without a Python dispatch per operation and without two serving
-        threads handing the lock to each other at every one. Checked against the eager core on
-        inputs of other sizes; on any difference or failure the eager core stays (False).
-        Call once the weights are final (``Predictor`` does, on load); training mode or
-        gradients run the eager core."""
+        """Serve the coalitions with :meth:`_coalition_core` traced (``model.nets.serving``):
+        True when traced, False (the eager core serves) for a network without the bedside head
+        or when tracing fails. Call once the weights are final (``Predictor`` does, on load);
+        training mode or gradients run the eager core."""
         if self.mono is None or self.cfg.arch == "image_only" or len(self.cfg.variables) > 62:
             return False
-        self.eval()
-        try:
-            with torch.no_grad(), warnings.catch_warnings():
-                # TorchScript is deprecated in favour of torch.compile / torch.export, which
-                # have no lock-free runtime without a compiler at serving time.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                warnings.simplefilter("ignore", TracerWarning)  # constants: intended
-                core = _CoalitionCore(self).eval()
-                traced = torch.jit.freeze(
-                    torch.jit.trace(  # type: ignore[no-untyped-call]
-                        core, _example(self, 5, seed=0), check_trace=False
-                    )
-                )
-                for seed, coalitions in enumerate((0, 9, 33), start=1):
-                    inputs = _example(self, coalitions, seed)
-                    for got, want in zip(traced(*inputs), core(*inputs), strict=True):
-                        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
-        except Exception as exc:  # any failure keeps the eager core
-            log.warning("coalition core not traced, eager kept: %s", str(exc)[:300])
+        traced = trace_coalition_core(self)
+        if traced is None:
             return False
         self.__dict__["_traced_core"] = traced  # not a submodule: never trained, never saved
         return True
@@ -372,35 +348,6 @@ class FilmInput:
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``film_emb``, ``film_age`` and ``has_film`` of one row."""
         return self.embedding[None], torch.tensor([self.age]), torch.ones(1)
-
-
-class _CoalitionCore(nn.Module):
-    """:meth:`FusionNet._coalition_core` as a module, for tracing."""
-
-    def __init__(self, net: FusionNet) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(
-        self, pair: torch.Tensor, codes: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.net._coalition_core(pair, codes)
-
-
-def _example(net: FusionNet, coalitions: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs of the coalition core: a random patient and reference ``(2, L, F)`` (values,
-    observed masks, times since last in and beyond the window) and ``coalitions`` random codes
-    plus the patient's."""
-    g = torch.Generator().manual_seed(seed)
-    n_vars = len(net.cfg.variables)
-    pair = torch.randn(2, net.cfg.lookback_h, net.cfg.n_inputs, generator=g)
-    pair[1, :, n_vars:] = pair[0, :, n_vars:]  # the reference shares the charting
-    observed = torch.rand(net.cfg.lookback_h, n_vars, generator=g) < 0.6
-    pair[:, :, n_vars : 2 * n_vars] = observed.float()
-    pair[:, :, 2 * n_vars : 3 * n_vars] = 1.2 * torch.rand(net.cfg.lookback_h, n_vars, generator=g)
-    every = (1 << n_vars) - 1
-    codes = torch.randint(0, every + 1, (coalitions,), generator=g)
-    return pair, torch.cat([codes, torch.tensor([every])])
 
 
 def _bits(codes: torch.Tensor, n_vars: int) -> torch.Tensor:

@@ -222,7 +222,7 @@ def test_a_core_that_cannot_be_traced_leaves_the_eager_one_serving(
         raise RuntimeError("tracing is not available")
 
     monkeypatch.setattr(torch.jit, "trace", refuse)
-    with caplog.at_level("WARNING", logger="model.nets.fusion"):
+    with caplog.at_level("WARNING", logger="model.nets.serving"):
         assert not net.prepare_serving()
     assert not net.traced
     assert "eager kept: tracing is not available" in caplog.text
