@@ -11,16 +11,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, bindparam, delete
+from sqlalchemy import Engine, Select, bindparam, delete
 from sqlalchemy import select as select_columns
 from sqlmodel import Session, col
 
-from cds_app.db.session import (
-    NewRow,
-    new_row,
-    reading,
-    table_of,
-)
+from cds_app.db.session import NewRow, new_row, table_of
 from cds_app.db.tables import HookResponseRow
 from cds_app.db.types import utcnow
 
@@ -47,18 +42,11 @@ class HookResponses:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def get(
-        self,
-        service_id: str,
-        issuer: str,
-        hook_instance: str,
-        *,
-        connection: Connection | None = None,
-    ) -> HookResponseRow | None:
-        """The stored answer of one call, if any (on the caller's ``connection`` when given)."""
+    def get(self, service_id: str, issuer: str, hook_instance: str) -> HookResponseRow | None:
+        """The stored answer of one call, if any."""
         key = {"service_id": service_id, "issuer": issuer, "hook_instance": hook_instance}
-        with reading(self._engine, connection) as db:
-            row = db.execute(_ANSWER, key).first()
+        with self._engine.connect() as connection:
+            row = connection.execute(_ANSWER, key).first()
         return HookResponseRow(**row._mapping) if row is not None else None
 
     @staticmethod

@@ -288,15 +288,11 @@ class FusionNet(nn.Module):
         h_ehr, bedside = self._encode_ehr(x)
         return self._head(h_ehr, bedside, film_emb, film_age, has_film)
 
-    def _encode_ehr(
-        self, x: torch.Tensor, bedside: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``h_ehr`` and the bedside head's output of ``x`` (``bedside`` given: taken as it)."""
+    def _encode_ehr(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``h_ehr`` and the bedside head's output of ``x``."""
         if self.mono is None:
             return self.ehr(x), x.new_zeros(x.shape[0])
-        if bedside is None:
-            bedside = self.mono(x)
-        return self.ehr(x * self.gru_keep), bedside  # type: ignore[operator]
+        return self.ehr(x * self.gru_keep), self.mono(x)  # type: ignore[operator]
 
     def _head(
         self,
